@@ -1,7 +1,6 @@
 #include "host.h"
 
-#include <openssl/sha.h>
-
+#include "crypto.h"
 #include "log.h"
 
 namespace ilpgw {
@@ -11,8 +10,8 @@ std::string deterministicId(std::string_view type, std::string_view business_key
   input.reserve(type.size() + business_key.size() + 1);
   input.append(type).push_back('\n');
   input.append(business_key);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+  std::string hash = sha256(input);
+  auto* digest = reinterpret_cast<unsigned char*>(hash.data());
   // RFC 4122 layout with version 8 (custom) and the variant bits set.
   digest[6] = static_cast<unsigned char>((digest[6] & 0x0F) | 0x80);
   digest[8] = static_cast<unsigned char>((digest[8] & 0x3F) | 0x80);

@@ -63,13 +63,14 @@ std::optional<std::string> parse(std::string_view text, rapidjson::Document& doc
   // Skip a UTF-8 byte-order mark: clinic exports often carry one.
   if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
   rapidjson::Reader reader;
-  doc.Populate([&](rapidjson::Document& target) {
+  auto generate = [&](rapidjson::Document& target) {
     rapidjson::MemoryStream stream(text.data(), text.size());
     SafeNumberHandler handler(target);
     reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag |
                  rapidjson::kParseValidateEncodingFlag>(stream, handler);
     return !reader.HasParseError();
-  });
+  };
+  doc.Populate(generate);
   if (reader.HasParseError()) {
     const char* what = reader.GetParseErrorCode() == rapidjson::kParseErrorTermination
                            ? "Number too long or out of range"

@@ -1,0 +1,255 @@
+#include "config.h"
+
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "json.h"
+
+namespace ilpgw {
+namespace {
+
+enum class KeyType { kString, kInteger, kBoolean, kPlugins };
+
+struct KeySpec {
+  const char* path;  // dotted path in gateway.json
+  KeyType type;
+  const char* default_text;
+  const char* description;
+  std::function<void(Config&, const rapidjson::Value&)> apply;
+};
+
+const char* typeName(KeyType type) {
+  switch (type) {
+    case KeyType::kString: return "string";
+    case KeyType::kInteger: return "integer";
+    case KeyType::kBoolean: return "boolean";
+    case KeyType::kPlugins: return "array";
+  }
+  return "";
+}
+
+template <typename Field>
+std::function<void(Config&, const rapidjson::Value&)> set(Field Config::*field) {
+  return [field](Config& config, const rapidjson::Value& value) {
+    if constexpr (std::is_same_v<Field, std::string>) {
+      config.*field = std::string(value.GetString(), value.GetStringLength());
+    } else if constexpr (std::is_same_v<Field, bool>) {
+      config.*field = value.GetBool();
+    } else {
+      config.*field = static_cast<Field>(value.GetInt64());
+    }
+  };
+}
+
+void applyPlugins(Config& config, const rapidjson::Value& value);
+
+// Every key of gateway.json. Keep descriptions true: they are the reference.
+const std::vector<KeySpec>& keys() {
+  static const std::vector<KeySpec> kKeys = {
+      {"server.listen", KeyType::kString, "127.0.0.1:8443",
+       "Address and port to serve on (HOST:PORT, [::1]:PORT for IPv6). Port 0 picks a free port.",
+       [](Config& c, const rapidjson::Value& v) { (void)applyListen(c, v.GetString()); }},
+      {"server.threads", KeyType::kInteger, "64",
+       "Worker threads. cpp-httplib holds one thread per open connection, so size it for concurrent clients.",
+       set(&Config::threads)},
+      {"server.payload_max_bytes", KeyType::kInteger, "16777216",
+       "Largest accepted request body; larger posts get 413.", set(&Config::payload_max_bytes)},
+      {"server.read_timeout_s", KeyType::kInteger, "10", "Socket read timeout in seconds.",
+       set(&Config::read_timeout_s)},
+      {"server.write_timeout_s", KeyType::kInteger, "10", "Socket write timeout in seconds.",
+       set(&Config::write_timeout_s)},
+      {"server.keep_alive_max_count", KeyType::kInteger, "10000",
+       "Requests per keep-alive connection before it is closed (cpp-httplib's default of 5 forces a TLS "
+       "handshake every 5 requests).",
+       set(&Config::keep_alive_max_count)},
+      {"server.keep_alive_timeout_s", KeyType::kInteger, "30", "Idle seconds before a keep-alive connection closes.",
+       set(&Config::keep_alive_timeout_s)},
+      {"server.listen_backlog", KeyType::kInteger, "512", "Listen queue length for pending connections.",
+       set(&Config::listen_backlog)},
+      {"server.plain_http", KeyType::kBoolean, "false",
+       "Serve plain HTTP instead of HTTPS. Only for local experiments; refused on non-loopback addresses.",
+       set(&Config::plain_http)},
+      {"server.public_base_url", KeyType::kString, "",
+       "Base URL put in Bundle links and Location headers, e.g. https://gw.example.id. Empty: derived from the "
+       "Host header.",
+       set(&Config::public_base_url)},
+      {"tls.cert", KeyType::kString, "certs/dev/server.crt", "PEM server certificate (chain).",
+       set(&Config::tls_cert)},
+      {"tls.key", KeyType::kString, "certs/dev/server.key", "PEM private key of the server certificate.",
+       set(&Config::tls_key)},
+      {"tls.client_ca", KeyType::kString, "",
+       "PEM CA bundle for client certificates. When set, clients must present a certificate it signed (mutual "
+       "TLS).",
+       set(&Config::tls_client_ca)},
+      {"store.backend", KeyType::kString, "sqlite", "Storage backend. Only `sqlite` today.",
+       set(&Config::store_backend)},
+      {"store.data_dir", KeyType::kString, "data", "Directory of the SQLite database (gateway.db) and exports.",
+       set(&Config::data_dir)},
+      {"store.batch_max", KeyType::kInteger, "256",
+       "Most write requests committed together in one durable transaction (group commit).",
+       set(&Config::store_batch_max)},
+      {"facility.organization_id", KeyType::kString, "dev-puskesmas",
+       "FHIR Organization id of the facility this gateway posts for (SATUSEHAT organization id).",
+       set(&Config::organization_id)},
+      {"facility.timezone", KeyType::kString, "+07:00",
+       "UTC offset of local times in posted records: +07:00 WIB, +08:00 WITA, +09:00 WIT.",
+       set(&Config::timezone_offset)},
+      {"mappings_dir", KeyType::kString, "mappings", "Directory of mapping files and ConceptMaps.",
+       set(&Config::mappings_dir)},
+      {"plugin_dir", KeyType::kString, "build/plugins", "Directory that relative plugin library paths start from.",
+       set(&Config::plugin_dir)},
+      {"plugins", KeyType::kPlugins, "[]",
+       "Adapters to load: [{\"name\": \"epuskesmas-json\", \"library\": \"epuskesmas-json.so\", \"config\": {}}]. "
+       "`config` holds the adapter's own options.",
+       applyPlugins},
+      {"log_level", KeyType::kString, "info", "debug, info, warning or error.", set(&Config::log_level)},
+  };
+  return kKeys;
+}
+
+void applyPlugins(Config& config, const rapidjson::Value& value) {
+  config.plugins.clear();
+  for (const auto& item : value.GetArray()) {
+    PluginConfig plugin;
+    plugin.name = std::string(json::string(item, "name"));
+    plugin.library = std::string(json::string(item, "library"));
+    const rapidjson::Value* options = json::member(item, "config");
+    plugin.config_json = options != nullptr ? json::write(*options) : "{}";
+    config.plugins.push_back(std::move(plugin));
+  }
+}
+
+Status checkPlugins(const rapidjson::Value& value) {
+  if (!value.IsArray()) return Status(StatusCode::kInvalidArgument, "config key plugins: expected an array");
+  for (rapidjson::SizeType i = 0; i < value.Size(); ++i) {
+    const auto& item = value[i];
+    std::string where = "config key plugins[" + std::to_string(i) + "]";
+    if (!item.IsObject()) return Status(StatusCode::kInvalidArgument, where + ": expected an object");
+    for (const auto& m : item.GetObject()) {
+      std::string key(m.name.GetString());
+      if (key != "name" && key != "library" && key != "config") {
+        return Status(StatusCode::kInvalidArgument,
+                      where + ": unknown key \"" + key + "\" (expected name, library, config)");
+      }
+    }
+    if (json::string(item, "name").empty() || json::string(item, "library").empty()) {
+      return Status(StatusCode::kInvalidArgument, where + ": name and library are required strings");
+    }
+    const rapidjson::Value* options = json::member(item, "config");
+    if (options != nullptr && !options->IsObject()) {
+      return Status(StatusCode::kInvalidArgument, where + ".config: expected an object");
+    }
+  }
+  return Status::ok();
+}
+
+Status walk(const rapidjson::Value& object, const std::string& prefix, Config& config) {
+  for (const auto& m : object.GetObject()) {
+    std::string path = prefix + m.name.GetString();
+    const KeySpec* spec = nullptr;
+    bool is_section = false;
+    for (const auto& k : keys()) {
+      std::string_view kp(k.path);
+      if (kp == path) spec = &k;
+      if (kp.size() > path.size() && kp.substr(0, path.size()) == path && kp[path.size()] == '.') is_section = true;
+    }
+    if (spec == nullptr && is_section) {
+      if (!m.value.IsObject()) return Status(StatusCode::kInvalidArgument, "config key " + path + ": expected an object");
+      Status s = walk(m.value, path + ".", config);
+      if (!s.isOk()) return s;
+      continue;
+    }
+    if (spec == nullptr) {
+      return Status(StatusCode::kInvalidArgument,
+                    "unknown config key \"" + path + "\" (see `ilp-gateway config-reference`)");
+    }
+    bool type_ok = false;
+    switch (spec->type) {
+      case KeyType::kString: type_ok = m.value.IsString(); break;
+      case KeyType::kInteger: type_ok = m.value.IsInt64(); break;
+      case KeyType::kBoolean: type_ok = m.value.IsBool(); break;
+      case KeyType::kPlugins: {
+        Status s = checkPlugins(m.value);
+        if (!s.isOk()) return s;
+        type_ok = true;
+        break;
+      }
+    }
+    if (!type_ok) {
+      return Status(StatusCode::kInvalidArgument,
+                    "config key " + path + ": expected " + typeName(spec->type));
+    }
+    if (spec->type == KeyType::kString && path == "server.listen") {
+      Status s = applyListen(config, m.value.GetString());
+      if (!s.isOk()) return s;
+      continue;
+    }
+    spec->apply(config, m.value);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Status applyListen(Config& config, std::string_view host_port) {
+  auto colon = host_port.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == host_port.size()) {
+    return Status(StatusCode::kInvalidArgument, "listen address must be HOST:PORT, got \"" +
+                                                    std::string(host_port) + "\"");
+  }
+  std::string host(host_port.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  try {
+    size_t used = 0;
+    port = std::stoi(std::string(host_port.substr(colon + 1)), &used);
+    if (used != host_port.size() - colon - 1) throw std::invalid_argument("port");
+  } catch (...) {
+    return Status(StatusCode::kInvalidArgument, "listen port is not a number: \"" + std::string(host_port) + "\"");
+  }
+  if (port < 0 || port > 65535) return Status(StatusCode::kInvalidArgument, "listen port out of range");
+  config.listen_host = host;
+  config.listen_port = port;
+  return Status::ok();
+}
+
+StatusOr<Config> parseConfig(std::string_view text) {
+  rapidjson::Document doc;
+  if (auto error = json::parse(text, doc)) return Status(StatusCode::kInvalidArgument, "config: " + *error);
+  if (!doc.IsObject()) return Status(StatusCode::kInvalidArgument, "config: top level must be a JSON object");
+  Config config;
+  Status s = walk(doc, "", config);
+  if (!s.isOk()) return s;
+  if (config.threads < 1 || config.threads > 4096) {
+    return Status(StatusCode::kInvalidArgument, "config key server.threads: must be 1..4096");
+  }
+  if (config.payload_max_bytes < 1024) {
+    return Status(StatusCode::kInvalidArgument, "config key server.payload_max_bytes: must be at least 1024");
+  }
+  if (config.store_backend != "sqlite") {
+    return Status(StatusCode::kInvalidArgument, "config key store.backend: only \"sqlite\" is supported");
+  }
+  return config;
+}
+
+StatusOr<Config> loadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status(StatusCode::kNotFound, "config file not found: " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto config = parseConfig(text.str());
+  if (!config.isOk()) return Status(config.status().code(), path + ": " + config.status().message());
+  return config;
+}
+
+std::string configReference() {
+  std::string out = "| key | type | default | description |\n|---|---|---|---|\n";
+  for (const auto& k : keys()) {
+    out += std::string("| `") + k.path + "` | " + typeName(k.type) + " | `" + k.default_text + "` | " +
+           k.description + " |\n";
+  }
+  return out;
+}
+
+}  // namespace ilpgw

@@ -1,0 +1,291 @@
+#include "gateway.h"
+
+#include <filesystem>
+
+#include "fhir_validator.h"
+#include "json.h"
+#include "log.h"
+#include "outcome.h"
+#include "resource_text.h"
+
+namespace ilpgw {
+namespace {
+
+constexpr const char* kSourceRecordUrl = "https://ilp-gateway.id/fhir/StructureDefinition/source-record";
+
+// Validates an adapter's config block against its declared options and
+// returns the effective option list (defaults overlaid with config).
+StatusOr<std::vector<std::pair<std::string, std::string>>> effectiveOptions(const sdk::AdapterInfo& info,
+                                                                           const PluginConfig& plugin) {
+  std::vector<std::pair<std::string, std::string>> options;
+  for (const auto& spec : info.options) options.emplace_back(spec.name, spec.default_value);
+  rapidjson::Document doc;
+  if (auto error = json::parse(plugin.config_json, doc)) {
+    return Status(StatusCode::kInvalidArgument, "plugin " + plugin.name + " config: " + *error);
+  }
+  for (const auto& m : doc.GetObject()) {
+    std::string key = m.name.GetString();
+    const sdk::OptionSpec* spec = nullptr;
+    for (const auto& s : info.options) {
+      if (s.name == key) spec = &s;
+    }
+    if (spec == nullptr) {
+      std::string known;
+      for (const auto& s : info.options) known += (known.empty() ? "" : ", ") + s.name;
+      return Status(StatusCode::kInvalidArgument, "plugin " + plugin.name + ": unknown option \"" + key +
+                                                      "\" (known: " + (known.empty() ? "none" : known) + ")");
+    }
+    std::string value;
+    if (spec->type == "string" && m.value.IsString()) {
+      value = m.value.GetString();
+    } else if (spec->type == "integer" && m.value.IsInt64()) {
+      value = std::to_string(m.value.GetInt64());
+    } else if (spec->type == "boolean" && m.value.IsBool()) {
+      value = m.value.GetBool() ? "true" : "false";
+    } else {
+      return Status(StatusCode::kInvalidArgument,
+                    "plugin " + plugin.name + ": option \"" + key + "\" must be " + spec->type);
+    }
+    for (auto& [name, current] : options) {
+      if (name == key) current = value;
+    }
+  }
+  return options;
+}
+
+std::string statusLine(WriteOutcome outcome) {
+  return outcome == WriteOutcome::kCreated ? "201 Created" : "200 OK";
+}
+
+std::string mediaType(std::string_view content_type) {
+  std::string type(content_type.substr(0, content_type.find(';')));
+  while (!type.empty() && type.back() == ' ') type.pop_back();
+  for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return type;
+}
+
+}  // namespace
+
+StatusOr<std::shared_ptr<const AdapterSet>> loadAdapterSet(const Config& config) {
+  auto terminology = Terminology::loadDirectory(config.mappings_dir);
+  if (!terminology.isOk()) return terminology.status();
+  auto set = std::make_shared<AdapterSet>();
+  set->terminology = std::make_shared<const Terminology>(std::move(terminology.value()));
+  set->host = std::make_shared<const GatewayHost>(set->terminology);
+  for (const auto& plugin : config.plugins) {
+    std::filesystem::path path(plugin.library);
+    if (path.is_relative()) path = std::filesystem::path(config.plugin_dir) / path;
+    auto loaded = loadAdapter(path.string());
+    if (!loaded.isOk()) return loaded.status();
+    const auto& info = loaded.value()->info();
+    if (info.name != plugin.name) {
+      return Status(StatusCode::kInvalidArgument, "plugin " + path.string() + ": adapter calls itself \"" +
+                                                      info.name + "\" but the config names it \"" + plugin.name +
+                                                      "\"");
+    }
+    if (set->adapters.count(plugin.name) != 0) {
+      return Status(StatusCode::kInvalidArgument, "plugin " + plugin.name + " is configured twice");
+    }
+    auto options = effectiveOptions(info, plugin);
+    if (!options.isOk()) return options.status();
+    set->adapters.emplace(plugin.name, ActiveAdapter{loaded.value(), std::move(options.value())});
+  }
+  return std::shared_ptr<const AdapterSet>(std::move(set));
+}
+
+StatusOr<std::unique_ptr<Gateway>> Gateway::start(Config config) {
+  auto adapters = loadAdapterSet(config);
+  if (!adapters.isOk()) return adapters.status();
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) return Status(StatusCode::kUnavailable, "cannot create data directory " + config.data_dir + ": " + ec.message());
+  auto store = openSqliteStore(SqliteOptions{config.storePath(), config.store_batch_max});
+  if (!store.isOk()) return store.status();
+  return std::unique_ptr<Gateway>(new Gateway(std::move(config), std::move(store.value()), adapters.value()));
+}
+
+std::shared_ptr<const AdapterSet> Gateway::adapters() const {
+  std::lock_guard lock(adapters_mutex_);
+  return adapters_;
+}
+
+Status checkContentType(const sdk::AdapterInfo& info, std::string_view content_type) {
+  std::string type = mediaType(content_type);
+  // curl --data sends application/x-www-form-urlencoded unless told otherwise;
+  // clinic scripts rely on that, so it counts as "not stated".
+  if (type.empty() || type == "application/x-www-form-urlencoded") return Status::ok();
+  for (const auto& format : info.formats) {
+    if (mediaType(format) == type) return Status::ok();
+  }
+  std::string accepted;
+  for (const auto& format : info.formats) accepted += (accepted.empty() ? "" : ", ") + format;
+  return Status(StatusCode::kUnsupportedMedia,
+                "adapter " + info.name + " does not accept " + type + " (accepts " + accepted + ")");
+}
+
+MappedPayload mapPayload(const ActiveAdapter& adapter, const AdapterSet& set, const Config& config,
+                         std::string_view payload, std::string_view content_type) {
+  sdk::Context context;
+  context.host = set.host.get();
+  context.organization_id = config.organization_id;
+  context.timezone_offset = config.timezone_offset;
+  context.content_type = std::string(content_type);
+  context.options = adapter.options;
+
+  sdk::MapResult result = adapter.loaded->adapter().map(payload, context);
+  MappedPayload mapped;
+  mapped.payload_issues = std::move(result.issues);
+  for (auto& issue : mapped.payload_issues) {
+    if (issue.location.empty()) issue.location = "payload";
+  }
+  for (auto& record : result.records) {
+    MappedPayload::Record out;
+    out.locator = record.locator;
+    out.source_key = record.source_key;
+    out.issues = std::move(record.issues);
+    std::vector<ResourceWrite> writes;
+    for (size_t i = 0; i < record.resources.size(); ++i) {
+      rapidjson::Document doc;
+      std::vector<sdk::Issue> issues;
+      if (auto error = json::parse(record.resources[i], doc)) {
+        issues.push_back({sdk::Severity::kError, "exception", record.locator,
+                          "", "adapter produced invalid JSON for resource " + std::to_string(i) + ": " + *error});
+      } else {
+        fhir::validateResource(doc, issues);
+      }
+      for (auto& issue : issues) {
+        if (issue.location.empty()) issue.location = record.locator;
+        out.issues.push_back(std::move(issue));
+      }
+      if (!isBlocking(out.issues) && doc.IsObject()) {
+        ResourceWrite write = prepareResource(doc);
+        write.organization = config.organization_id;
+        write.source_locator = record.locator;
+        writes.push_back(std::move(write));
+      }
+    }
+    if (record.resources.empty() && !isBlocking(out.issues)) {
+      out.issues.push_back({sdk::Severity::kError, "processing", record.locator, "",
+                            "the adapter produced no resources for this record"});
+    }
+    out.accepted = !isBlocking(out.issues);
+    if (out.accepted) out.writes = std::move(writes);
+    mapped.records.push_back(std::move(out));
+  }
+  return mapped;
+}
+
+std::string batchResponseBundle(const MappedPayload& mapped, const CommitResult& commit) {
+  rapidjson::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  doc.AddMember("resourceType", "Bundle", a);
+  doc.AddMember("type", "batch-response", a);
+  rapidjson::Value entries(rapidjson::kArrayType);
+  size_t written_index = 0;
+  for (const auto& record : mapped.records) {
+    auto source = [&](rapidjson::Value& entry) {
+      rapidjson::Value ext(rapidjson::kArrayType);
+      rapidjson::Value item(rapidjson::kObjectType);
+      item.AddMember("url", rapidjson::StringRef(kSourceRecordUrl), a);
+      item.AddMember("valueString", json::str(record.locator, a), a);
+      ext.PushBack(item, a);
+      entry.AddMember("extension", ext, a);
+    };
+    if (!record.accepted) {
+      rapidjson::Value entry(rapidjson::kObjectType);
+      source(entry);
+      rapidjson::Value response(rapidjson::kObjectType);
+      response.AddMember("status", "422 Unprocessable Entity", a);
+      response.AddMember("outcome", operationOutcome(record.issues, a), a);
+      entry.AddMember("response", response, a);
+      entries.PushBack(entry, a);
+      continue;
+    }
+    bool first = true;
+    for (size_t i = 0; i < record.writes.size(); ++i, ++written_index) {
+      const WrittenResource& w = commit.resources.at(written_index);
+      rapidjson::Value entry(rapidjson::kObjectType);
+      source(entry);
+      rapidjson::Value response(rapidjson::kObjectType);
+      response.AddMember("status", json::str(statusLine(w.outcome), a), a);
+      std::string location = w.type + "/" + w.id + "/_history/" + std::to_string(w.version);
+      response.AddMember("location", json::str(location, a), a);
+      response.AddMember("etag", json::str("W/\"" + std::to_string(w.version) + "\"", a), a);
+      response.AddMember("lastModified", json::str(w.last_updated, a), a);
+      if (first && !record.issues.empty()) response.AddMember("outcome", operationOutcome(record.issues, a), a);
+      first = false;
+      entry.AddMember("response", response, a);
+      entries.PushBack(entry, a);
+    }
+  }
+  doc.AddMember("entry", entries, a);
+  return json::write(doc);
+}
+
+std::string collectionBundle(const MappedPayload& mapped) {
+  std::string out = "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[";
+  bool first = true;
+  for (const auto& record : mapped.records) {
+    for (const auto& write : record.writes) {
+      if (!first) out += ",";
+      first = false;
+      out += "{\"fullUrl\":\"urn:ilpgw:" + write.type + "/" + write.id + "\",\"resource\":" + unversionedResource(write) + "}";
+    }
+  }
+  out += "]}";
+  return out;
+}
+
+IngestResponse Gateway::ingest(std::string_view adapter_name, std::string_view payload,
+                               std::string_view content_type) {
+  auto set = adapters();
+  auto it = set->adapters.find(adapter_name);
+  if (it == set->adapters.end()) {
+    return {404, outcomeJson(sdk::Severity::kError, "not-found",
+                             "no adapter named \"" + std::string(adapter_name) + "\" is loaded (see GET /admin/plugins)"),
+            false};
+  }
+  const ActiveAdapter& adapter = it->second;
+  Status type_ok = checkContentType(adapter.loaded->info(), content_type);
+  if (!type_ok.isOk()) return {415, outcomeJson(sdk::Severity::kError, "not-supported", type_ok.message()), false};
+
+  MappedPayload mapped = mapPayload(adapter, *set, config_, payload, content_type);
+
+  WriteBatch batch;
+  batch.payload = PayloadWrite{std::string(adapter_name), config_.organization_id, std::string(content_type),
+                               std::string(payload)};
+  if (isBlocking(mapped.payload_issues)) {
+    // Unreadable as a whole: keep it in quarantine, then answer 400.
+    batch.quarantine.push_back({"payload", "", outcomeJson(mapped.payload_issues)});
+    auto committed = store_->commit(std::move(batch));
+    if (!committed.isOk()) {
+      return {503, outcomeJson(sdk::Severity::kError, "transient", "the store is unavailable; retry later"), false};
+    }
+    return {400, outcomeJson(mapped.payload_issues), false};
+  }
+
+  size_t accepted = 0;
+  for (auto& record : mapped.records) {
+    if (record.accepted) {
+      ++accepted;
+      for (const auto& write : record.writes) batch.resources.push_back(write);
+    } else {
+      batch.quarantine.push_back({record.locator, record.source_key, outcomeJson(record.issues)});
+    }
+  }
+  auto committed = store_->commit(std::move(batch));
+  if (!committed.isOk()) {
+    return {503, outcomeJson(sdk::Severity::kError, "transient", "the store is unavailable; retry later"), false};
+  }
+  if (mapped.records.empty()) {
+    return {422, outcomeJson(sdk::Severity::kError, "required", "the payload holds no records", "payload"), false};
+  }
+  if (accepted == 0) {
+    std::vector<sdk::Issue> all;
+    for (const auto& record : mapped.records) all.insert(all.end(), record.issues.begin(), record.issues.end());
+    return {422, outcomeJson(all), false};
+  }
+  return {201, batchResponseBundle(mapped, committed.value()), accepted == mapped.records.size()};
+}
+
+}  // namespace ilpgw

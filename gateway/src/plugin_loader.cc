@@ -1,0 +1,71 @@
+#include "plugin_loader.h"
+
+#include <filesystem>
+
+namespace ilpgw {
+
+LoadedAdapter::LoadedAdapter(std::shared_ptr<boost::dll::shared_library> library,
+                             std::unique_ptr<sdk::Adapter> adapter, sdk::AdapterInfo info,
+                             std::string path)
+    : library_(std::move(library)),
+      adapter_(std::move(adapter)),
+      info_(std::move(info)),
+      path_(std::move(path)) {}
+
+LoadedAdapter::~LoadedAdapter() {
+  // The adapter's destructor is code inside the library: run it while the
+  // library is still mapped (library_ is also declared first, so destroyed last).
+  adapter_.reset();
+}
+
+StatusOr<std::shared_ptr<const LoadedAdapter>> loadAdapter(const std::string& path) {
+  std::error_code fs_error;
+  if (!std::filesystem::is_regular_file(path, fs_error)) {
+    return Status(StatusCode::kNotFound, "plugin " + path + ": file not found");
+  }
+  auto library = std::make_shared<boost::dll::shared_library>();
+  boost::dll::fs::error_code error;
+  // Local binding, so two plugins can't clash on symbol names.
+  library->load(path, boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now, error);
+  if (error) {
+    return Status(StatusCode::kInvalidArgument, "plugin " + path + ": cannot load: " + error.message());
+  }
+  if (!library->has("ilpgw_abi_version")) {
+    return Status(StatusCode::kInvalidArgument,
+                  "plugin " + path + ": missing symbol ilpgw_abi_version (not an ILP Gateway adapter)");
+  }
+  const std::uint32_t abi = library->get<const std::uint32_t>("ilpgw_abi_version");
+  if (abi != sdk::kAbiVersion) {
+    return Status(StatusCode::kInvalidArgument, "plugin " + path + ": ABI version " + std::to_string(abi) +
+                                                    ", gateway expects " + std::to_string(sdk::kAbiVersion) +
+                                                    " (rebuild the adapter against this SDK)");
+  }
+  if (!library->has("ilpgw_create_adapter")) {
+    return Status(StatusCode::kInvalidArgument, "plugin " + path + ": missing symbol ilpgw_create_adapter");
+  }
+  auto& create = library->get<sdk::CreateAdapterFn>("ilpgw_create_adapter");
+  std::unique_ptr<sdk::Adapter> adapter(create());
+  if (!adapter) {
+    return Status(StatusCode::kInvalidArgument, "plugin " + path + ": ilpgw_create_adapter returned no adapter");
+  }
+  sdk::AdapterInfo info = adapter->info();
+  if (info.name.empty()) {
+    return Status(StatusCode::kInvalidArgument, "plugin " + path + ": adapter has an empty name");
+  }
+  // Deep-copy the info into strings allocated by the host, so nothing we keep
+  // points into the plugin's memory once it is unloaded.
+  sdk::AdapterInfo copy;
+  copy.name = std::string(info.name.data(), info.name.size());
+  copy.version = std::string(info.version.data(), info.version.size());
+  copy.description = std::string(info.description.data(), info.description.size());
+  for (const auto& f : info.formats) copy.formats.emplace_back(f.data(), f.size());
+  for (const auto& o : info.options) {
+    copy.options.push_back({std::string(o.name.data(), o.name.size()), std::string(o.type.data(), o.type.size()),
+                            std::string(o.default_value.data(), o.default_value.size()),
+                            std::string(o.description.data(), o.description.size())});
+  }
+  return std::shared_ptr<const LoadedAdapter>(
+      std::make_shared<LoadedAdapter>(std::move(library), std::move(adapter), std::move(copy), path));
+}
+
+}  // namespace ilpgw

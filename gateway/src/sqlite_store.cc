@@ -1,0 +1,452 @@
+// SQLite backend of Store: WAL mode, synchronous=FULL, one writer thread that
+// folds concurrent WriteBatches into one transaction (group commit), and a
+// pool of read connections.
+#include <sqlite3.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "log.h"
+#include "resource_text.h"
+#include "store.h"
+#include "time_util.h"
+
+namespace ilpgw {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS resource_version (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- commit order, never reused
+  type TEXT NOT NULL,
+  id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  last_updated TEXT NOT NULL,
+  hash BLOB NOT NULL,
+  organization TEXT NOT NULL,
+  payload_id INTEGER,
+  source_locator TEXT,
+  body TEXT NOT NULL,
+  UNIQUE (type, id, version)
+);
+CREATE TABLE IF NOT EXISTS resource_current (
+  type TEXT NOT NULL,
+  id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  hash BLOB NOT NULL,
+  organization TEXT NOT NULL,
+  PRIMARY KEY (type, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS resource_current_seq ON resource_current (type, seq);
+CREATE TABLE IF NOT EXISTS payload (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  received_at TEXT NOT NULL,
+  adapter TEXT NOT NULL,
+  organization TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  payload_id INTEGER,
+  locator TEXT NOT NULL,
+  source_key TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'open'
+);
+)sql";
+
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) {
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(std::string("prepare failed: ") + sqlite3_errmsg(db));
+    }
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int index, std::string_view text) {
+    sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bindBlob(int index, std::string_view bytes) {
+    sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind(int index, std::int64_t value) {
+    sqlite3_bind_int64(stmt_, index, value);
+    return *this;
+  }
+  Statement& bindNull(int index) {
+    sqlite3_bind_null(stmt_, index);
+    return *this;
+  }
+  // Returns true when a row is available.
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw std::runtime_error(std::string("step failed: ") + sqlite3_errmsg(sqlite3_db_handle(stmt_)));
+  }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  std::int64_t int64(int column) const { return sqlite3_column_int64(stmt_, column); }
+  std::string text(int column) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    return p == nullptr ? std::string() : std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+  }
+  std::string blob(int column) const {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+    return p == nullptr ? std::string() : std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Resets a statement when the scope ends, whatever happened.
+struct ResetGuard {
+  Statement& statement;
+  ~ResetGuard() { statement.reset(); }
+};
+
+void exec(sqlite3* db, const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error != nullptr ? error : "unknown error";
+    sqlite3_free(error);
+    throw std::runtime_error(message);
+  }
+}
+
+sqlite3* openConnection(const std::string& path, bool create) {
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    std::string message = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    throw std::runtime_error("cannot open " + path + ": " + message);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+// The writer connection with its prepared statements.
+class Writer {
+ public:
+  explicit Writer(sqlite3* db)
+      : db_(db),
+        current_(db, "SELECT version, hash FROM resource_current WHERE type = ?1 AND id = ?2"),
+        insert_version_(db,
+                        "INSERT INTO resource_version (type, id, version, last_updated, hash, organization, "
+                        "payload_id, source_locator, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        upsert_current_(db,
+                        "INSERT INTO resource_current (type, id, version, seq, hash, organization) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (type, id) DO UPDATE SET "
+                        "version = excluded.version, seq = excluded.seq, hash = excluded.hash, "
+                        "organization = excluded.organization"),
+        insert_payload_(db,
+                        "INSERT INTO payload (received_at, adapter, organization, content_type, body) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5)"),
+        insert_quarantine_(db,
+                           "INSERT INTO quarantine (payload_id, locator, source_key, outcome, created_at) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5)") {}
+
+  CommitResult apply(const WriteBatch& batch, const std::string& now) {
+    CommitResult result;
+    if (batch.payload) {
+      ResetGuard guard{insert_payload_};
+      insert_payload_.bind(1, now)
+          .bind(2, batch.payload->adapter)
+          .bind(3, batch.payload->organization)
+          .bind(4, batch.payload->content_type)
+          .bindBlob(5, batch.payload->body)
+          .step();
+      result.payload_id = sqlite3_last_insert_rowid(db_);
+    }
+    for (const auto& write : batch.resources) result.resources.push_back(applyResource(write, result.payload_id, now));
+    for (const auto& q : batch.quarantine) {
+      ResetGuard guard{insert_quarantine_};
+      if (result.payload_id) {
+        insert_quarantine_.bind(1, *result.payload_id);
+      } else {
+        insert_quarantine_.bindNull(1);
+      }
+      insert_quarantine_.bind(2, q.locator).bind(3, q.source_key).bind(4, q.outcome_json).bind(5, now).step();
+      result.quarantine_ids.push_back(sqlite3_last_insert_rowid(db_));
+    }
+    return result;
+  }
+
+ private:
+  WrittenResource applyResource(const ResourceWrite& write, std::optional<std::int64_t> payload_id,
+                                const std::string& now) {
+    WrittenResource written{write.type, write.id, 1, now, WriteOutcome::kCreated};
+    {
+      ResetGuard guard{current_};
+      current_.bind(1, write.type).bind(2, write.id);
+      if (current_.step()) {
+        std::int64_t version = current_.int64(0);
+        if (current_.blob(1) == write.hash) {
+          written.version = version;
+          written.outcome = WriteOutcome::kUnchanged;
+          return written;
+        }
+        written.version = version + 1;
+        written.outcome = WriteOutcome::kUpdated;
+      }
+    }
+    std::string body = assembleResource(write, written.version, now);
+    {
+      ResetGuard guard{insert_version_};
+      insert_version_.bind(1, write.type)
+          .bind(2, write.id)
+          .bind(3, written.version)
+          .bind(4, now)
+          .bindBlob(5, write.hash)
+          .bind(6, write.organization);
+      if (payload_id) {
+        insert_version_.bind(7, *payload_id);
+      } else {
+        insert_version_.bindNull(7);
+      }
+      insert_version_.bind(8, write.source_locator).bind(9, body).step();
+    }
+    std::int64_t seq = sqlite3_last_insert_rowid(db_);
+    ResetGuard guard{upsert_current_};
+    upsert_current_.bind(1, write.type)
+        .bind(2, write.id)
+        .bind(3, written.version)
+        .bind(4, seq)
+        .bindBlob(5, write.hash)
+        .bind(6, write.organization)
+        .step();
+    return written;
+  }
+
+  sqlite3* db_;
+  Statement current_;
+  Statement insert_version_;
+  Statement upsert_current_;
+  Statement insert_payload_;
+  Statement insert_quarantine_;
+};
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(SqliteOptions options) : options_(std::move(options)) {}
+
+  ~SqliteStore() override {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (writer_thread_.joinable()) writer_thread_.join();
+    writer_.reset();
+    if (write_db_ != nullptr) sqlite3_close(write_db_);
+    for (sqlite3* db : readers_) sqlite3_close(db);
+  }
+
+  void open() {
+    write_db_ = openConnection(options_.path, true);
+    // page_size only takes effect before the first table exists.
+    exec(write_db_, "PRAGMA page_size = 16384");
+    exec(write_db_, "PRAGMA journal_mode = WAL");
+    exec(write_db_, "PRAGMA synchronous = FULL");
+    exec(write_db_, "PRAGMA foreign_keys = ON");
+    exec(write_db_, kSchema);
+    writer_ = std::make_unique<Writer>(write_db_);
+    writer_thread_ = std::thread([this] { writerLoop(); });
+  }
+
+  StatusOr<CommitResult> commit(WriteBatch batch) override {
+    Pending pending{std::move(batch), {}};
+    auto future = pending.promise.get_future();
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return Status(StatusCode::kUnavailable, "store is shutting down");
+      queue_.push_back(&pending);
+    }
+    wake_.notify_one();
+    return future.get();
+  }
+
+  StatusOr<std::optional<StoredResource>> read(std::string_view type, std::string_view id) override {
+    return readOne(
+        "SELECT v.type, v.id, v.version, v.last_updated, v.organization, v.seq, v.body FROM resource_current c "
+        "JOIN resource_version v ON v.seq = c.seq WHERE c.type = ?1 AND c.id = ?2",
+        type, id, std::nullopt);
+  }
+
+  StatusOr<std::optional<StoredResource>> readVersion(std::string_view type, std::string_view id,
+                                                      std::int64_t version) override {
+    return readOne(
+        "SELECT type, id, version, last_updated, organization, seq, body FROM resource_version "
+        "WHERE type = ?1 AND id = ?2 AND version = ?3",
+        type, id, version);
+  }
+
+  StatusOr<StoreStats> stats() override {
+    try {
+      ReadConnection conn(*this);
+      StoreStats stats;
+      auto count = [&](const char* sql) {
+        Statement s(conn.db, sql);
+        s.step();
+        return s.int64(0);
+      };
+      stats.resources = count("SELECT count(*) FROM resource_current");
+      stats.versions = count("SELECT count(*) FROM resource_version");
+      stats.payloads = count("SELECT count(*) FROM payload");
+      stats.quarantined_open = count("SELECT count(*) FROM quarantine WHERE status = 'open'");
+      return stats;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store stats: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  Status checkWritable() override {
+    auto result = commit(WriteBatch{});
+    return result.isOk() ? Status::ok() : result.status();
+  }
+
+  Status checkIntegrity() override {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db, "PRAGMA integrity_check");
+      std::string verdict = s.step() ? s.text(0) : "no answer";
+      if (verdict != "ok") return Status(StatusCode::kInternal, "integrity check: " + verdict);
+      return Status::ok();
+    } catch (const std::exception& e) {
+      return Status(StatusCode::kInternal, std::string("integrity check: ") + e.what());
+    }
+  }
+
+ private:
+  struct Pending {
+    WriteBatch batch;
+    std::promise<StatusOr<CommitResult>> promise;
+  };
+
+  // Borrows a read connection from the pool for one scope.
+  struct ReadConnection {
+    explicit ReadConnection(SqliteStore& store) : store(store) {
+      std::lock_guard lock(store.readers_mutex_);
+      if (!store.idle_readers_.empty()) {
+        db = store.idle_readers_.back();
+        store.idle_readers_.pop_back();
+      }
+      if (db == nullptr) {
+        db = openConnection(store.options_.path, false);
+        store.readers_.push_back(db);
+      }
+    }
+    ~ReadConnection() {
+      std::lock_guard lock(store.readers_mutex_);
+      store.idle_readers_.push_back(db);
+    }
+    SqliteStore& store;
+    sqlite3* db = nullptr;
+  };
+
+  StatusOr<std::optional<StoredResource>> readOne(const char* sql, std::string_view type, std::string_view id,
+                                                  std::optional<std::int64_t> version) {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db, sql);
+      s.bind(1, type).bind(2, id);
+      if (version) s.bind(3, *version);
+      if (!s.step()) return std::optional<StoredResource>();
+      return std::optional<StoredResource>(
+          StoredResource{s.text(0), s.text(1), s.int64(2), s.text(3), s.text(4), s.int64(5), s.text(6)});
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store read: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  void writerLoop() {
+    std::string last_stamp;
+    for (;;) {
+      std::vector<Pending*> group;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty() && stopping_) return;
+        while (!queue_.empty() && static_cast<int>(group.size()) < options_.batch_max) {
+          group.push_back(queue_.front());
+          queue_.pop_front();
+        }
+      }
+      commitGroup(group, last_stamp);
+    }
+  }
+
+  // One transaction for the whole group; each batch in its own savepoint so a
+  // failing batch does not take its neighbours down.
+  void commitGroup(const std::vector<Pending*>& group, std::string& last_stamp) {
+    std::string now = nowInstant();
+    if (now < last_stamp) now = last_stamp;  // lastUpdated never goes backwards
+    last_stamp = now;
+    std::vector<std::optional<StatusOr<CommitResult>>> results(group.size());
+    try {
+      exec(write_db_, "BEGIN IMMEDIATE");
+      for (size_t i = 0; i < group.size(); ++i) {
+        exec(write_db_, "SAVEPOINT batch");
+        try {
+          results[i] = writer_->apply(group[i]->batch, now);
+          exec(write_db_, "RELEASE batch");
+        } catch (const std::exception& e) {
+          logLine(LogLevel::kError, std::string("store write: ") + e.what());
+          exec(write_db_, "ROLLBACK TO batch");
+          exec(write_db_, "RELEASE batch");
+          results[i] = StatusOr<CommitResult>(Status(StatusCode::kInternal, "store write failed"));
+        }
+      }
+      exec(write_db_, "COMMIT");  // synchronous=FULL: durable when this returns
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store commit: ") + e.what());
+      sqlite3_exec(write_db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      for (auto& r : results) r = StatusOr<CommitResult>(Status(StatusCode::kUnavailable, "store commit failed"));
+    }
+    for (size_t i = 0; i < group.size(); ++i) group[i]->promise.set_value(std::move(*results[i]));
+  }
+
+  SqliteOptions options_;
+  sqlite3* write_db_ = nullptr;
+  std::unique_ptr<Writer> writer_;
+  std::thread writer_thread_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending*> queue_;
+  bool stopping_ = false;
+
+  std::mutex readers_mutex_;
+  std::vector<sqlite3*> readers_;
+  std::vector<sqlite3*> idle_readers_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Store>> openSqliteStore(const SqliteOptions& options) {
+  auto store = std::make_unique<SqliteStore>(options);
+  try {
+    store->open();
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kUnavailable, std::string("store: ") + e.what());
+  }
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace ilpgw
