@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "config.h"
+#include "test_support.h"
 
 namespace ilpgw {
 namespace {
@@ -57,6 +58,17 @@ TEST(ConfigTest, ReferenceListsEveryKey) {
                           "facility.timezone", "plugins", "mappings_dir"}) {
     EXPECT_NE(reference.find(std::string("`") + key + "`"), std::string::npos) << key;
   }
+}
+
+TEST(ConfigTest, DocumentedReferenceMatchesTheCode) {
+  std::string doc = testing::readFile(testing::sourceDir() + "/docs/configuration.md");
+  EXPECT_NE(doc.find(configReference()), std::string::npos)
+      << "docs/configuration.md is stale: regenerate its table with `ilp-gateway config-reference`";
+}
+
+TEST(ConfigTest, RejectsMalformedTimezone) {
+  EXPECT_FALSE(parseConfig(R"({"facility": {"timezone": "WIB"}})").isOk());
+  EXPECT_TRUE(parseConfig(R"({"facility": {"timezone": "+09:00"}})").isOk());
 }
 
 }  // namespace
