@@ -958,15 +958,14 @@ class RecordMapper {
       }
     }
     if (!have_klaster && !poli) return;
-    w.beginArray("serviceType");
-    w.beginObject();
+    // Encounter.serviceType is 0..1 in R4: one CodeableConcept, two codings.
+    w.beginObject("serviceType");
     w.beginArray("coding");
     if (have_klaster) w.coding(klaster.system, klaster.code, klaster.display);
     if (poli) w.coding(kPoliSystem, toUpper(*poli), "");
     w.endArray();
     if (poli) w.string("text", *poli);
     w.endObject();
-    w.endArray();
   }
 
   void mapEncounter() {

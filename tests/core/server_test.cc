@@ -242,7 +242,7 @@ TEST_F(ServerTest, KeepsServingManyRequestsOnOneConnection) {
 }
 
 TEST(ServerLimitsTest, PayloadOverTheLimitIs413) {
-  GatewayProcess gateway(GatewayOptions{.server_config = R"("payload_max_bytes": 2048)"});
+  GatewayProcess gateway([] { GatewayOptions o; o.server_config = R"("payload_max_bytes": 2048)"; return o; }());
   std::string big(4096, ' ');
   big.front() = '[';
   big.back() = ']';
@@ -276,14 +276,14 @@ TEST(ServerShutdownTest, SigtermExitsCleanlyAndDataSurvivesRestart) {
   testing::TempDir data;
   std::string location;
   {
-    GatewayProcess gateway(GatewayOptions{.data_dir = data.file("d")});
+    GatewayProcess gateway([&] { GatewayOptions o; o.data_dir = data.file("d"); return o; }());
     auto res = gateway.client()->Post("/ingest/epuskesmas-json", exampleVisit(), "application/json");
     ASSERT_TRUE(res);
     ASSERT_EQ(res->status, 201);
     location = locations(parsed(res->body)).at(0);
     EXPECT_EQ(gateway.terminate(), 0);
   }
-  GatewayProcess again(GatewayOptions{.data_dir = data.file("d")});
+  GatewayProcess again([&] { GatewayOptions o; o.data_dir = data.file("d"); return o; }());
   auto read = again.client()->Get(("/fhir/" + location).c_str());
   ASSERT_TRUE(read);
   EXPECT_EQ(read->status, 200);
