@@ -2,6 +2,9 @@
 //   serve           run the HTTPS gateway
 //   map             map a file offline with one adapter and print the Bundle
 //   config-reference print every gateway.json key
+//   quarantine       list, show and reprocess quarantined payloads/records
+//   outbox           list and resend store-and-forward dead letters
+//   store check      integrity check of the data directory
 //   version
 #include <signal.h>
 
@@ -13,6 +16,7 @@
 
 #include "config.h"
 #include "gateway.h"
+#include "quarantine.h"
 #include "log.h"
 #include "outcome.h"
 #include "server.h"
@@ -26,6 +30,16 @@ commands:
   map --adapter NAME FILE     map FILE offline; prints a FHIR Bundle, or an
                               OperationOutcome and exit 1 when a record fails
   config-reference            print every gateway.json key
+  quarantine list [--status open|resolved] [--adapter NAME] [--after ID] [--limit N]
+                              quarantined payloads and records, one JSON per line
+  quarantine show ID          one entry with its OperationOutcome
+  quarantine reprocess ID|--all [--adapter NAME]
+                              run entries again through the current adapters and
+                              mappings; exit 1 when some are still failing
+  outbox list [--state pending|dead] [--after SEQ] [--limit N]
+  outbox resend SEQ|--all     send dead letters again (a running gateway picks
+                              them up at its next poll)
+  store check                 integrity check of the store (--data DIR)
   version
 
 options (override gateway.json):
@@ -45,6 +59,12 @@ struct Args {
   std::vector<std::pair<std::string, std::string>> overrides;
   std::string adapter;
   std::vector<std::string> files;
+  // durability commands
+  std::string status;
+  std::string state;
+  long long after = 0;
+  int limit = 100;
+  bool all = false;
 };
 
 int fail(const std::string& message) {
@@ -164,6 +184,111 @@ int map(const Args& args) {
   return 0;
 }
 
+// ---- durability commands ---------------------------------------------------
+
+bool parseId(const std::string& text, long long& out) {
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) return false;
+  out = std::stoll(text);
+  return true;
+}
+
+int storeCommand(const Args& args) {
+  if (args.files.size() != 1 || args.files[0] != "check") return fail("usage: store check --data DIR");
+  auto config = buildConfig(args);
+  if (!config.isOk()) return fail(config.status().message());
+  std::string path = config.value().storePath();
+  if (!std::ifstream(path)) return fail("no store at " + path);
+  auto store = ilpgw::openSqliteStore(ilpgw::SqliteOptions{path, 1});
+  if (!store.isOk()) return fail(store.status().message());
+  ilpgw::Status integrity = store.value()->checkIntegrity();
+  if (!integrity.isOk()) {
+    std::printf("%s: %s\n", path.c_str(), integrity.message().c_str());
+    return 1;
+  }
+  auto stats = store.value()->stats();
+  std::printf("%s: ok", path.c_str());
+  if (stats.isOk()) {
+    std::printf(" (%lld resources, %lld versions, %lld payloads, %lld open quarantine entries)",
+                static_cast<long long>(stats->resources), static_cast<long long>(stats->versions),
+                static_cast<long long>(stats->payloads), static_cast<long long>(stats->quarantined_open));
+  }
+  std::printf("\n");
+  return 0;
+}
+
+int quarantineCommand(const Args& args) {
+  std::string sub = args.files.empty() ? "" : args.files[0];
+  auto config = buildConfig(args);
+  if (!config.isOk()) return fail(config.status().message());
+  if (sub == "list" || sub == "show") {
+    auto store = ilpgw::openSqliteStore(ilpgw::SqliteOptions{config.value().storePath(), 1});
+    if (!store.isOk()) return fail(store.status().message());
+    if (sub == "show") {
+      long long id = 0;
+      if (args.files.size() != 2 || !parseId(args.files[1], id)) return fail("usage: quarantine show ID");
+      auto entry = store.value()->readQuarantine(id);
+      if (!entry.isOk()) return fail(entry.status().message());
+      if (!entry.value()) return fail("quarantine entry " + args.files[1] + " does not exist");
+      std::cout << ilpgw::quarantineEntryJson(*entry.value(), true) << "\n";
+      return 0;
+    }
+    ilpgw::QuarantineFilter filter{args.status, args.adapter, args.after, args.limit};
+    auto page = store.value()->listQuarantine(filter);
+    if (!page.isOk()) return fail(page.status().message());
+    for (const auto& entry : page.value()) std::cout << ilpgw::quarantineEntryJson(entry, false) << "\n";
+    return 0;
+  }
+  if (sub != "reprocess") return fail("usage: quarantine list|show|reprocess (see --help)");
+  long long id = 0;
+  bool one = args.files.size() == 2 && parseId(args.files[1], id);
+  if (one == args.all) return fail("usage: quarantine reprocess ID|--all [--adapter NAME]");
+  auto gateway = ilpgw::Gateway::start(config.value(), false);
+  if (!gateway.isOk()) return fail(gateway.status().message());
+  std::vector<ilpgw::ReprocessResult> results;
+  if (one) {
+    results.push_back(ilpgw::reprocessQuarantine(*gateway.value(), id));
+  } else {
+    ilpgw::QuarantineFilter filter;
+    filter.adapter = args.adapter;
+    results = ilpgw::reprocessQuarantineMatching(*gateway.value(), filter, 1000000);
+  }
+  int code = 0;
+  for (const auto& r : results) {
+    std::cout << ilpgw::reprocessResultJson(r) << "\n";
+    if (r.http_status != 200) code = 2;
+    else if (r.status != "resolved" && code == 0) code = 1;
+  }
+  return code;
+}
+
+int outboxCommand(const Args& args) {
+  std::string sub = args.files.empty() ? "" : args.files[0];
+  auto config = buildConfig(args);
+  if (!config.isOk()) return fail(config.status().message());
+  auto store = ilpgw::openSqliteStore(ilpgw::SqliteOptions{config.value().storePath(), 1});
+  if (!store.isOk()) return fail(store.status().message());
+  if (sub == "list") {
+    auto page = store.value()->listOutbox(args.state, args.after, args.limit);
+    if (!page.isOk()) return fail(page.status().message());
+    for (const auto& item : page.value()) {
+      std::printf("%lld %s/%s/_history/%lld %s attempts=%d %s\n", static_cast<long long>(item.seq), item.type.c_str(),
+                  item.id.c_str(), static_cast<long long>(item.version), item.state.c_str(), item.attempts,
+                  item.last_error.c_str());
+    }
+    return 0;
+  }
+  if (sub == "resend") {
+    long long seq = 0;
+    bool one = args.files.size() == 2 && parseId(args.files[1], seq);
+    if (one == args.all) return fail("usage: outbox resend SEQ|--all");
+    auto changed = store.value()->resendOutbox(one ? seq : 0);
+    if (!changed.isOk()) return fail(changed.status().message());
+    std::printf("requeued %lld\n", static_cast<long long>(changed.value()));
+    return one && changed.value() == 0 ? 1 : 0;
+  }
+  return fail("usage: outbox list|resend (see --help)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -182,6 +307,18 @@ int main(int argc, char** argv) {
         args.config_path = value();
       } else if (arg == "--adapter") {
         args.adapter = value();
+      } else if (arg == "--status") {
+        args.status = value();
+      } else if (arg == "--state") {
+        args.state = value();
+      } else if (arg == "--all") {
+        args.all = true;
+      } else if (arg == "--after" || arg == "--limit") {
+        long long number = 0;
+        std::string text = value();
+        if (!parseId(text, number)) return fail(arg + " needs a number");
+        if (arg == "--after") args.after = number;
+        else args.limit = static_cast<int>(std::min<long long>(number, 100000));
       } else if (arg == "--listen" || arg == "--data" || arg == "--plugin-dir" || arg == "--mappings" ||
                  arg == "--organization" || arg == "--threads" || arg == "--log-level") {
         args.overrides.emplace_back(arg, value());
@@ -198,6 +335,9 @@ int main(int argc, char** argv) {
   }
   if (args.command == "serve") return serve(args);
   if (args.command == "map") return map(args);
+  if (args.command == "quarantine") return quarantineCommand(args);
+  if (args.command == "outbox") return outboxCommand(args);
+  if (args.command == "store") return storeCommand(args);
   if (args.command == "config-reference") {
     std::fputs(ilpgw::configReference().c_str(), stdout);
     return 0;

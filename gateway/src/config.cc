@@ -30,6 +30,23 @@ const char* typeName(KeyType type) {
 }
 
 template <typename Field>
+void assign(Field& target, const rapidjson::Value& value) {
+  if constexpr (std::is_same_v<Field, std::string>) {
+    target = std::string(value.GetString(), value.GetStringLength());
+  } else if constexpr (std::is_same_v<Field, bool>) {
+    target = value.GetBool();
+  } else {
+    target = static_cast<Field>(value.GetInt64());
+  }
+}
+
+// Setter for a member of Config::upstream (durability).
+template <typename Field>
+std::function<void(Config&, const rapidjson::Value&)> setUpstream(Field UpstreamConfig::*field) {
+  return [field](Config& config, const rapidjson::Value& value) { assign(config.upstream.*field, value); };
+}
+
+template <typename Field>
 std::function<void(Config&, const rapidjson::Value&)> set(Field Config::*field) {
   return [field](Config& config, const rapidjson::Value& value) {
     if constexpr (std::is_same_v<Field, std::string>) {
@@ -104,6 +121,44 @@ const std::vector<KeySpec>& keys() {
        "`config` holds the adapter's own options.",
        applyPlugins},
       {"log_level", KeyType::kString, "info", "debug, info, warning or error.", set(&Config::log_level)},
+      // ---- store-and-forward (durability) ----
+      {"upstream.enabled", KeyType::kBoolean, "false",
+       "Forward every stored resource version to the upstream FHIR server (outbox filled in the same transaction "
+       "as the store; see docs/durability.md). Versions stored while disabled are not forwarded later.",
+       setUpstream(&UpstreamConfig::enabled)},
+      {"upstream.base_url", KeyType::kString, "",
+       "FHIR base URL of the upstream (national platform or provincial hub); resources go to PUT "
+       "{base_url}/{type}/{id}. https only, except on loopback.",
+       setUpstream(&UpstreamConfig::base_url)},
+      {"upstream.token_url", KeyType::kString, "",
+       "OAuth2 token endpoint (client-credentials grant, client authenticated with HTTP Basic). Empty: requests "
+       "carry no token.",
+       setUpstream(&UpstreamConfig::token_url)},
+      {"upstream.client_id", KeyType::kString, "", "OAuth2 client id.", setUpstream(&UpstreamConfig::client_id)},
+      {"upstream.client_secret", KeyType::kString, "",
+       "OAuth2 client secret. Prefer `client_secret_file` so the secret stays out of gateway.json.",
+       setUpstream(&UpstreamConfig::client_secret)},
+      {"upstream.client_secret_file", KeyType::kString, "",
+       "File holding the OAuth2 client secret (trailing whitespace ignored).",
+       setUpstream(&UpstreamConfig::client_secret_file)},
+      {"upstream.ca_file", KeyType::kString, "",
+       "PEM CA bundle that signs the upstream's certificate. Empty: the system's trust store.",
+       setUpstream(&UpstreamConfig::ca_file)},
+      {"upstream.batch_size", KeyType::kInteger, "100", "Outbox rows the sender claims at a time.",
+       setUpstream(&UpstreamConfig::batch_size)},
+      {"upstream.backoff_initial_ms", KeyType::kInteger, "500",
+       "First retry delay after a network error or 5xx; doubles per failure, with jitter.",
+       setUpstream(&UpstreamConfig::backoff_initial_ms)},
+      {"upstream.backoff_max_ms", KeyType::kInteger, "60000", "Longest retry delay.",
+       setUpstream(&UpstreamConfig::backoff_max_ms)},
+      {"upstream.timeout_s", KeyType::kInteger, "10", "Connect, read and write timeout of upstream requests.",
+       setUpstream(&UpstreamConfig::timeout_s)},
+      {"upstream.lease_s", KeyType::kInteger, "60",
+       "How long a claimed outbox row stays reserved for this instance (instances sharing a database).",
+       setUpstream(&UpstreamConfig::lease_s)},
+      {"upstream.poll_interval_ms", KeyType::kInteger, "1000",
+       "How often an idle sender looks for new rows (new commits wake it at once).",
+       setUpstream(&UpstreamConfig::poll_interval_ms)},
   };
   return kKeys;
 }
@@ -232,6 +287,27 @@ StatusOr<Config> parseConfig(std::string_view text) {
       !std::isdigit(static_cast<unsigned char>(tz[2])) || tz[3] != ':' ||
       !std::isdigit(static_cast<unsigned char>(tz[4])) || !std::isdigit(static_cast<unsigned char>(tz[5]))) {
     return Status(StatusCode::kInvalidArgument, "config key facility.timezone: expected an offset like +07:00");
+  }
+  if (config.upstream.enabled) {
+    const UpstreamConfig& u = config.upstream;
+    if (u.base_url.rfind("https://", 0) != 0 && u.base_url.rfind("http://127.", 0) != 0 &&
+        u.base_url.rfind("http://localhost", 0) != 0) {
+      return Status(StatusCode::kInvalidArgument,
+                    "config key upstream.base_url: an https:// URL is required when upstream.enabled is true");
+    }
+    if (!u.token_url.empty() && u.client_id.empty()) {
+      return Status(StatusCode::kInvalidArgument, "config key upstream.client_id: required with upstream.token_url");
+    }
+    if (!u.client_secret.empty() && !u.client_secret_file.empty()) {
+      return Status(StatusCode::kInvalidArgument,
+                    "config keys upstream.client_secret and upstream.client_secret_file: set only one");
+    }
+    if (u.batch_size < 1 || u.backoff_initial_ms < 1 || u.backoff_max_ms < u.backoff_initial_ms ||
+        u.timeout_s < 1 || u.lease_s < 1 || u.poll_interval_ms < 1) {
+      return Status(StatusCode::kInvalidArgument,
+                    "config section upstream: batch_size, timeouts and delays must be positive and "
+                    "backoff_max_ms >= backoff_initial_ms");
+    }
   }
   if (config.store_backend != "sqlite") {
     return Status(StatusCode::kInvalidArgument, "config key store.backend: only \"sqlite\" is supported");

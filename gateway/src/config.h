@@ -17,6 +17,24 @@ struct PluginConfig {
   std::string config_json;     // the adapter's own option block, as JSON text ("{}" if absent)
 };
 
+// Durability (feature/durability): where the outbox sender forwards stored
+// resources (the national platform or a provincial hub).
+struct UpstreamConfig {
+  bool enabled = false;
+  std::string base_url;           // FHIR base, e.g. https://api.example.id/fhir-r4/v1
+  std::string token_url;          // OAuth2 token endpoint; empty = no authentication
+  std::string client_id;
+  std::string client_secret;
+  std::string client_secret_file;  // alternative to client_secret (read at start-up)
+  std::string ca_file;             // PEM CA bundle; empty = system default
+  int batch_size = 100;
+  int backoff_initial_ms = 500;
+  int backoff_max_ms = 60000;
+  int timeout_s = 10;
+  int lease_s = 60;
+  int poll_interval_ms = 1000;
+};
+
 struct Config {
   // server
   std::string listen_host = "127.0.0.1";
@@ -48,6 +66,8 @@ struct Config {
   std::string log_level = "info";
   // base URL used in Bundle links and Locations; empty = derived from the request
   std::string public_base_url;
+  // store-and-forward (durability)
+  UpstreamConfig upstream;
 
   std::string storePath() const { return data_dir + "/gateway.db"; }
 };

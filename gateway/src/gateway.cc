@@ -5,6 +5,7 @@
 #include "fhir_validator.h"
 #include "json.h"
 #include "log.h"
+#include "outbox_sender.h"
 #include "outcome.h"
 #include "resource_text.h"
 
@@ -93,15 +94,28 @@ StatusOr<std::shared_ptr<const AdapterSet>> loadAdapterSet(const Config& config)
   return std::shared_ptr<const AdapterSet>(std::move(set));
 }
 
-StatusOr<std::unique_ptr<Gateway>> Gateway::start(Config config) {
+StatusOr<std::unique_ptr<Gateway>> Gateway::start(Config config, bool forward) {
   auto adapters = loadAdapterSet(config);
   if (!adapters.isOk()) return adapters.status();
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) return Status(StatusCode::kUnavailable, "cannot create data directory " + config.data_dir + ": " + ec.message());
-  auto store = openSqliteStore(SqliteOptions{config.storePath(), config.store_batch_max});
+  SqliteOptions store_options{config.storePath(), config.store_batch_max};
+  store_options.outbox = config.upstream.enabled;  // durability: the outbox is filled in the writer
+  auto store = openSqliteStore(store_options);
   if (!store.isOk()) return store.status();
-  return std::unique_ptr<Gateway>(new Gateway(std::move(config), std::move(store.value()), adapters.value()));
+  std::unique_ptr<Gateway> gateway(new Gateway(std::move(config), std::move(store.value()), adapters.value()));
+  if (forward && gateway->config_.upstream.enabled) {
+    auto sender = OutboxSender::create(gateway->config_.upstream, *gateway->store_);
+    if (!sender.isOk()) return sender.status();
+    gateway->sender_ = std::move(sender.value());
+    gateway->sender_->start();
+  }
+  return gateway;
+}
+
+Gateway::~Gateway() {
+  if (sender_) sender_->stop();
 }
 
 std::shared_ptr<const AdapterSet> Gateway::adapters() const {
@@ -285,6 +299,7 @@ IngestResponse Gateway::ingest(std::string_view adapter_name, std::string_view p
     for (const auto& record : mapped.records) all.insert(all.end(), record.issues.begin(), record.issues.end());
     return {422, outcomeJson(all), false};
   }
+  if (sender_) sender_->notify();
   return {201, batchResponseBundle(mapped, committed.value()), accepted == mapped.records.size()};
 }
 

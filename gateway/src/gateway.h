@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "host.h"
+#include "outbox_sender.h"
 #include "plugin_loader.h"
 #include "status.h"
 #include "store.h"
@@ -43,11 +44,16 @@ struct IngestResponse {
 
 class Gateway {
  public:
-  static StatusOr<std::unique_ptr<Gateway>> start(Config config);
+  // `forward`: start the outbox sender when upstream.enabled (the CLI's
+  // quarantine and store commands do not forward).
+  static StatusOr<std::unique_ptr<Gateway>> start(Config config, bool forward = true);
+  ~Gateway();
 
   const Config& config() const { return config_; }
   Store& store() { return *store_; }
   std::shared_ptr<const AdapterSet> adapters() const;
+  // Durability: the upstream sender, or nullptr when not forwarding.
+  OutboxSender* sender() { return sender_.get(); }
 
   // Maps, validates and durably stores one posted payload.
   IngestResponse ingest(std::string_view adapter_name, std::string_view payload, std::string_view content_type);
@@ -60,6 +66,7 @@ class Gateway {
   std::unique_ptr<Store> store_;
   mutable std::mutex adapters_mutex_;
   std::shared_ptr<const AdapterSet> adapters_;
+  std::unique_ptr<OutboxSender> sender_;  // after store_: stopped before the store closes
 };
 
 // The pure part of ingest, shared by the server and `ilp-gateway map`: runs

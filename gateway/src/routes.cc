@@ -1,5 +1,7 @@
 #include "routes.h"
 
+#include "durability_routes.h"
+
 #include "fhir_validator.h"
 #include "json.h"
 #include "log.h"
@@ -159,16 +161,8 @@ void registerRoutes(httplib::Server& server, Gateway& gateway, bool /*tls*/) {
   server.Get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"up\"}", "application/json");
   });
-  server.Get("/ready", [&gateway](const httplib::Request&, httplib::Response& res) {
-    Status writable = gateway.store().checkWritable();
-    auto set = gateway.adapters();
-    bool ready = writable.isOk() && !set->adapters.empty();
-    res.status = ready ? 200 : 503;
-    std::string body = std::string("{\"status\":\"") + (ready ? "ready" : "not-ready") +
-                       "\",\"store\":\"" + (writable.isOk() ? "writable" : "unavailable") +
-                       "\",\"plugins\":" + std::to_string(set->adapters.size()) + "}";
-    res.set_content(body, "application/json");
-  });
+  // Durability: quarantine, payloads, outbox and GET /ready (durability_routes.cc).
+  registerDurabilityRoutes(server, gateway);
 }
 
 }  // namespace ilpgw

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -61,6 +62,64 @@ CREATE TABLE IF NOT EXISTS quarantine (
 );
 )sql";
 
+// ---- Durability (feature/durability) ----------------------------------------
+// quarantine_state: reprocessing bookkeeping beside the foundation's
+// quarantine table. outbox: one row per stored version waiting to go
+// upstream, keyed by the version's seq; claimed_by/claimed_until are a lease
+// so several instances sharing one database (PostgreSQL) never send the same
+// row at the same time. Times in *_ms columns are unix milliseconds.
+constexpr const char* kDurabilitySchema = R"sql(
+CREATE TABLE IF NOT EXISTS quarantine_state (
+  quarantine_id INTEGER PRIMARY KEY,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_attempt_at TEXT,
+  resolved_at TEXT,
+  produced TEXT
+);
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY,
+  type TEXT NOT NULL,
+  id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+  claimed_by TEXT,
+  claimed_until_ms INTEGER,
+  last_error TEXT,
+  http_status INTEGER,
+  outcome TEXT,
+  dead_at TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_state_seq ON outbox (state, seq);
+CREATE INDEX IF NOT EXISTS outbox_resource ON outbox (type, id);
+)sql";
+
+// Errors after which SQLite may have rolled the whole transaction back, or
+// the disk cannot take the write: the whole group fails, nothing is acknowledged.
+bool isTransactionFatal(int code) {
+  switch (code & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_NOMEM:
+    case SQLITE_CORRUPT:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+      return true;
+    default:
+      return false;
+  }
+}
+
+struct SqliteError : std::runtime_error {
+  SqliteError(int code, const std::string& message) : std::runtime_error(message), code(code) {}
+  int code;
+};
+// ---- end durability ---------------------------------------------------------
+
 class Statement {
  public:
   Statement(sqlite3* db, const char* sql) {
@@ -93,7 +152,7 @@ class Statement {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    throw std::runtime_error(std::string("step failed: ") + sqlite3_errmsg(sqlite3_db_handle(stmt_)));
+    throw SqliteError(rc, std::string("step failed: ") + sqlite3_errmsg(sqlite3_db_handle(stmt_)));
   }
   void reset() {
     sqlite3_reset(stmt_);
@@ -104,6 +163,7 @@ class Statement {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
     return p == nullptr ? std::string() : std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
   }
+  sqlite3_stmt* raw() const { return stmt_; }
   std::string blob(int column) const {
     const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
     return p == nullptr ? std::string() : std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
@@ -121,10 +181,11 @@ struct ResetGuard {
 
 void exec(sqlite3* db, const char* sql) {
   char* error = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
+  if (rc != SQLITE_OK) {
     std::string message = error != nullptr ? error : "unknown error";
     sqlite3_free(error);
-    throw std::runtime_error(message);
+    throw SqliteError(rc, message);
   }
 }
 
@@ -143,8 +204,19 @@ sqlite3* openConnection(const std::string& path, bool create) {
 // The writer connection with its prepared statements.
 class Writer {
  public:
-  explicit Writer(sqlite3* db)
+  Writer(sqlite3* db, bool outbox)
       : db_(db),
+        outbox_enabled_(outbox),
+        insert_outbox_(db,
+                       "INSERT INTO outbox (seq, type, id, version, created_at) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        resolve_quarantine_(db, "UPDATE quarantine SET status = 'resolved' WHERE id = ?1 AND status = 'open'"),
+        reoutcome_quarantine_(db, "UPDATE quarantine SET outcome = ?2 WHERE id = ?1 AND status = 'open'"),
+        upsert_quarantine_state_(
+            db,
+            "INSERT INTO quarantine_state (quarantine_id, attempts, last_attempt_at, resolved_at, produced) "
+            "VALUES (?1, 1, ?2, ?3, ?4) ON CONFLICT (quarantine_id) DO UPDATE SET attempts = attempts + 1, "
+            "last_attempt_at = excluded.last_attempt_at, "
+            "resolved_at = coalesce(excluded.resolved_at, resolved_at), produced = coalesce(excluded.produced, produced)"),
         current_(db, "SELECT version, hash FROM resource_current WHERE type = ?1 AND id = ?2"),
         insert_version_(db,
                         "INSERT INTO resource_version (type, id, version, last_updated, hash, organization, "
@@ -163,6 +235,7 @@ class Writer {
 
   CommitResult apply(const WriteBatch& batch, const std::string& now) {
     CommitResult result;
+    if (batch.existing_payload_id) result.payload_id = batch.existing_payload_id;
     if (batch.payload) {
       ResetGuard guard{insert_payload_};
       insert_payload_.bind(1, now)
@@ -184,8 +257,11 @@ class Writer {
       insert_quarantine_.bind(2, q.locator).bind(3, q.source_key).bind(4, q.outcome_json).bind(5, now).step();
       result.quarantine_ids.push_back(sqlite3_last_insert_rowid(db_));
     }
+    if (!batch.quarantine_updates.empty()) applyQuarantineUpdates(batch, result, now);
     return result;
   }
+
+  sqlite3* db() const { return db_; }
 
  private:
   WrittenResource applyResource(const ResourceWrite& write, std::optional<std::int64_t> payload_id,
@@ -222,6 +298,11 @@ class Writer {
       insert_version_.bind(8, write.source_locator).bind(9, body).step();
     }
     std::int64_t seq = sqlite3_last_insert_rowid(db_);
+    if (outbox_enabled_) {
+      // Same transaction as the version: a version is durable iff its outbox row is.
+      ResetGuard outbox_guard{insert_outbox_};
+      insert_outbox_.bind(1, seq).bind(2, write.type).bind(3, write.id).bind(4, written.version).bind(5, now).step();
+    }
     ResetGuard guard{upsert_current_};
     upsert_current_.bind(1, write.type)
         .bind(2, write.id)
@@ -233,13 +314,82 @@ class Writer {
     return written;
   }
 
+  // Durability: marks reprocessed quarantine entries; an entry already
+  // resolved keeps what it first produced (reprocessing is idempotent).
+  void applyQuarantineUpdates(const WriteBatch& batch, const CommitResult& result, const std::string& now) {
+    std::string produced = "[";
+    for (size_t i = 0; i < result.resources.size(); ++i) {
+      const auto& r = result.resources[i];
+      if (i > 0) produced += ",";
+      produced += "\"" + r.type + "/" + r.id + "/_history/" + std::to_string(r.version) + "\"";
+    }
+    produced += "]";
+    for (const auto& update : batch.quarantine_updates) {
+      bool newly_resolved = false;
+      if (update.resolved) {
+        ResetGuard guard{resolve_quarantine_};
+        resolve_quarantine_.bind(1, update.id).step();
+        newly_resolved = sqlite3_changes(db_) > 0;
+      } else {
+        ResetGuard guard{reoutcome_quarantine_};
+        reoutcome_quarantine_.bind(1, update.id).bind(2, update.outcome_json).step();
+      }
+      ResetGuard guard{upsert_quarantine_state_};
+      upsert_quarantine_state_.bind(1, update.id).bind(2, now);
+      if (newly_resolved) {
+        upsert_quarantine_state_.bind(3, now).bind(4, produced);
+      } else {
+        upsert_quarantine_state_.bindNull(3).bindNull(4);
+      }
+      upsert_quarantine_state_.step();
+    }
+  }
+
   sqlite3* db_;
+  bool outbox_enabled_;
+  Statement insert_outbox_;
+  Statement resolve_quarantine_;
+  Statement reoutcome_quarantine_;
+  Statement upsert_quarantine_state_;
   Statement current_;
   Statement insert_version_;
   Statement upsert_current_;
   Statement insert_payload_;
   Statement insert_quarantine_;
 };
+
+// ---- Durability (feature/durability) ----------------------------------------
+constexpr const char* kQuarantineSelect =
+    "SELECT q.id, q.payload_id, coalesce(p.adapter, ''), q.locator, q.source_key, q.outcome, q.created_at, "
+    "q.status, coalesce(s.attempts, 0), coalesce(s.last_attempt_at, ''), coalesce(s.resolved_at, ''), "
+    "coalesce(s.produced, '') FROM quarantine q LEFT JOIN payload p ON p.id = q.payload_id "
+    "LEFT JOIN quarantine_state s ON s.quarantine_id = q.id";
+
+// superseded: a newer version exists and is no longer waiting (it was sent).
+constexpr const char* kOutboxClaimSelect =
+    "SELECT o.seq, o.type, o.id, o.version, o.attempts, o.created_at, v.body, "
+    "(c.version > o.version AND NOT EXISTS (SELECT 1 FROM outbox n WHERE n.type = o.type AND n.id = o.id "
+    "AND n.version = c.version))";
+constexpr const char* kOutboxClaimFrom =
+    "outbox o JOIN resource_version v ON v.seq = o.seq JOIN resource_current c ON c.type = o.type AND c.id = o.id";
+
+QuarantineEntry quarantineRow(const Statement& s) {
+  QuarantineEntry e;
+  e.id = s.int64(0);
+  if (sqlite3_column_type(s.raw(), 1) != SQLITE_NULL) e.payload_id = s.int64(1);
+  e.adapter = s.text(2);
+  e.locator = s.text(3);
+  e.source_key = s.text(4);
+  e.outcome_json = s.text(5);
+  e.created_at = s.text(6);
+  e.status = s.text(7);
+  e.attempts = static_cast<int>(s.int64(8));
+  e.last_attempt_at = s.text(9);
+  e.resolved_at = s.text(10);
+  e.produced_json = s.text(11);
+  return e;
+}
+// ---- end durability ---------------------------------------------------------
 
 class SqliteStore final : public Store {
  public:
@@ -265,12 +415,22 @@ class SqliteStore final : public Store {
     exec(write_db_, "PRAGMA synchronous = FULL");
     exec(write_db_, "PRAGMA foreign_keys = ON");
     exec(write_db_, kSchema);
-    writer_ = std::make_unique<Writer>(write_db_);
+    exec(write_db_, kDurabilitySchema);
+    if (options_.max_page_count > 0) {
+      exec(write_db_, ("PRAGMA max_page_count = " + std::to_string(options_.max_page_count)).c_str());
+    }
+    writer_ = std::make_unique<Writer>(write_db_, options_.outbox);
     writer_thread_ = std::thread([this] { writerLoop(); });
   }
 
   StatusOr<CommitResult> commit(WriteBatch batch) override {
-    Pending pending{std::move(batch), {}};
+    return enqueue([this, &batch](const std::string& now) { return writer_->apply(batch, now); });
+  }
+
+  // Runs `apply` on the writer thread inside the next group's transaction and
+  // returns once that transaction is durable (or failed).
+  StatusOr<CommitResult> enqueue(std::function<CommitResult(const std::string& now)> apply) {
+    Pending pending{std::move(apply), {}};
     auto future = pending.promise.get_future();
     {
       std::lock_guard lock(mutex_);
@@ -333,9 +493,224 @@ class SqliteStore final : public Store {
     }
   }
 
+  // ---- Durability (feature/durability) ----------------------------------------
+
+  StatusOr<std::vector<QuarantineEntry>> listQuarantine(const QuarantineFilter& filter) override {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db, (std::string(kQuarantineSelect) +
+                            " WHERE q.id > ?1 AND (?2 = '' OR q.status = ?2) AND (?3 = '' OR p.adapter = ?3) "
+                            "ORDER BY q.id LIMIT ?4")
+                               .c_str());
+      s.bind(1, filter.after_id).bind(2, filter.status).bind(3, filter.adapter).bind(4, std::int64_t{filter.limit});
+      std::vector<QuarantineEntry> out;
+      while (s.step()) out.push_back(quarantineRow(s));
+      return out;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store quarantine list: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  StatusOr<std::optional<QuarantineEntry>> readQuarantine(std::int64_t id) override {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db, (std::string(kQuarantineSelect) + " WHERE q.id = ?1").c_str());
+      s.bind(1, id);
+      if (!s.step()) return std::optional<QuarantineEntry>();
+      return std::optional<QuarantineEntry>(quarantineRow(s));
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store quarantine read: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  StatusOr<std::optional<StoredPayload>> readPayload(std::int64_t id) override {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db,
+                  "SELECT id, received_at, adapter, organization, content_type, body FROM payload WHERE id = ?1");
+      s.bind(1, id);
+      if (!s.step()) return std::optional<StoredPayload>();
+      return std::optional<StoredPayload>(
+          StoredPayload{s.int64(0), s.text(1), s.text(2), s.text(3), s.text(4), s.blob(5)});
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store payload read: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  StatusOr<std::vector<OutboxItem>> claimOutbox(const OutboxClaim& claim) override {
+    std::vector<OutboxItem> items;
+    auto done = enqueue([&](const std::string&) {
+      items.clear();  // a retried group must not keep rows of a rolled-back attempt
+      sqlite3* db = writer_->db();
+      std::string ready = "(o.next_attempt_ms <= ?1 AND (o.claimed_until_ms IS NULL OR o.claimed_until_ms < ?1))";
+      std::string sql = std::string(kOutboxClaimSelect) + ", " + ready + " FROM " + kOutboxClaimFrom +
+                        " WHERE o.state = 'pending'";
+      Statement update(db, "UPDATE outbox SET claimed_by = ?2, claimed_until_ms = ?3 WHERE seq = ?1");
+      auto take = [&](Statement& s) {
+        while (s.step()) {
+          OutboxItem item;
+          item.seq = s.int64(0);
+          item.type = s.text(1);
+          item.id = s.text(2);
+          item.version = s.int64(3);
+          item.attempts = static_cast<int>(s.int64(4));
+          item.created_at = s.text(5);
+          item.body = s.text(6);
+          item.superseded = s.int64(7) != 0;
+          item.claimed = s.int64(8) != 0;
+          if (!item.claimed) item.body.clear();
+          item.state = "pending";
+          items.push_back(std::move(item));
+        }
+      };
+      if (claim.resources.empty()) {
+        Statement s(db, (sql + " AND " + ready + " ORDER BY o.seq LIMIT ?2").c_str());
+        s.bind(1, claim.now_ms).bind(2, std::int64_t{claim.limit});
+        take(s);
+      } else {
+        Statement s(db, (sql + " AND o.type = ?2 AND o.id = ?3 ORDER BY o.seq").c_str());
+        for (const auto& [type, id] : claim.resources) {
+          s.bind(1, claim.now_ms).bind(2, type).bind(3, id);
+          take(s);
+          s.reset();
+        }
+      }
+      for (const auto& item : items) {
+        if (!item.claimed) continue;
+        update.bind(1, item.seq).bind(2, claim.claimer).bind(3, claim.now_ms + claim.lease_ms).step();
+        update.reset();
+      }
+      return CommitResult{};
+    });
+    if (!done.isOk()) return done.status();
+    return items;
+  }
+
+  Status completeOutbox(const std::vector<OutboxCompletion>& completions) override {
+    if (completions.empty()) return Status::ok();
+    auto done = enqueue([&](const std::string& now) {
+      sqlite3* db = writer_->db();
+      Statement sent(db, "DELETE FROM outbox WHERE seq = ?1");
+      Statement retry(db,
+                      "UPDATE outbox SET attempts = attempts + ?2, next_attempt_ms = ?3, last_error = ?4, "
+                      "claimed_by = NULL, claimed_until_ms = NULL WHERE seq = ?1");
+      Statement release(db,
+                        "UPDATE outbox SET next_attempt_ms = ?2, claimed_by = NULL, claimed_until_ms = NULL "
+                        "WHERE seq = ?1");
+      Statement dead(db,
+                     "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?2, http_status = ?3, "
+                     "outcome = ?4, dead_at = ?5, claimed_by = NULL, claimed_until_ms = NULL WHERE seq = ?1");
+      for (const auto& c : completions) {
+        switch (c.result) {
+          case OutboxResult::kSent:
+            sent.bind(1, c.seq).step();
+            sent.reset();
+            break;
+          case OutboxResult::kRetry:
+            retry.bind(1, c.seq)
+                .bind(2, std::int64_t{c.count_attempt ? 1 : 0})
+                .bind(3, c.next_attempt_ms)
+                .bind(4, c.error)
+                .step();
+            retry.reset();
+            break;
+          case OutboxResult::kRelease:
+            release.bind(1, c.seq).bind(2, c.next_attempt_ms).step();
+            release.reset();
+            break;
+          case OutboxResult::kDead:
+            dead.bind(1, c.seq)
+                .bind(2, c.error)
+                .bind(3, std::int64_t{c.http_status})
+                .bind(4, c.outcome_json)
+                .bind(5, now)
+                .step();
+            dead.reset();
+            break;
+        }
+      }
+      return CommitResult{};
+    });
+    return done.isOk() ? Status::ok() : done.status();
+  }
+
+  Status releaseOutboxClaims() override {
+    auto done = enqueue([&](const std::string&) {
+      exec(writer_->db(), "UPDATE outbox SET claimed_by = NULL, claimed_until_ms = NULL WHERE claimed_by IS NOT NULL");
+      return CommitResult{};
+    });
+    return done.isOk() ? Status::ok() : done.status();
+  }
+
+  StatusOr<std::int64_t> resendOutbox(std::int64_t seq) override {
+    std::int64_t changed = 0;
+    auto done = enqueue([&](const std::string&) {
+      Statement s(writer_->db(),
+                  "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_ms = 0, http_status = NULL, "
+                  "outcome = NULL, dead_at = NULL WHERE state = 'dead' AND (?1 = 0 OR seq = ?1)");
+      s.bind(1, seq).step();
+      changed = sqlite3_changes(writer_->db());
+      return CommitResult{};
+    });
+    if (!done.isOk()) return done.status();
+    return changed;
+  }
+
+  StatusOr<std::vector<OutboxItem>> listOutbox(std::string_view state, std::int64_t after_seq, int limit) override {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db,
+                  "SELECT seq, type, id, version, state, attempts, created_at, coalesce(last_error, ''), "
+                  "coalesce(http_status, 0), coalesce(outcome, '') FROM outbox "
+                  "WHERE seq > ?1 AND (?2 = '' OR state = ?2) ORDER BY seq LIMIT ?3");
+      s.bind(1, after_seq).bind(2, state).bind(3, std::int64_t{limit});
+      std::vector<OutboxItem> out;
+      while (s.step()) {
+        OutboxItem item;
+        item.seq = s.int64(0);
+        item.type = s.text(1);
+        item.id = s.text(2);
+        item.version = s.int64(3);
+        item.state = s.text(4);
+        item.attempts = static_cast<int>(s.int64(5));
+        item.created_at = s.text(6);
+        item.last_error = s.text(7);
+        item.http_status = static_cast<int>(s.int64(8));
+        item.outcome_json = s.text(9);
+        out.push_back(std::move(item));
+      }
+      return out;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store outbox list: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  StatusOr<OutboxStats> outboxStats() override {
+    try {
+      ReadConnection conn(*this);
+      OutboxStats stats;
+      Statement pending(conn.db, "SELECT count(*), min(created_at) FROM outbox WHERE state = 'pending'");
+      pending.step();
+      stats.pending = pending.int64(0);
+      stats.oldest_pending_at = pending.text(1);
+      Statement dead(conn.db, "SELECT count(*) FROM outbox WHERE state = 'dead'");
+      dead.step();
+      stats.dead = dead.int64(0);
+      return stats;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store outbox stats: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+  // ---- end durability ---------------------------------------------------------
+
  private:
   struct Pending {
-    WriteBatch batch;
+    std::function<CommitResult(const std::string& now)> apply;
     std::promise<StatusOr<CommitResult>> promise;
   };
 
@@ -405,8 +780,16 @@ class SqliteStore final : public Store {
       for (size_t i = 0; i < group.size(); ++i) {
         exec(write_db_, "SAVEPOINT batch");
         try {
-          results[i] = writer_->apply(group[i]->batch, now);
+          results[i] = group[i]->apply(now);
           exec(write_db_, "RELEASE batch");
+        } catch (const SqliteError& e) {
+          // Disk full, I/O error, ...: SQLite may already have rolled the whole
+          // transaction back, so no batch of this group may be acknowledged.
+          if (isTransactionFatal(e.code) || sqlite3_get_autocommit(write_db_) != 0) throw;
+          logLine(LogLevel::kError, std::string("store write: ") + e.what());
+          exec(write_db_, "ROLLBACK TO batch");
+          exec(write_db_, "RELEASE batch");
+          results[i] = StatusOr<CommitResult>(Status(StatusCode::kInternal, "store write failed"));
         } catch (const std::exception& e) {
           logLine(LogLevel::kError, std::string("store write: ") + e.what());
           exec(write_db_, "ROLLBACK TO batch");

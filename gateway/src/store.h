@@ -42,11 +42,26 @@ struct QuarantineWrite {
   std::string outcome_json;  // OperationOutcome with the reasons
 };
 
+// ---- Durability (feature/durability): quarantine reprocessing -------------
+// A quarantine entry whose record was reprocessed. When `resolved`, the entry
+// is marked resolved in the same transaction that stores the batch's
+// resources; otherwise its reasons are replaced by `outcome_json`.
+struct QuarantineUpdate {
+  std::int64_t id = 0;
+  bool resolved = false;
+  std::string outcome_json;
+};
+// ---- end durability --------------------------------------------------------
+
 // One unit of work: applied atomically and durably, or not at all.
 struct WriteBatch {
   std::optional<PayloadWrite> payload;
   std::vector<ResourceWrite> resources;
   std::vector<QuarantineWrite> quarantine;
+  // Durability: reprocessing stores no new payload; the resources and any new
+  // quarantine entries point at this stored one instead.
+  std::optional<std::int64_t> existing_payload_id;
+  std::vector<QuarantineUpdate> quarantine_updates;
 };
 
 enum class WriteOutcome { kCreated, kUpdated, kUnchanged };
@@ -82,6 +97,92 @@ struct StoreStats {
   std::int64_t quarantined_open = 0;
 };
 
+// ---- Durability (feature/durability): quarantine, payloads, outbox ---------
+
+struct QuarantineEntry {
+  std::int64_t id = 0;
+  std::optional<std::int64_t> payload_id;
+  std::string adapter;  // of the payload; empty when there is none
+  std::string locator;  // `payload` for a whole payload, else the record locator
+  std::string source_key;
+  std::string outcome_json;
+  std::string created_at;
+  std::string status;  // open | resolved
+  int attempts = 0;    // reprocessing attempts
+  std::string last_attempt_at;
+  std::string resolved_at;
+  std::string produced_json;  // JSON array of "Type/id/_history/v" when resolved
+};
+
+struct QuarantineFilter {
+  std::string status;   // empty = any
+  std::string adapter;  // empty = any
+  std::int64_t after_id = 0;  // cursor: entries with a larger id
+  int limit = 100;
+};
+
+struct StoredPayload {
+  std::int64_t id = 0;
+  std::string received_at;
+  std::string adapter;
+  std::string organization;
+  std::string content_type;
+  std::string body;
+};
+
+// One stored resource version waiting to be forwarded upstream. Rows are
+// keyed by the version's commit sequence; a row is created in the same
+// transaction as the version (when the outbox is enabled).
+struct OutboxItem {
+  std::int64_t seq = 0;
+  std::string type;
+  std::string id;
+  std::int64_t version = 0;
+  std::string state;  // pending | dead
+  int attempts = 0;
+  std::string created_at;
+  std::string last_error;
+  int http_status = 0;        // of the refusal (dead rows)
+  std::string outcome_json;   // the upstream's OperationOutcome (dead rows)
+  std::string body;           // the stored resource JSON (claimed rows only)
+  // A newer version of the same resource is stored and is not waiting in the
+  // outbox any more (already sent): sending this one would roll it back.
+  bool superseded = false;
+  // Dependency claims also report pending rows they could not claim (in
+  // backoff, or leased by another instance): their referrers must wait.
+  bool claimed = true;
+};
+
+struct OutboxClaim {
+  std::string claimer;            // instance id; see docs/durability.md (leases)
+  std::int64_t now_ms = 0;        // unix ms
+  std::int64_t lease_ms = 60000;  // claim expires after this
+  int limit = 100;
+  // Claim these resources' pending rows (dependencies of a claimed row)
+  // instead of the oldest ready rows.
+  std::vector<std::pair<std::string, std::string>> resources;
+};
+
+enum class OutboxResult { kSent, kRetry, kDead, kRelease };
+
+struct OutboxCompletion {
+  std::int64_t seq = 0;
+  OutboxResult result = OutboxResult::kSent;
+  std::int64_t next_attempt_ms = 0;  // kRetry / kRelease: not before this
+  bool count_attempt = true;         // kRetry: a real attempt (not a deferral)
+  std::string error;                 // kRetry / kDead
+  int http_status = 0;               // kDead
+  std::string outcome_json;          // kDead
+};
+
+struct OutboxStats {
+  std::int64_t pending = 0;
+  std::int64_t dead = 0;
+  std::string oldest_pending_at;  // created_at of the oldest pending row, empty if none
+};
+
+// ---- end durability --------------------------------------------------------
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -101,11 +202,33 @@ class Store {
 
   // Runs the backend's own integrity check.
   virtual Status checkIntegrity() = 0;
+
+  // ---- Durability (feature/durability) ----
+  virtual StatusOr<std::vector<QuarantineEntry>> listQuarantine(const QuarantineFilter& filter) = 0;
+  virtual StatusOr<std::optional<QuarantineEntry>> readQuarantine(std::int64_t id) = 0;
+  virtual StatusOr<std::optional<StoredPayload>> readPayload(std::int64_t id) = 0;
+
+  // Claims ready pending rows for sending (through the writer: a claim is a
+  // write). Rows claimed by another claimer whose lease has not expired, and
+  // rows whose next attempt is in the future, are skipped.
+  virtual StatusOr<std::vector<OutboxItem>> claimOutbox(const OutboxClaim& claim) = 0;
+  // Records what happened to claimed rows: sent rows are deleted.
+  virtual Status completeOutbox(const std::vector<OutboxCompletion>& completions) = 0;
+  // Drops every claim (at start-up of the only instance of an embedded store).
+  virtual Status releaseOutboxClaims() = 0;
+  // Dead rows back to pending: one row (seq > 0) or all dead rows (seq == 0).
+  // Returns how many rows were re-queued.
+  virtual StatusOr<std::int64_t> resendOutbox(std::int64_t seq) = 0;
+  virtual StatusOr<std::vector<OutboxItem>> listOutbox(std::string_view state, std::int64_t after_seq,
+                                                       int limit) = 0;
+  virtual StatusOr<OutboxStats> outboxStats() = 0;
 };
 
 struct SqliteOptions {
   std::string path;
   int batch_max = 256;  // most WriteBatches in one transaction
+  bool outbox = false;  // durability: queue every new version for the upstream sender
+  std::int64_t max_page_count = 0;  // > 0: cap the file size (tests simulate a full disk)
 };
 
 StatusOr<std::unique_ptr<Store>> openSqliteStore(const SqliteOptions& options);

@@ -86,7 +86,7 @@ GatewayProcess::GatewayProcess(GatewayOptions options) : plain_http_(options.pla
             ", \"key\": " + quote((certs / "server.key").string()) + "},\n";
   config += "  \"store\": {\"data_dir\": " + quote(data_dir_) + "},\n";
   config += "  \"facility\": {\"organization_id\": " + quote(options.organization_id) + "},\n";
-  config += "  \"mappings_dir\": " + quote(mappingsDir()) + ",\n";
+  config += "  \"mappings_dir\": " + quote(options.mappings_dir.empty() ? mappingsDir() : options.mappings_dir) + ",\n";
   config += "  \"plugin_dir\": " + quote(pluginDir()) + ",\n";
   if (!options.extra_config.empty()) config += "  " + options.extra_config + ",\n";
   config += "  \"plugins\": [" + plugins + "]\n}\n";

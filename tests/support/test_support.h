@@ -51,6 +51,8 @@ struct GatewayOptions {
   std::string organization_id = "test-puskesmas";
   // Reuse an existing data directory (restart tests); empty = a fresh one.
   std::string data_dir;
+  // Mapping files to load instead of the bundled mappings/ (empty = bundled).
+  std::string mappings_dir;
 };
 
 // The real ilp-gateway binary, started with a generated gateway.json on
@@ -76,6 +78,7 @@ class GatewayProcess {
   int terminate();
   // kill -9, for crash tests.
   void kill9();
+  pid_t pid() const { return pid_; }
 
  private:
   TempDir dir_;
