@@ -158,7 +158,7 @@ void UpstreamServer::handlePut(const httplib::Request& req, httplib::Response& r
   } else if (auto refusal = refusals_.find(put.key); refusal != refusals_.end()) {
     put.status = refusal->second;
     res.set_content(R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"business-rule",)"
-                    R"("diagnostics":"upstream refuses this resource (test)"}]})",
+                    R"("diagnostics":"upstream refuses this resource, a test refusal"}]})",
                     "application/fhir+json");
   } else if (!doc.IsObject() || json::string(doc, "id") != std::string(req.matches[2])) {
     put.status = 400;
