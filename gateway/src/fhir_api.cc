@@ -444,6 +444,9 @@ FhirResponse FhirApi::search(const FhirRequest& req, const std::string& type) {
   options.lenient = lenient(req);
   ParsedSearch parsed = parseSearch(type, req.params, options);
   if (isBlocking(parsed.issues)) return outcome(400, parsed.issues);
+  // The total costs a count over every match: computed on the first page
+  // only, where a client looks for it, not again on every `next`.
+  if (parsed.query.after_seq) parsed.query.want_total = false;
   if (parsed.summary_count) parsed.query.want_total = true;
   auto page = gateway_.store().search(parsed.query);
   if (!page.isOk()) return storeFailure(page.status());
