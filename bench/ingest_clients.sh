@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Group commit, measured: acknowledged records/s (posts answered 2xx, i.e.
+# committed with synchronous=FULL) at 1, 16 and 64 concurrent HTTPS
+# keep-alive clients, one ePuskesmas visit (~10 resources) per post. With one
+# fsync per request the rate would stay flat; group commit lets it grow with
+# concurrency. Not a test and not in CI.
+#   bench/ingest_clients.sh [SECONDS]           (default 10 s per level)
+# BUILD_DIR (default build-bench), JOBS, CLIENTS ("1 16 64"), UPSTREAM=1 also
+# forwards everything to a local upstream (the outbox in the same transaction).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-10}
+build=${BUILD_DIR:-build-bench}
+command -v wrk >/dev/null || { echo "wrk missing (scripts/install-deps.sh installs it)"; exit 2; }
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DILPGW_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build" -j"${JOBS:-$(nproc)}" --target ilp-gateway epuskesmas-json >/dev/null
+[[ -f certs/dev/ca.crt ]] || bash certs/make-dev-certs.sh certs/dev >/dev/null
+
+work=$(mktemp -d)
+gw_pid=""
+trap '[[ -n $gw_pid ]] && kill "$gw_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+port=${PORT:-18453}
+cat > "$work/gateway.json" <<JSON
+{ "server": {"listen": "127.0.0.1:$port", "threads": 128},
+  "tls": {"cert": "certs/dev/server.crt", "key": "certs/dev/server.key"},
+  "store": {"data_dir": "$work/data"},
+  "plugin_dir": "$build/plugins",
+  "plugins": [{"name": "epuskesmas-json", "library": "epuskesmas-json.so"}],
+  "log_level": "warning" }
+JSON
+"$build/gateway/ilp-gateway" serve --config "$work/gateway.json" > "$work/gw.out" 2> "$work/gw.err" &
+gw_pid=$!
+for _ in $(seq 100); do grep -q listening "$work/gw.out" 2>/dev/null && break; sleep 0.1; done
+
+printf '%-10s %16s %10s %10s %12s\n' clients "acked records/s" acked refused "p99 ms"
+for c in ${CLIENTS:-1 16 64}; do
+  threads=$(( c < 2 ? 1 : 2 ))
+  line=$(wrk -t"$threads" -c"$c" -d"${seconds}s" -s bench/ingest_acked.lua "https://127.0.0.1:$port" 2>>"$work/wrk.err" |
+         awk '/^ACKED/ {print $2, $3, $4, $5}')
+  read -r rate acked refused p99 <<<"$line"
+  printf '%-10s %16s %10s %10s %12s\n' "$c" "$rate" "$acked" "$refused" "$p99"
+done
+fs=$(df -PT "$work" | awk 'NR==2 {print $2}')
+echo "store on $fs ($work), synchronous=FULL, WAL; each acknowledged post is one visit = ~10 resources"
