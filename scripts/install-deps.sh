@@ -10,6 +10,8 @@ packages=(
   libcpp-httplib-dev rapidjson-dev libboost-dev libssl-dev libsqlite3-dev libpq-dev
   # tests and tools
   libgtest-dev openssl curl sqlite3
+  # fuzzing (scripts/fuzz.sh: libFuzzer, ASan, UBSan come with clang 14's runtime)
+  clang libclang-rt-14-dev
   # benchmark (not used by the tests)
   wrk bc
 )
