@@ -5,8 +5,8 @@
 # fsync per request the rate would stay flat; group commit lets it grow with
 # concurrency. Not a test and not in CI.
 #   bench/ingest_clients.sh [SECONDS]           (default 10 s per level)
-# BUILD_DIR (default build-bench), JOBS, CLIENTS ("1 16 64"), UPSTREAM=1 also
-# forwards everything to a local upstream (the outbox in the same transaction).
+# BUILD_DIR (default build-bench), JOBS, CLIENTS ("1 16 64") are honoured;
+# BATCH_MAX=1 turns group commit off (one fsync per post) for comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -23,7 +23,7 @@ port=${PORT:-18453}
 cat > "$work/gateway.json" <<JSON
 { "server": {"listen": "127.0.0.1:$port", "threads": 128},
   "tls": {"cert": "certs/dev/server.crt", "key": "certs/dev/server.key"},
-  "store": {"data_dir": "$work/data"},
+  "store": {"data_dir": "$work/data", "batch_max": ${BATCH_MAX:-256}},
   "plugin_dir": "$build/plugins",
   "plugins": [{"name": "epuskesmas-json", "library": "epuskesmas-json.so"}],
   "log_level": "warning" }
