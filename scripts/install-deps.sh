@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every build, run and test dependency of ILP Gateway on Debian 12.
+# The one place where dependencies are named. Safe to re-run.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake make pkg-config git ca-certificates
+  # libraries (Debian 12 versions: cpp-httplib 0.11.4, RapidJSON 1.1.0, Boost 1.74, OpenSSL 3.0, SQLite 3.40)
+  libcpp-httplib-dev rapidjson-dev libboost-dev libssl-dev libsqlite3-dev libpq-dev
+  # tests and tools
+  libgtest-dev openssl curl sqlite3
+  # benchmark (not used by the tests)
+  wrk bc
+)
+
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Node.js runs the interoperability tests (tests/interop). A machine that has
+# it from another source keeps it.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
