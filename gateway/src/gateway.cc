@@ -75,7 +75,13 @@ StatusOr<std::shared_ptr<const AdapterSet>> loadAdapterSet(const Config& config)
   for (const auto& plugin : config.plugins) {
     std::filesystem::path path(plugin.library);
     if (path.is_relative()) path = std::filesystem::path(config.plugin_dir) / path;
-    auto loaded = loadAdapter(path.string());
+    std::vector<std::pair<std::string, std::string>> options;
+    auto loaded = loadAdapter(path.string(), [&](const sdk::AdapterInfo& info) -> StatusOr<sdk::AdapterSetup> {
+      auto effective = effectiveOptions(info, plugin);
+      if (!effective.isOk()) return effective.status();
+      options = effective.value();
+      return sdk::AdapterSetup{plugin.name, config.mappings_dir, options, set->host.get()};
+    });
     if (!loaded.isOk()) return loaded.status();
     const auto& info = loaded.value()->info();
     if (info.name != plugin.name) {
@@ -86,9 +92,7 @@ StatusOr<std::shared_ptr<const AdapterSet>> loadAdapterSet(const Config& config)
     if (set->adapters.count(plugin.name) != 0) {
       return Status(StatusCode::kInvalidArgument, "plugin " + plugin.name + " is configured twice");
     }
-    auto options = effectiveOptions(info, plugin);
-    if (!options.isOk()) return options.status();
-    set->adapters.emplace(plugin.name, ActiveAdapter{loaded.value(), std::move(options.value())});
+    set->adapters.emplace(plugin.name, ActiveAdapter{loaded.value(), std::move(options)});
   }
   return std::shared_ptr<const AdapterSet>(std::move(set));
 }

@@ -1741,13 +1741,18 @@ class RecordRun {
     return false;
   }
 
-  // Renders a node to JSON text; nullopt when it has no content (absent values
-  // drop the element that uses them, and empty objects/arrays vanish).
-  std::optional<std::string> renderNode(const Node& node, const Scope& scope) const {
+  // Renders a node to JSON text; nullopt when it has no content. An element
+  // whose template uses an absent value is dropped; an object whose templated
+  // members are all dropped goes too (an identifier without its value), as
+  // does an empty object or array. `dynamic` tells the caller whether the
+  // node used any placeholder at all: purely literal objects always stay.
+  std::optional<std::string> renderNode(const Node& node, const Scope& scope, bool& dynamic) const {
+    dynamic = false;
     switch (node.kind) {
       case Node::Kind::kLiteral:
         return node.literal;
       case Node::Kind::kTemplate: {
+        for (const auto& segment : node.text) dynamic = dynamic || segment.placeholder.has_value();
         if (node.text.size() == 1 && node.text[0].placeholder) {
           Value::Kind kind;
           auto v = resolve(*node.text[0].placeholder, scope, &kind);
@@ -1760,17 +1765,25 @@ class RecordRun {
         return jsonEscape(*v);
       }
       case Node::Kind::kObject: {
+        dynamic = node.when.has_value();
         if (node.when && !evalCondition(*node.when, scope)) return std::nullopt;
         std::string out = "{";
         bool any = false;
+        int dynamic_members = 0, dynamic_present = 0;
         for (const auto& [key, child] : node.members) {
-          auto v = renderNode(child, scope);
+          bool child_dynamic = false;
+          auto v = renderNode(child, scope, child_dynamic);
+          if (child_dynamic) {
+            ++dynamic_members;
+            dynamic = true;
+          }
           if (!v) continue;
+          if (child_dynamic) ++dynamic_present;
           if (any) out += ",";
           out += jsonEscape(key) + ":" + *v;
           any = true;
         }
-        if (!any) return std::nullopt;
+        if (!any || (dynamic_members > 0 && dynamic_present == 0)) return std::nullopt;
         return out + "}";
       }
       case Node::Kind::kArray: {
@@ -1778,12 +1791,14 @@ class RecordRun {
         bool any = false;
         for (const auto& item : node.items) {
           if (item.kind == Node::Kind::kForeach) {
+            dynamic = true;
             auto git = groups_.find(item.foreach);
             if (git == groups_.end() || item.items.empty()) continue;
             for (std::size_t i = 0; i < git->second.size(); ++i) {
               Scope inner{item.foreach, static_cast<int>(i)};
               if (item.when && !evalCondition(*item.when, inner)) continue;
-              auto v = renderNode(item.items[0], inner);
+              bool ignored = false;
+              auto v = renderNode(item.items[0], inner, ignored);
               if (!v) continue;
               if (any) out += ",";
               out += *v;
@@ -1791,7 +1806,9 @@ class RecordRun {
             }
             continue;
           }
-          auto v = renderNode(item, scope);
+          bool item_dynamic = false;
+          auto v = renderNode(item, scope, item_dynamic);
+          dynamic = dynamic || item_dynamic;
           if (!v) continue;
           if (any) out += ",";
           out += *v;
@@ -1850,7 +1867,8 @@ class RecordRun {
       for (std::size_t i = 0; i < list.size(); ++i) {
         if (!list[i]) continue;
         Scope scope{spec.foreach, spec.foreach.empty() ? -1 : static_cast<int>(i)};
-        auto body = renderNode(spec.body, scope);
+        bool dynamic = false;
+        auto body = renderNode(spec.body, scope, dynamic);
         std::string out = "{\"resourceType\":" + jsonEscape(spec.type) + ",\"id\":" + jsonEscape(list[i]->id);
         if (body && body->size() > 2) out += "," + body->substr(1);
         else out += "}";
