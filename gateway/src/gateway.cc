@@ -72,6 +72,9 @@ StatusOr<std::shared_ptr<const AdapterSet>> loadAdapterSet(const Config& config)
   auto set = std::make_shared<AdapterSet>();
   set->terminology = std::make_shared<const Terminology>(std::move(terminology.value()));
   set->host = std::make_shared<const GatewayHost>(set->terminology);
+  auto semantics = loadIlpSemantics(config.mappings_dir);
+  if (!semantics.isOk()) return semantics.status();
+  set->semantics = semantics.value();
   for (const auto& plugin : config.plugins) {
     std::filesystem::path path(plugin.library);
     if (path.is_relative()) path = std::filesystem::path(config.plugin_dir) / path;
@@ -137,6 +140,7 @@ MappedPayload mapPayload(const ActiveAdapter& adapter, const AdapterSet& set, co
   context.options = adapter.options;
 
   sdk::MapResult result = adapter.loaded->adapter().map(payload, context);
+  if (set.semantics) applyIlpSemantics(*set.semantics, *set.terminology, result);
   MappedPayload mapped;
   mapped.payload_issues = std::move(result.issues);
   for (auto& issue : mapped.payload_issues) {
