@@ -6,6 +6,7 @@
 #include "json.h"
 #include "log.h"
 #include "outcome.h"
+#include "patient_identity.h"
 #include "resource_text.h"
 
 namespace ilpgw {
@@ -272,6 +273,7 @@ IngestResponse Gateway::ingest(std::string_view adapter_name, std::string_view p
     return {400, outcomeJson(mapped.payload_issues), false};
   }
 
+  mergePatientIdentities(*store_, mapped);
   size_t accepted = 0;
   for (auto& record : mapped.records) {
     if (record.accepted) {

@@ -4,6 +4,7 @@
 #include "json.h"
 #include "log.h"
 #include "outcome.h"
+#include "terminology_routes.h"
 #include "time_util.h"
 
 namespace ilpgw {
@@ -139,6 +140,7 @@ std::string capabilityStatement(const Gateway& gateway) {
     r.AddMember("readHistory", true, a);
     resources.PushBack(r, a);
   }
+  addTerminologyCapability(resources, a);
   server.AddMember("resource", resources, a);
   rest.PushBack(server, a);
   doc.AddMember("rest", rest, a);
@@ -146,6 +148,7 @@ std::string capabilityStatement(const Gateway& gateway) {
 }
 
 void registerRoutes(httplib::Server& server, Gateway& gateway, bool /*tls*/) {
+  registerTerminologyRoutes(server, gateway);  // before the generic /fhir/{type}/{id} read
   server.Post(R"(/ingest/([A-Za-z0-9_.\-]{1,64}))",
               [&gateway](const httplib::Request& req, httplib::Response& res) { handleIngest(gateway, req, res); });
   server.Get("/fhir/metadata", [&gateway](const httplib::Request&, httplib::Response& res) {
