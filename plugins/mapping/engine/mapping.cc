@@ -1240,6 +1240,7 @@ class RecordRun {
 
   void invalid(const FieldSpec& field, const Raw& raw, const std::string& group, const std::string& message,
                std::string code = "value") {
+    invalid_locations_.insert(raw.location);
     issue(field.invalid_is_warning ? sdk::Severity::kWarning : sdk::Severity::kError, std::move(code), raw.location,
           expressionOf(field, group), message + (field.invalid_is_warning ? "; left out" : ""));
   }
@@ -1247,7 +1248,7 @@ class RecordRun {
   void evalField(const FieldSpec& field, std::map<std::string, Value, std::less<>>& out, const rapidjson::Value* element,
                  int n, const std::string& group, const std::string& element_location = {}) {
     Raw raw = readField(field, element, n, element_location);
-    std::string label = raw.column.empty() ? field.path : raw.column;
+    std::string label = !raw.column.empty() ? raw.column : field.path == "." ? group : field.path;
     if (raw.state == Raw::State::kWrongType) {
       invalid(field, raw, group, label + " must be a string, number or boolean");
       return;
@@ -1561,6 +1562,8 @@ class RecordRun {
             std::string column = field.path;
             std::size_t at = column.find("{n}");
             if (at != std::string::npos) column.replace(at, 3, std::to_string(n));
+            // An unreadable value was already reported; "required" would only repeat it.
+            if (invalid_locations_.count(record_.locator + ", column " + column)) continue;
             issue(sdk::Severity::kError, "required", record_.locator + ", column " + column,
                   expressionOf(field, repeat.name), column + " is required when the other columns of item " +
                                                         std::to_string(n) + " are filled");
@@ -1844,8 +1847,12 @@ class RecordRun {
             break;
           }
           if (!id) {
-            issue(sdk::Severity::kError, "required", "", spec.type,
-                  "cannot identify the " + spec.type + " (" + spec.name + "): the fields its id is built from are missing");
+            // Reported once, and only when nothing else explains it: the
+            // resources that depend on it fail for the same reason.
+            if (!has_error_) {
+              issue(sdk::Severity::kError, "required", "", spec.type,
+                    "cannot identify the " + spec.type + " (" + spec.name + "): it needs " + keyFields(spec));
+            }
           } else if (!seen.insert({spec.type, id->id}).second) {
             // Two items that denote the same resource (the same diagnosis
             // twice): keep the first, say so.
@@ -1859,6 +1866,24 @@ class RecordRun {
         list.push_back(std::move(id));
       }
     }
+  }
+
+  // "nik, or nik_ibu + nama_key + tgl_lahir": the fields of each id key.
+  static std::string keyFields(const ResourceSpec& spec) {
+    std::string out;
+    for (const auto& key : spec.id_keys) {
+      std::string fields;
+      for (const auto& segment : key) {
+        if (!segment.placeholder) continue;
+        const auto& p = *segment.placeholder;
+        std::string name = p.kind == Placeholder::Kind::kGroupField ? p.name + "." + p.field
+                           : p.kind == Placeholder::Kind::kKey ? "the " + p.name + "'s key"
+                           : p.kind == Placeholder::Kind::kBuiltin ? std::string() : p.name;
+        if (!name.empty()) fields += (fields.empty() ? "" : " + ") + name;
+      }
+      out += (out.empty() ? "" : ", or ") + fields;
+    }
+    return out;
   }
 
   void renderResources() {
@@ -1886,6 +1911,7 @@ class RecordRun {
   std::map<std::string, Value, std::less<>> values_;
   std::map<std::string, std::vector<Item>, std::less<>> groups_;
   std::map<std::string, bool> group_present_;
+  std::set<std::string> invalid_locations_;
   std::map<std::string, std::pair<std::string, std::vector<std::optional<ResourceId>>>, std::less<>> ids_;
   std::map<std::string, std::string, std::less<>> resource_types_;
 };
