@@ -1868,8 +1868,16 @@ class RecordRun {
     }
   }
 
+  // What the record calls a field: its column or path, which users know.
+  std::string sourceName(const std::string& field) const {
+    for (const auto& f : m_.fields) {
+      if (f.name == field && !f.path.empty() && !f.constant) return f.from_root ? f.path.substr(2) : f.path;
+    }
+    return field;
+  }
+
   // "nik, or nik_ibu + nama_key + tgl_lahir": the fields of each id key.
-  static std::string keyFields(const ResourceSpec& spec) {
+  std::string keyFields(const ResourceSpec& spec) const {
     std::string out;
     for (const auto& key : spec.id_keys) {
       std::string fields;
@@ -1878,7 +1886,7 @@ class RecordRun {
         const auto& p = *segment.placeholder;
         std::string name = p.kind == Placeholder::Kind::kGroupField ? p.name + "." + p.field
                            : p.kind == Placeholder::Kind::kKey ? "the " + p.name + "'s key"
-                           : p.kind == Placeholder::Kind::kBuiltin ? std::string() : p.name;
+                           : p.kind == Placeholder::Kind::kBuiltin ? std::string() : sourceName(p.name);
         if (!name.empty()) fields += (fields.empty() ? "" : " + ") + name;
       }
       out += (out.empty() ? "" : ", or ") + fields;
