@@ -4,6 +4,7 @@
 #include "json.h"
 #include "log.h"
 #include "outcome.h"
+#include "terminology_routes.h"
 #include "time_util.h"
 
 namespace ilpgw {
@@ -56,6 +57,7 @@ std::string pluginsJson(const Gateway& gateway) {
 }  // namespace
 
 void registerRoutes(httplib::Server& server, Gateway& gateway, bool tls) {
+  registerTerminologyRoutes(server, gateway);  // before the generic /fhir/{type}/{id} routes
   server.Post(R"(/ingest/([A-Za-z0-9_.\-]{1,64}))",
               [&gateway](const httplib::Request& req, httplib::Response& res) { handleIngest(gateway, req, res); });
   // Everything under /fhir (fhir_api.cc), registered in its own order.
