@@ -38,6 +38,8 @@ commands:
       --options JSON          the adapter's config block to check (default {})
       --timeout SECONDS       kill the adapter after this long (default 60)
       --update-golden         (re)write the golden files from the current output
+                              (samples map as organization dev-puskesmas, +07:00,
+                              unless --organization is given)
   adapter new NAME [DIR]      copy the adapter template to DIR (default ./NAME)
       --template-dir DIR      template to use (default: the installed one)
   config-reference            print every gateway.json key
@@ -205,6 +207,13 @@ int adapterCommand(const Args& args) {
     if (args.files.size() != 2) return fail("adapter check needs one FILE.so");
     auto config = buildConfig(args);
     if (!config.isOk()) return fail(config.status().message());
+    // Golden files must not depend on which gateway.json happens to be in the
+    // working directory: samples map as the default facility unless
+    // --organization says otherwise.
+    bool organization_given = false;
+    for (const auto& [flag, value] : args.overrides) organization_given |= flag == "--organization";
+    if (!organization_given) config.value().organization_id = ilpgw::Config{}.organization_id;
+    config.value().timezone_offset = ilpgw::Config{}.timezone_offset;
     ilpgw::AdapterCheckOptions options;
     options.library = args.files[1];
     options.samples_dir = args.samples_dir;
