@@ -11,7 +11,7 @@ packages=(
   # tests and tools
   libgtest-dev openssl curl sqlite3
   # benchmark (not used by the tests)
-  wrk
+  wrk bc
 )
 
 export DEBIAN_FRONTEND=noninteractive

@@ -242,6 +242,12 @@ StatusOr<Config> parseConfig(std::string_view text) {
   if (config.payload_max_bytes < 1024) {
     return Status(StatusCode::kInvalidArgument, "config key server.payload_max_bytes: must be at least 1024");
   }
+  const std::string& tz = config.timezone_offset;
+  if (tz.size() != 6 || (tz[0] != '+' && tz[0] != '-') || !std::isdigit(static_cast<unsigned char>(tz[1])) ||
+      !std::isdigit(static_cast<unsigned char>(tz[2])) || tz[3] != ':' ||
+      !std::isdigit(static_cast<unsigned char>(tz[4])) || !std::isdigit(static_cast<unsigned char>(tz[5]))) {
+    return Status(StatusCode::kInvalidArgument, "config key facility.timezone: expected an offset like +07:00");
+  }
   if (config.store_backend != "sqlite") {
     return Status(StatusCode::kInvalidArgument, "config key store.backend: only \"sqlite\" is supported");
   }

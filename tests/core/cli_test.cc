@@ -1,0 +1,82 @@
+// The ilp-gateway command line: offline mapping and start-up failures.
+#include <gtest/gtest.h>
+
+#include "json.h"
+#include "test_support.h"
+
+namespace ilpgw {
+namespace {
+
+using testing::runGateway;
+
+class CliTest : public ::testing::Test {
+ protected:
+  std::vector<std::string> common() {
+    return {"--plugin-dir", testing::pluginDir(), "--mappings", testing::mappingsDir(), "--config", config_};
+  }
+  void SetUp() override {
+    config_ = dir_.file("gateway.json");
+    testing::writeFile(config_, R"({"plugins": [{"name": "epuskesmas-json", "library": "epuskesmas-json.so"}]})");
+  }
+  testing::TempDir dir_;
+  std::string config_;
+};
+
+TEST_F(CliTest, MapPrintsABundleForAGoodFile) {
+  std::vector<std::string> args = {"map", "--adapter", "epuskesmas-json",
+                                   testing::sourceDir() + "/docs/examples/epuskesmas-visit.json"};
+  auto more = common();
+  args.insert(args.end(), more.begin(), more.end());
+  std::string out;
+  ASSERT_EQ(runGateway(args, out), 0) << out;
+  rapidjson::Document doc;
+  ASSERT_FALSE(json::parse(out, doc).has_value()) << out;
+  EXPECT_STREQ(doc["resourceType"].GetString(), "Bundle");
+  EXPECT_GT(doc["entry"].Size(), 5u);
+}
+
+TEST_F(CliTest, MapPrintsAnOutcomeAndFailsForABadRecord) {
+  std::string file = dir_.file("bad.json");
+  testing::writeFile(file, R"({"id_kunjungan": "X1", "waktu": "2024-11-26T10:00:00", "pasien": {"nama": "A"}})");
+  std::vector<std::string> args = {"map", "--adapter", "epuskesmas-json", file};
+  auto more = common();
+  args.insert(args.end(), more.begin(), more.end());
+  std::string out;
+  EXPECT_NE(runGateway(args, out), 0);
+  rapidjson::Document doc;
+  ASSERT_FALSE(json::parse(out, doc).has_value()) << out;
+  EXPECT_STREQ(doc["resourceType"].GetString(), "OperationOutcome");
+}
+
+TEST_F(CliTest, MissingPluginFileStopsStartUpWithOneLine) {
+  testing::writeFile(config_, R"({"plugins": [{"name": "x", "library": "no-such-adapter.so"}]})");
+  std::vector<std::string> args = {"serve", "--listen", "127.0.0.1:0", "--data", dir_.file("data")};
+  auto more = common();
+  args.insert(args.end(), more.begin(), more.end());
+  std::string out, err;
+  EXPECT_NE(runGateway(args, out, &err), 0);
+  EXPECT_NE(err.find("no-such-adapter.so: file not found"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+}
+
+TEST_F(CliTest, UnknownConfigKeyStopsStartUp) {
+  testing::writeFile(config_, R"({"sever": {}})");
+  std::vector<std::string> args = {"serve"};
+  auto more = common();
+  args.insert(args.end(), more.begin(), more.end());
+  std::string out, err;
+  EXPECT_NE(runGateway(args, out, &err), 0);
+  EXPECT_NE(err.find("unknown config key \"sever\""), std::string::npos) << err;
+}
+
+TEST_F(CliTest, RefusesDevCertificatesOnAPublicAddress) {
+  std::vector<std::string> args = {"serve", "--listen", "0.0.0.0:0", "--data", dir_.file("data")};
+  auto more = common();
+  args.insert(args.end(), more.begin(), more.end());
+  std::string out, err;
+  EXPECT_NE(runGateway(args, out, &err), 0);
+  EXPECT_NE(err.find("refusing development certificates"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace ilpgw

@@ -1,0 +1,212 @@
+#include "test_support.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace ilpgw::testing {
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+  std::string pattern = (fs::temp_directory_path() / "ilpgw-test-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+std::string readFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void writeFile(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+std::string pluginDir() { return ILPGW_PLUGIN_DIR; }
+std::string mappingsDir() { return ILPGW_MAPPINGS_DIR; }
+std::string sourceDir() { return ILPGW_SOURCE_DIR; }
+std::string gatewayBinary() { return ILPGW_BINARY; }
+
+const fs::path& devCertDir() {
+  static TempDir* dir = new TempDir();  // lives for the whole process
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::string command = "bash '" + sourceDir() + "/certs/make-dev-certs.sh' '" + dir->path().string() +
+                          "' >/dev/null";
+    if (std::system(command.c_str()) != 0) throw std::runtime_error("make-dev-certs.sh failed");
+  });
+  return dir->path();
+}
+
+namespace {
+
+std::string quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+GatewayProcess::GatewayProcess(GatewayOptions options) : plain_http_(options.plain_http) {
+  data_dir_ = options.data_dir.empty() ? dir_.file("data") : options.data_dir;
+  config_path_ = dir_.file("gateway.json");
+  log_path_ = dir_.file("gateway.log");
+  const fs::path& certs = devCertDir();
+
+  std::string plugins;
+  for (const auto& name : options.plugins) {
+    if (!plugins.empty()) plugins += ",";
+    plugins += "{\"name\":" + quote(name) + ",\"library\":" + quote(name + ".so") + "}";
+  }
+  std::string config = "{\n  \"server\": {\"listen\": \"127.0.0.1:0\", \"threads\": 16";
+  if (options.plain_http) config += ", \"plain_http\": true";
+  if (!options.server_config.empty()) config += ", " + options.server_config;
+  config += "},\n  \"tls\": {\"cert\": " + quote((certs / "server.crt").string()) +
+            ", \"key\": " + quote((certs / "server.key").string()) + "},\n";
+  config += "  \"store\": {\"data_dir\": " + quote(data_dir_) + "},\n";
+  config += "  \"facility\": {\"organization_id\": " + quote(options.organization_id) + "},\n";
+  config += "  \"mappings_dir\": " + quote(mappingsDir()) + ",\n";
+  config += "  \"plugin_dir\": " + quote(pluginDir()) + ",\n";
+  if (!options.extra_config.empty()) config += "  " + options.extra_config + ",\n";
+  config += "  \"plugins\": [" + plugins + "]\n}\n";
+  writeFile(config_path_, config);
+
+  int out_pipe[2];
+  if (pipe(out_pipe) != 0) throw std::runtime_error("pipe failed");
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    dup2(out_pipe[1], STDOUT_FILENO);
+    int log_fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (log_fd >= 0) dup2(log_fd, STDERR_FILENO);
+    close(out_pipe[0]);
+    close(out_pipe[1]);
+    std::string binary = gatewayBinary();
+    execl(binary.c_str(), binary.c_str(), "serve", "--config", config_path_.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  // Wait for "ilp-gateway listening port=N" (or the process dying).
+  std::string seen;
+  char buffer[256];
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
+  while (std::chrono::steady_clock::now() < deadline) {
+    ssize_t n = read(out_pipe[0], buffer, sizeof buffer);
+    if (n > 0) {
+      seen.append(buffer, static_cast<size_t>(n));
+      auto at = seen.find("listening port=");
+      if (at != std::string::npos && seen.find('\n', at) != std::string::npos) {
+        port_ = std::stoi(seen.substr(at + 15));
+        break;
+      }
+      continue;
+    }
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      close(out_pipe[0]);
+      throw std::runtime_error("gateway exited during start-up: " + readFile(log_path_));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  close(out_pipe[0]);
+  if (port_ == 0) {
+    kill9();
+    throw std::runtime_error("gateway did not start within 30 s: " + readFile(log_path_));
+  }
+}
+
+GatewayProcess::~GatewayProcess() {
+  if (pid_ > 0) terminate();
+}
+
+std::string GatewayProcess::log() const { return readFile(log_path_); }
+
+std::unique_ptr<httplib::Client> GatewayProcess::client() const {
+  std::string base = std::string(plain_http_ ? "http" : "https") + "://127.0.0.1:" + std::to_string(port_);
+  auto client = std::make_unique<httplib::Client>(base);
+  if (!plain_http_) {
+    client->set_ca_cert_path((devCertDir() / "ca.crt").string());
+    client->enable_server_certificate_verification(true);
+  }
+  client->set_connection_timeout(5);
+  client->set_read_timeout(30);
+  client->set_write_timeout(30);
+  return client;
+}
+
+int GatewayProcess::terminate() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 300; ++i) {  // up to 30 s
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  kill9();
+  return -SIGKILL;
+}
+
+void GatewayProcess::kill9() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+int runGateway(const std::vector<std::string>& args, std::string& stdout_text, std::string* stderr_text,
+               const std::string& working_dir) {
+  TempDir scratch;
+  std::string out_path = scratch.file("out");
+  std::string err_path = scratch.file("err");
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    if (!working_dir.empty() && chdir(working_dir.c_str()) != 0) _exit(126);
+    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out, STDOUT_FILENO);
+    dup2(err, STDERR_FILENO);
+    std::vector<char*> argv;
+    std::string binary = gatewayBinary();
+    argv.push_back(binary.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  stdout_text = readFile(out_path);
+  if (stderr_text != nullptr) *stderr_text = readFile(err_path);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace ilpgw::testing
