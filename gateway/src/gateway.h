@@ -43,10 +43,14 @@ StatusOr<std::shared_ptr<const AdapterSet>> loadAdapterSet(const Config& config,
                                                            LoadOptions load_options = {});
 
 // Where the server notes which adapter call is running: one small file per
-// call in data_dir/adapter-calls, removed when the call returns. A file left
-// over at start-up names the adapter that was running when the process died.
+// thread in data_dir/adapter-calls, saying "running name@version" during a
+// call and "idle" otherwise. A file still saying "running" at start-up names
+// the adapter that was running when the process died.
 std::string adapterCallMarkerDir(const Config& config);
-// Logs and removes leftover markers; returns the labels ("name@version") found.
+// The calls marked running now: (name@version, start time).
+std::vector<std::pair<std::string, std::string>> runningAdapterCalls(const std::string& marker_dir);
+// At start-up: logs the calls left running, removes every marker, returns
+// the labels found.
 std::vector<std::string> reportLeftoverAdapterCalls(const std::string& marker_dir);
 
 // Bounds on one call of an adapter's map() (the server's containment).

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <thread>
 
 #include "gateway.h"
@@ -202,16 +203,26 @@ TEST_F(ReloadTest, SlowAdapterFailsOnlyThatPayloadAndIsMarkedUnhealthy) {
 
 TEST_F(ReloadTest, LeftoverCallMarkerNamesTheAdapterOnStart) {
   fs::create_directories(adapterCallMarkerDir(config_));
-  ilpgw::testing::writeFile(adapterCallMarkerDir(config_) + "/1234-1", "fixture-crash@1.0.0\n2024-01-01T00:00:00Z\n");
+  ilpgw::testing::writeFile(adapterCallMarkerDir(config_) + "/1234-1", "R\nfixture-crash@1.0.0\n2024-01-01T00:00:00Z\n");
+  ilpgw::testing::writeFile(adapterCallMarkerDir(config_) + "/1234-2", "I\nfixture-good@1.0.0\n2024-01-01T00:00:00Z\n");
   auto labels = reportLeftoverAdapterCalls(adapterCallMarkerDir(config_));
   ASSERT_EQ(labels.size(), 1u);
   EXPECT_EQ(labels[0], "fixture-crash@1.0.0");
   EXPECT_TRUE(fs::is_empty(adapterCallMarkerDir(config_)));
-  // Normal calls leave no marker behind.
+  // A call is marked running only while it runs.
+  install("slow", "fixture-slow.so");
+  config_.plugins.push_back(PluginConfig{"fixture-slow", "fixture-slow.so", R"({"sleep_ms":600})", true, 5000});
   auto gateway = start();
   ASSERT_TRUE(gateway);
   EXPECT_EQ(gateway->ingest("fixture-good", "A1\n", "text/plain").http_status, 201);
-  EXPECT_TRUE(fs::is_empty(adapterCallMarkerDir(config_)));
+  EXPECT_TRUE(runningAdapterCalls(adapterCallMarkerDir(config_)).empty());
+  auto slow = std::async(std::launch::async, [&] { return gateway->ingest("fixture-slow", "A1\n", "text/plain"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto running = runningAdapterCalls(adapterCallMarkerDir(config_));
+  ASSERT_EQ(running.size(), 1u);
+  EXPECT_EQ(running[0].first, "fixture-slow@1.0.0");
+  EXPECT_EQ(slow.get().http_status, 201);
+  EXPECT_TRUE(runningAdapterCalls(adapterCallMarkerDir(config_)).empty());
 }
 
 }  // namespace
