@@ -76,8 +76,10 @@ void handleReload(Gateway& gateway, httplib::Response& res) {
     int status = reloaded.code() == StatusCode::kInvalidArgument || reloaded.code() == StatusCode::kNotFound
                      ? 422
                      : httpStatus(reloaded.code());
-    sendOutcome(res, status, "invalid",
-                "reload refused, the previous adapters keep serving: " + reloaded.message());
+    res.status = status;
+    res.set_content(outcomeJson(sdk::Severity::kError, "invalid",
+                                "reload refused, the previous adapters keep serving: " + reloaded.message()),
+                    kFhirJson);
     return;
   }
   res.set_content(pluginsJson(gateway), "application/json");
