@@ -113,7 +113,7 @@ class MappingLoadTest : public ::testing::Test {
     auto terminology = Terminology::loadDirectory(ILPGW_MAPPINGS_DIR);
     EXPECT_TRUE(terminology.isOk());
     auto host = std::make_shared<GatewayHost>(std::make_shared<const Terminology>(std::move(terminology.value())));
-    auto loaded = loadAdapter(std::string(ILPGW_PLUGIN_DIR) + "/mapping.so",
+    auto loaded = loadAdapter(std::string(ILPGW_PLUGIN_DIR) + "/mapping.so", {},
                               [&](const sdk::AdapterInfo&) -> StatusOr<sdk::AdapterSetup> {
                                 return sdk::AdapterSetup{"klinik", dir_.path().string(),
                                                          {{"mapping_file", "klinik.mapping.json"}}, host.get()};
@@ -181,7 +181,7 @@ TEST_F(MappingLoadTest, ReferenceToAnUnknownResourceAndMissingFile) {
   ASSERT_FALSE(status.isOk());
   EXPECT_NE(status.message().find("no resource named \"encounter\""), std::string::npos) << status.message();
 
-  auto loaded = loadAdapter(std::string(ILPGW_PLUGIN_DIR) + "/mapping.so",
+  auto loaded = loadAdapter(std::string(ILPGW_PLUGIN_DIR) + "/mapping.so", {},
                             [&](const sdk::AdapterInfo&) -> StatusOr<sdk::AdapterSetup> {
                               return sdk::AdapterSetup{"klinik", dir_.path().string(), {}, nullptr};
                             });
