@@ -1,6 +1,8 @@
 // ilp-gateway: the command-line entry point. Sub-commands:
 //   serve           run the HTTPS gateway
 //   map             map a file offline with one adapter and print the Bundle
+//   adapter check   load an adapter in a child process and run its samples
+//   adapter new     start a new adapter from the template
 //   config-reference print every gateway.json key
 //   quarantine       list, show and reprocess quarantined payloads/records
 //   outbox           list and resend store-and-forward dead letters
@@ -14,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "adapter_tools.h"
 #include "config.h"
 #include "gateway.h"
 #include "quarantine.h"
@@ -29,6 +32,20 @@ commands:
   serve                       run the gateway
   map --adapter NAME FILE     map FILE offline; prints a FHIR Bundle, or an
                               OperationOutcome and exit 1 when a record fails
+  adapter check FILE.so       load the adapter in a child process, report its
+                              name, version, ABI, formats and options, map its
+                              samples and validate the output; exit 1 on any
+                              problem (ABI mismatch, missing symbol, crash,
+                              hang, invalid FHIR, golden-file mismatch)
+      --samples DIR           sample payloads (default: <dir of FILE>/samples/<name>);
+                              golden files beside them: X.expected.json, X.outcome.json
+      --options JSON          the adapter's config block to check (default {})
+      --timeout SECONDS       kill the adapter after this long (default 60)
+      --update-golden         (re)write the golden files from the current output
+                              (samples map as organization dev-puskesmas, +07:00,
+                              unless --organization is given)
+  adapter new NAME [DIR]      copy the adapter template to DIR (default ./NAME)
+      --template-dir DIR      template to use (default: the installed one)
   config-reference            print every gateway.json key
   quarantine list [--status open|resolved] [--adapter NAME] [--after ID] [--limit N]
                               quarantined payloads and records, one JSON per line
@@ -51,6 +68,10 @@ options (override gateway.json):
   --organization ID           facility Organization id
   --threads N                 worker threads
   --log-level LEVEL           debug, info, warning, error
+
+signals (serve): SIGTERM/SIGINT finish in-flight requests and stop; SIGHUP
+reloads the plugin list, adapter libraries and mapping files (like
+POST /admin/plugins/reload) and keeps the old set if the new one is broken.
 )";
 
 struct Args {
@@ -65,6 +86,12 @@ struct Args {
   long long after = 0;
   int limit = 100;
   bool all = false;
+  // adapter check / new
+  std::string samples_dir;
+  std::string options_json = "{}";
+  int timeout_s = 60;
+  bool update_golden = false;
+  std::string template_dir;
 };
 
 int fail(const std::string& message) {
@@ -118,12 +145,15 @@ int serve(const Args& args) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   auto config = buildConfig(args);
   if (!config.isOk()) return fail(config.status().message());
-  auto gateway = ilpgw::Gateway::start(config.value());
+  // A reload re-reads gateway.json and re-applies the same command-line
+  // overrides, so --plugin-dir and --mappings keep meaning what they meant.
+  auto gateway = ilpgw::Gateway::start(config.value(), [args] { return buildConfig(args); });
   if (!gateway.isOk()) return fail(gateway.status().message());
   auto server = ilpgw::makeServer(*gateway.value());
   if (!server.isOk()) return fail(server.status().message());
@@ -140,9 +170,15 @@ int serve(const Args& args) {
   std::printf("ilp-gateway listening port=%d\n", port.value());
   std::fflush(stdout);
 
-  std::thread waiter([&server, signals] {
+  ilpgw::Gateway& running = *gateway.value();
+  std::thread waiter([&server, &running, signals] {
     int received = 0;
-    sigwait(&signals, &received);
+    for (;;) {
+      sigwait(&signals, &received);
+      if (received != SIGHUP) break;
+      ilpgw::logLine(ilpgw::LogLevel::kInfo, "SIGHUP: reloading plugins and mappings");
+      (void)running.reload();  // logs success or the reason it was refused
+    }
     ilpgw::logLine(ilpgw::LogLevel::kInfo, "signal " + std::to_string(received) + ": finishing in-flight requests");
     server.value()->stop();
   });
@@ -242,7 +278,7 @@ int quarantineCommand(const Args& args) {
   long long id = 0;
   bool one = args.files.size() == 2 && parseId(args.files[1], id);
   if (one == args.all) return fail("usage: quarantine reprocess ID|--all [--adapter NAME]");
-  auto gateway = ilpgw::Gateway::start(config.value(), false);
+  auto gateway = ilpgw::Gateway::start(config.value(), {}, false);
   if (!gateway.isOk()) return fail(gateway.status().message());
   std::vector<ilpgw::ReprocessResult> results;
   if (one) {
@@ -289,6 +325,40 @@ int outboxCommand(const Args& args) {
   return fail("usage: outbox list|resend (see --help)");
 }
 
+int adapterCommand(const Args& args) {
+  if (args.files.empty()) return fail("adapter needs a sub-command: check FILE.so | new NAME [DIR]");
+  const std::string& sub = args.files[0];
+  if (sub == "check") {
+    if (args.files.size() != 2) return fail("adapter check needs one FILE.so");
+    auto config = buildConfig(args);
+    if (!config.isOk()) return fail(config.status().message());
+    // Golden files must not depend on which gateway.json happens to be in the
+    // working directory: samples map as the default facility unless
+    // --organization says otherwise.
+    bool organization_given = false;
+    for (const auto& [flag, value] : args.overrides) organization_given |= flag == "--organization";
+    if (!organization_given) config.value().organization_id = ilpgw::Config{}.organization_id;
+    config.value().timezone_offset = ilpgw::Config{}.timezone_offset;
+    ilpgw::AdapterCheckOptions options;
+    options.library = args.files[1];
+    options.samples_dir = args.samples_dir;
+    options.options_json = args.options_json;
+    options.timeout_s = args.timeout_s;
+    options.update_golden = args.update_golden;
+    return ilpgw::checkAdapter(options, config.value(), stdout);
+  }
+  if (sub == "new") {
+    if (args.files.size() < 2 || args.files.size() > 3) return fail("adapter new needs NAME and optionally DIR");
+    std::string dir = args.files.size() == 3 ? args.files[2] : args.files[1];
+    std::string template_dir = args.template_dir.empty() ? ilpgw::defaultTemplateDir() : args.template_dir;
+    ilpgw::Status made = ilpgw::newAdapterFromTemplate(args.files[1], dir, template_dir);
+    if (!made.isOk()) return fail(made.message());
+    std::printf("created adapter %s in %s; next: see %s/README.md\n", args.files[1].c_str(), dir.c_str(), dir.c_str());
+    return 0;
+  }
+  return fail("unknown adapter sub-command " + sub + " (check, new)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -319,6 +389,16 @@ int main(int argc, char** argv) {
         if (!parseId(text, number)) return fail(arg + " needs a number");
         if (arg == "--after") args.after = number;
         else args.limit = static_cast<int>(std::min<long long>(number, 100000));
+      } else if (arg == "--samples") {
+        args.samples_dir = value();
+      } else if (arg == "--options") {
+        args.options_json = value();
+      } else if (arg == "--template-dir") {
+        args.template_dir = value();
+      } else if (arg == "--update-golden") {
+        args.update_golden = true;
+      } else if (arg == "--timeout") {
+        args.timeout_s = std::stoi(value());
       } else if (arg == "--listen" || arg == "--data" || arg == "--plugin-dir" || arg == "--mappings" ||
                  arg == "--organization" || arg == "--threads" || arg == "--log-level") {
         args.overrides.emplace_back(arg, value());
@@ -338,6 +418,7 @@ int main(int argc, char** argv) {
   if (args.command == "quarantine") return quarantineCommand(args);
   if (args.command == "outbox") return outboxCommand(args);
   if (args.command == "store") return storeCommand(args);
+  if (args.command == "adapter") return adapterCommand(args);
   if (args.command == "config-reference") {
     std::fputs(ilpgw::configReference().c_str(), stdout);
     return 0;

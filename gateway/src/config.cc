@@ -118,7 +118,10 @@ const std::vector<KeySpec>& keys() {
        set(&Config::plugin_dir)},
       {"plugins", KeyType::kPlugins, "[]",
        "Adapters to load: [{\"name\": \"epuskesmas-json\", \"library\": \"epuskesmas-json.so\", \"config\": {}}]. "
-       "`config` holds the adapter's own options.",
+       "`config` holds the adapter's own options (see GET /admin/plugins); `enabled` (boolean, default true) "
+       "set to false keeps an adapter unloaded, e.g. one that crashed the gateway; `timeout_ms` (integer, "
+       "default 10000, 0 = none) is the deadline of one call of the adapter. Re-read on SIGHUP and "
+       "POST /admin/plugins/reload.",
        applyPlugins},
       {"log_level", KeyType::kString, "info", "debug, info, warning or error.", set(&Config::log_level)},
       // ---- store-and-forward (durability) ----
@@ -171,6 +174,10 @@ void applyPlugins(Config& config, const rapidjson::Value& value) {
     plugin.library = std::string(json::string(item, "library"));
     const rapidjson::Value* options = json::member(item, "config");
     plugin.config_json = options != nullptr ? json::write(*options) : "{}";
+    if (const rapidjson::Value* enabled = json::member(item, "enabled")) plugin.enabled = enabled->GetBool();
+    if (const rapidjson::Value* timeout = json::member(item, "timeout_ms")) {
+      plugin.timeout_ms = static_cast<int>(timeout->GetInt64());
+    }
     config.plugins.push_back(std::move(plugin));
   }
 }
@@ -183,9 +190,9 @@ Status checkPlugins(const rapidjson::Value& value) {
     if (!item.IsObject()) return Status(StatusCode::kInvalidArgument, where + ": expected an object");
     for (const auto& m : item.GetObject()) {
       std::string key(m.name.GetString());
-      if (key != "name" && key != "library" && key != "config") {
+      if (key != "name" && key != "library" && key != "config" && key != "enabled" && key != "timeout_ms") {
         return Status(StatusCode::kInvalidArgument,
-                      where + ": unknown key \"" + key + "\" (expected name, library, config)");
+                      where + ": unknown key \"" + key + "\" (expected name, library, config, enabled, timeout_ms)");
       }
     }
     if (json::string(item, "name").empty() || json::string(item, "library").empty()) {
@@ -194,6 +201,14 @@ Status checkPlugins(const rapidjson::Value& value) {
     const rapidjson::Value* options = json::member(item, "config");
     if (options != nullptr && !options->IsObject()) {
       return Status(StatusCode::kInvalidArgument, where + ".config: expected an object");
+    }
+    const rapidjson::Value* enabled = json::member(item, "enabled");
+    if (enabled != nullptr && !enabled->IsBool()) {
+      return Status(StatusCode::kInvalidArgument, where + ".enabled: expected boolean");
+    }
+    const rapidjson::Value* timeout = json::member(item, "timeout_ms");
+    if (timeout != nullptr && (!timeout->IsInt64() || timeout->GetInt64() < 0 || timeout->GetInt64() > 3600000)) {
+      return Status(StatusCode::kInvalidArgument, where + ".timeout_ms: expected an integer 0..3600000");
     }
   }
   return Status::ok();

@@ -15,6 +15,8 @@ struct PluginConfig {
   std::string name;            // adapter name, also the ingest route
   std::string library;         // path of the .so; relative to plugin_dir
   std::string config_json;     // the adapter's own option block, as JSON text ("{}" if absent)
+  bool enabled = true;         // false: not loaded (e.g. after it crashed the gateway)
+  int timeout_ms = 10000;      // per-call deadline of map(); 0 = none
 };
 
 // Durability (feature/durability): where the outbox sender forwards stored

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "outcome.h"
 #include "resource_text.h"
+#include "terminology_routes.h"
 #include "time_util.h"
 
 namespace ilpgw {
@@ -391,6 +392,7 @@ std::string capabilityStatement(const Config& config, const std::string& base_ur
     }
     resources.PushBack(r, a);
   }
+  addTerminologyCapability(resources, a);  // ConceptMap read, search, $translate (terminology_routes.cc)
   server.AddMember("resource", resources, a);
   rapidjson::Value system_interactions(rapidjson::kArrayType);
   for (const char* c : {"transaction", "batch", "history-system"}) system_interactions.PushBack(code(c), a);

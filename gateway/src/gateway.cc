@@ -1,13 +1,25 @@
 #include "gateway.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "fhir_validator.h"
 #include "json.h"
 #include "log.h"
 #include "outbox_sender.h"
 #include "outcome.h"
+#include "patient_identity.h"
 #include "resource_text.h"
+#include "time_util.h"
 
 namespace ilpgw {
 namespace {
@@ -58,6 +70,188 @@ std::string statusLine(WriteOutcome outcome) {
   return outcome == WriteOutcome::kCreated ? "201 Created" : "200 OK";
 }
 
+// One call of an adapter's map(), shared between the caller and the worker
+// thread that runs it, so whichever finishes last frees it. The worker owns
+// copies of everything the adapter may touch: after a deadline the caller
+// returns and its buffers are gone, but the worker may still be running.
+struct PendingCall {
+  std::shared_ptr<const LoadedAdapter> loaded;  // keeps the library mapped
+  std::shared_ptr<const GatewayHost> host;
+  std::string payload;
+  sdk::Context context;
+  std::string marker_dir;
+  std::mutex mutex;
+  std::condition_variable done_cv;
+  bool done = false;
+  bool abandoned = false;  // the caller gave up waiting
+  sdk::MapResult result;
+};
+
+std::atomic<unsigned long long> marker_counter{0};
+constexpr size_t kMarkerSize = 256;
+
+// One marker file per thread that calls adapters, opened once and rewritten
+// in place: "R\n<name@version>\n<start>\n" while a call runs, "I" when idle.
+// A pwrite into the page cache costs microseconds, where creating and
+// unlinking a file per call cost ~100 us here. No fsync: the page cache
+// survives a process crash, which is what the marker is for.
+class ThreadMarker {
+ public:
+  ~ThreadMarker() { close(); }
+  void running(const std::string& dir, const LoadedAdapter& loaded) {
+    if (dir.empty()) return;
+    if (dir != dir_) open(dir);
+    if (fd_ < 0) return;
+    std::string text = "R\n" + loaded.label() + "\n" + nowInstant() + "\n";
+    text.resize(kMarkerSize, ' ');
+    active_ = ::pwrite(fd_, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size());
+  }
+  void idle() {
+    if (active_ && ::pwrite(fd_, "I", 1, 0) == 1) active_ = false;
+  }
+
+ private:
+  void open(const std::string& dir) {
+    close();
+    dir_ = dir;
+    path_ = dir + "/" + std::to_string(::getpid()) + "-" + std::to_string(++marker_counter);
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  }
+  void close() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      ::unlink(path_.c_str());
+    }
+    fd_ = -1;
+  }
+  std::string dir_;
+  std::string path_;
+  int fd_ = -1;
+  bool active_ = false;
+};
+
+thread_local ThreadMarker tls_marker;
+
+sdk::MapResult mapMarked(const LoadedAdapter& loaded, const std::string& marker_dir, std::string_view payload,
+                         const sdk::Context& context) {
+  tls_marker.running(marker_dir, loaded);
+  sdk::MapResult result = loaded.adapter().map(payload, context);
+  tls_marker.idle();
+  return result;
+}
+
+// Threads that run adapter calls under a deadline. Reused, because starting
+// a thread per call cost ~100 us here; grows when every runner is busy (a
+// hung call keeps its runner), and a runner idle for a minute exits.
+// Never destroyed: runners may still be inside a hung adapter at exit.
+class CallRunners {
+ public:
+  static CallRunners& instance() {
+    static CallRunners* runners = new CallRunners();
+    return *runners;
+  }
+  // Queues `task`; false when no thread could be started for it.
+  bool run(std::function<void()> task) {
+    std::lock_guard lock(mutex_);
+    if (queue_.size() + 1 > idle_) {
+      try {
+        std::thread([this] { loop(); }).detach();
+      } catch (const std::system_error&) {
+        return false;
+      }
+    }
+    queue_.push_back(std::move(task));
+    ready_.notify_one();
+    return true;
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      ++idle_;
+      bool got = ready_.wait_for(lock, std::chrono::seconds(60), [this] { return !queue_.empty(); });
+      --idle_;
+      if (!got) return;
+      std::function<void()> task = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      task();
+      lock.lock();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::function<void()>> queue_;
+  size_t idle_ = 0;
+};
+
+void runCall(PendingCall& call) {
+  sdk::MapResult result = mapMarked(*call.loaded, call.marker_dir, call.payload, call.context);
+  std::lock_guard lock(call.mutex);
+  call.result = std::move(result);
+  call.done = true;
+  if (call.abandoned) {
+    call.loaded->hung_calls.fetch_sub(1);
+    logLine(LogLevel::kWarning, "adapter " + call.loaded->label() + ": a call that overran its deadline returned");
+  }
+  call.done_cv.notify_all();
+}
+
+// Runs map() under `limits`. A call that overruns its deadline cannot be
+// stopped (there is no safe way to kill a thread inside foreign code): the
+// caller stops waiting and reports kUnavailable, the thread is left to finish
+// on its own and counts as hung until it does. An adapter with too many hung
+// calls is refused at once, so a stuck adapter cannot eat every worker.
+StatusOr<sdk::MapResult> callAdapter(const ActiveAdapter& adapter, const AdapterSet& set, std::string_view payload,
+                                     const sdk::Context& context, const CallLimits& limits, bool& timed_out) {
+  timed_out = false;
+  const auto& loaded = adapter.loaded;
+  if (limits.timeout_ms <= 0) return mapMarked(*loaded, limits.marker_dir, payload, context);
+  if (loaded->hung_calls.load() >= limits.max_hung_calls) {
+    return Status(StatusCode::kUnavailable, "adapter " + loaded->label() + " is unhealthy: " +
+                                                std::to_string(loaded->hung_calls.load()) +
+                                                " calls are still running past their deadline; try again later");
+  }
+  auto call = std::make_shared<PendingCall>();
+  call->loaded = loaded;
+  call->host = set.host;
+  call->payload = std::string(payload);
+  call->context = context;
+  call->context.host = call->host.get();
+  call->marker_dir = limits.marker_dir;
+  if (!CallRunners::instance().run([call] { runCall(*call); })) {
+    return Status(StatusCode::kUnavailable, "cannot start a thread for adapter " + loaded->label());
+  }
+  std::unique_lock lock(call->mutex);
+  if (call->done_cv.wait_for(lock, std::chrono::milliseconds(limits.timeout_ms), [&] { return call->done; })) {
+    return std::move(call->result);
+  }
+  call->abandoned = true;
+  timed_out = true;
+  loaded->hung_calls.fetch_add(1);
+  loaded->timed_out_calls.fetch_add(1);
+  logLine(LogLevel::kError, "adapter " + loaded->label() + " did not answer within " +
+                                std::to_string(limits.timeout_ms) + " ms; payload quarantined, " +
+                                std::to_string(loaded->hung_calls.load()) + " call(s) still running");
+  return Status(StatusCode::kUnavailable, "adapter " + loaded->label() + " did not answer within " +
+                                              std::to_string(limits.timeout_ms) + " ms");
+}
+
+// Sets meta.source, replacing whatever the adapter put there: which adapter
+// version produced a resource is the core's statement, not the adapter's.
+void setMetaSource(rapidjson::Document& doc, const std::string& source) {
+  auto& a = doc.GetAllocator();
+  auto meta = doc.FindMember("meta");
+  if (meta == doc.MemberEnd() || !meta->value.IsObject()) {
+    if (meta != doc.MemberEnd()) doc.RemoveMember(meta);
+    doc.AddMember("meta", rapidjson::Value(rapidjson::kObjectType), a);
+    meta = doc.FindMember("meta");
+  }
+  meta->value.RemoveMember("source");
+  meta->value.AddMember("source", json::str(source, a), a);
+}
+
 std::string mediaType(std::string_view content_type) {
   std::string type(content_type.substr(0, content_type.find(';')));
   while (!type.empty() && type.back() == ' ') type.pop_back();
@@ -67,16 +261,33 @@ std::string mediaType(std::string_view content_type) {
 
 }  // namespace
 
-StatusOr<std::shared_ptr<const AdapterSet>> loadAdapterSet(const Config& config) {
+StatusOr<std::shared_ptr<const AdapterSet>> loadAdapterSet(const Config& config, LoadOptions load_options) {
   auto terminology = Terminology::loadDirectory(config.mappings_dir);
   if (!terminology.isOk()) return terminology.status();
   auto set = std::make_shared<AdapterSet>();
   set->terminology = std::make_shared<const Terminology>(std::move(terminology.value()));
   set->host = std::make_shared<const GatewayHost>(set->terminology);
+  auto semantics = loadIlpSemantics(config.mappings_dir);
+  if (!semantics.isOk()) return semantics.status();
+  set->semantics = semantics.value();
   for (const auto& plugin : config.plugins) {
+    if (!plugin.enabled) {
+      set->disabled.push_back(plugin);
+      continue;
+    }
     std::filesystem::path path(plugin.library);
     if (path.is_relative()) path = std::filesystem::path(config.plugin_dir) / path;
-    auto loaded = loadAdapter(path.string());
+    // Every (re)load maps a fresh private copy and runs setup() again: an
+    // adapter configured by data (mapping.so) must see new mapping files and
+    // the new set's Host, so objects are never carried over between sets.
+    std::vector<std::pair<std::string, std::string>> options;
+    auto loaded = loadAdapter(path.string(), load_options,
+                              [&](const sdk::AdapterInfo& info) -> StatusOr<sdk::AdapterSetup> {
+                                auto effective = effectiveOptions(info, plugin);
+                                if (!effective.isOk()) return effective.status();
+                                options = effective.value();
+                                return sdk::AdapterSetup{plugin.name, config.mappings_dir, options, set->host.get()};
+                              });
     if (!loaded.isOk()) return loaded.status();
     const auto& info = loaded.value()->info();
     if (info.name != plugin.name) {
@@ -87,24 +298,69 @@ StatusOr<std::shared_ptr<const AdapterSet>> loadAdapterSet(const Config& config)
     if (set->adapters.count(plugin.name) != 0) {
       return Status(StatusCode::kInvalidArgument, "plugin " + plugin.name + " is configured twice");
     }
-    auto options = effectiveOptions(info, plugin);
-    if (!options.isOk()) return options.status();
-    set->adapters.emplace(plugin.name, ActiveAdapter{loaded.value(), std::move(options.value())});
+    set->adapters.emplace(plugin.name, ActiveAdapter{loaded.value(), std::move(options), plugin.timeout_ms});
   }
   return std::shared_ptr<const AdapterSet>(std::move(set));
 }
 
-StatusOr<std::unique_ptr<Gateway>> Gateway::start(Config config, bool forward) {
-  auto adapters = loadAdapterSet(config);
+std::string adapterCallMarkerDir(const Config& config) { return config.data_dir + "/adapter-calls"; }
+
+std::vector<std::pair<std::string, std::string>> runningAdapterCalls(const std::string& marker_dir) {
+  std::vector<std::pair<std::string, std::string>> running;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(marker_dir, ec)) return running;
+  for (const auto& entry : std::filesystem::directory_iterator(marker_dir, ec)) {
+    std::ifstream in(entry.path());
+    std::string state;
+    std::string label;
+    std::string started;
+    std::getline(in, state);
+    std::getline(in, label);
+    std::getline(in, started);
+    if (state == "R" && !label.empty()) running.emplace_back(label, started);
+  }
+  return running;
+}
+
+std::vector<std::string> reportLeftoverAdapterCalls(const std::string& marker_dir) {
+  std::vector<std::string> labels;
+  for (const auto& [label, started] : runningAdapterCalls(marker_dir)) {
+    labels.push_back(label);
+    logLine(LogLevel::kError,
+            "adapter " + label + " was still running a call (started " + started +
+                ") when the gateway last stopped: it crashed the process, hung, or was killed with it. If the "
+                "gateway crashed, disable the adapter with \"enabled\": false in its plugins entry and report it "
+                "to its author");
+  }
+  std::error_code ec;
+  if (std::filesystem::is_directory(marker_dir, ec)) {
+    for (const auto& entry : std::filesystem::directory_iterator(marker_dir, ec)) {
+      std::filesystem::remove(entry.path(), ec);
+    }
+  }
+  return labels;
+}
+
+StatusOr<std::unique_ptr<Gateway>> Gateway::start(Config config, ConfigSource source, bool forward) {
+  // Before loading anything: a marker left by the previous run names the
+  // adapter that was running when it died, even if it is loaded again now.
+  reportLeftoverAdapterCalls(adapterCallMarkerDir(config));
+  auto adapters = loadAdapterSet(config, LoadOptions{.private_copy = true});
   if (!adapters.isOk()) return adapters.status();
+  for (const auto& plugin : adapters.value()->disabled) {
+    logLine(LogLevel::kWarning, "plugin " + plugin.name + " is disabled in the configuration");
+  }
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) return Status(StatusCode::kUnavailable, "cannot create data directory " + config.data_dir + ": " + ec.message());
+  std::filesystem::create_directories(adapterCallMarkerDir(config), ec);
+  if (ec) return Status(StatusCode::kUnavailable, "cannot create " + adapterCallMarkerDir(config) + ": " + ec.message());
   SqliteOptions store_options{config.storePath(), config.store_batch_max};
   store_options.outbox = config.upstream.enabled;  // durability: the outbox is filled in the writer
   auto store = openSqliteStore(store_options);
   if (!store.isOk()) return store.status();
-  std::unique_ptr<Gateway> gateway(new Gateway(std::move(config), std::move(store.value()), adapters.value()));
+  std::unique_ptr<Gateway> gateway(
+      new Gateway(std::move(config), std::move(source), std::move(store.value()), adapters.value()));
   if (forward && gateway->config_.upstream.enabled) {
     auto sender = OutboxSender::create(gateway->config_.upstream, *gateway->store_);
     if (!sender.isOk()) return sender.status();
@@ -116,6 +372,37 @@ StatusOr<std::unique_ptr<Gateway>> Gateway::start(Config config, bool forward) {
 
 Gateway::~Gateway() {
   if (sender_) sender_->stop();
+}
+
+Status Gateway::reload() {
+  std::lock_guard reload_lock(reload_mutex_);
+  Config fresh = config_;
+  if (config_source_) {
+    auto loaded = config_source_();
+    if (!loaded.isOk()) {
+      logLine(LogLevel::kError, "reload refused, previous adapters keep serving: " + loaded.status().message());
+      return loaded.status();
+    }
+    fresh = std::move(loaded.value());
+  }
+  auto current = adapters();
+  auto next = loadAdapterSet(fresh, LoadOptions{.private_copy = true});
+  if (!next.isOk()) {
+    logLine(LogLevel::kError, "reload refused, previous adapters keep serving: " + next.status().message());
+    return next.status();
+  }
+  std::string summary;
+  for (const auto& [name, active] : next.value()->adapters) {
+    summary += (summary.empty() ? "" : ", ") + active.loaded->label();
+  }
+  {
+    std::lock_guard lock(adapters_mutex_);
+    adapters_ = next.value();
+  }
+  // `current` is dropped here; libraries no longer in the new set unload once
+  // the requests still holding the old set finish.
+  logLine(LogLevel::kInfo, "reloaded adapters: " + (summary.empty() ? std::string("none") : summary));
+  return Status::ok();
 }
 
 std::shared_ptr<const AdapterSet> Gateway::adapters() const {
@@ -137,8 +424,10 @@ Status checkContentType(const sdk::AdapterInfo& info, std::string_view content_t
                 "adapter " + info.name + " does not accept " + type + " (accepts " + accepted + ")");
 }
 
+std::string adapterSourceUri(const LoadedAdapter& loaded) { return "ilp-gateway/" + loaded.label(); }
+
 MappedPayload mapPayload(const ActiveAdapter& adapter, const AdapterSet& set, const Config& config,
-                         std::string_view payload, std::string_view content_type) {
+                         std::string_view payload, std::string_view content_type, const CallLimits& limits) {
   sdk::Context context;
   context.host = set.host.get();
   context.organization_id = config.organization_id;
@@ -146,8 +435,15 @@ MappedPayload mapPayload(const ActiveAdapter& adapter, const AdapterSet& set, co
   context.content_type = std::string(content_type);
   context.options = adapter.options;
 
-  sdk::MapResult result = adapter.loaded->adapter().map(payload, context);
   MappedPayload mapped;
+  auto called = callAdapter(adapter, set, payload, context, limits, mapped.call_timed_out);
+  if (!called.isOk()) {
+    mapped.call_status = called.status();
+    return mapped;
+  }
+  sdk::MapResult result = std::move(called.value());
+  if (set.semantics) applyIlpSemantics(*set.semantics, *set.terminology, result);
+  const std::string source = adapterSourceUri(*adapter.loaded);
   mapped.payload_issues = std::move(result.issues);
   for (auto& issue : mapped.payload_issues) {
     if (issue.location.empty()) issue.location = "payload";
@@ -172,6 +468,7 @@ MappedPayload mapPayload(const ActiveAdapter& adapter, const AdapterSet& set, co
         out.issues.push_back(std::move(issue));
       }
       if (!isBlocking(out.issues) && doc.IsObject()) {
+        setMetaSource(doc, source);
         ResourceWrite write = prepareResource(doc);
         write.organization = config.organization_id;
         write.source_locator = record.locator;
@@ -263,11 +560,25 @@ IngestResponse Gateway::ingest(std::string_view adapter_name, std::string_view p
   Status type_ok = checkContentType(adapter.loaded->info(), content_type);
   if (!type_ok.isOk()) return {415, outcomeJson(sdk::Severity::kError, "not-supported", type_ok.message()), false};
 
-  MappedPayload mapped = mapPayload(adapter, *set, config_, payload, content_type);
+  CallLimits limits;
+  limits.timeout_ms = adapter.timeout_ms;
+  limits.marker_dir = adapterCallMarkerDir(config_);
+  MappedPayload mapped = mapPayload(adapter, *set, config_, payload, content_type, limits);
 
   WriteBatch batch;
   batch.payload = PayloadWrite{std::string(adapter_name), config_.organization_id, std::string(content_type),
                                std::string(payload)};
+  if (!mapped.call_status.isOk()) {
+    // The adapter hung or is unhealthy: only this payload fails. Keep it in
+    // quarantine for reprocessing once the adapter is fixed.
+    std::string outcome = outcomeJson(sdk::Severity::kError, "timeout", mapped.call_status.message());
+    batch.quarantine.push_back({"payload", "", outcome});
+    auto committed = store_->commit(std::move(batch));
+    if (!committed.isOk()) {
+      return {503, outcomeJson(sdk::Severity::kError, "transient", "the store is unavailable; retry later"), false};
+    }
+    return {mapped.call_timed_out ? 504 : 503, outcome, false};
+  }
   if (isBlocking(mapped.payload_issues)) {
     // Unreadable as a whole: keep it in quarantine, then answer 400.
     batch.quarantine.push_back({"payload", "", outcomeJson(mapped.payload_issues)});
@@ -278,6 +589,7 @@ IngestResponse Gateway::ingest(std::string_view adapter_name, std::string_view p
     return {400, outcomeJson(mapped.payload_issues), false};
   }
 
+  mergePatientIdentities(*store_, mapped);
   size_t accepted = 0;
   for (auto& record : mapped.records) {
     if (record.accepted) {

@@ -21,12 +21,18 @@ ResourceWrite prepareResource(const rapidjson::Value& resource) {
   write.id = std::string(json::string(resource, "id"));
   write.head = "{\"resourceType\":" + quoted(write.type) + ",\"id\":" + quoted(write.id) + ",\"meta\":{";
 
+  // meta.source names the adapter version that produced the content; it is
+  // left out of the hash so that re-posting the same data through another
+  // adapter (or a new adapter version) is "unchanged", not a new version.
+  std::string source_member;
   const rapidjson::Value* meta = json::member(resource, "meta");
   if (meta != nullptr && meta->IsObject()) {
     for (const auto& m : meta->GetObject()) {
       std::string_view name(m.name.GetString(), m.name.GetStringLength());
       if (name == "versionId" || name == "lastUpdated") continue;
-      write.tail += "," + quoted(name) + ":" + json::write(m.value);
+      std::string member = "," + quoted(name) + ":" + json::write(m.value);
+      if (name == "source") source_member = member;
+      write.tail += member;
     }
   }
   write.tail += "}";
@@ -37,7 +43,9 @@ ResourceWrite prepareResource(const rapidjson::Value& resource) {
   }
   write.tail += "}";
 
-  write.hash = sha256(write.head + write.tail);
+  std::string hashed = write.head + write.tail;
+  if (!source_member.empty()) hashed.erase(hashed.find(source_member, write.head.size()), source_member.size());
+  write.hash = sha256(hashed);
   // Extracted here, on the request thread, so the single writer only inserts.
   write.index = extractSearchIndex(resource);
   return write;

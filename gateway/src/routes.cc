@@ -5,6 +5,7 @@
 #include "json.h"
 #include "log.h"
 #include "outcome.h"
+#include "terminology_routes.h"
 #include "time_util.h"
 
 namespace ilpgw {
@@ -48,15 +49,48 @@ std::string pluginsJson(const Gateway& gateway) {
     }
     item.AddMember("options", options, a);
     item.AddMember("route", json::str("/ingest/" + info.name, a), a);
+    item.AddMember("enabled", true, a);
+    item.AddMember("source", json::str(adapterSourceUri(*active.loaded), a), a);
+    item.AddMember("sha256", json::str(active.loaded->contentHash(), a), a);
+    item.AddMember("timeout_ms", active.timeout_ms, a);
+    int hung = active.loaded->hung_calls.load();
+    item.AddMember("healthy", hung == 0, a);
+    item.AddMember("hung_calls", hung, a);
+    item.AddMember("timed_out_calls", static_cast<int64_t>(active.loaded->timed_out_calls.load()), a);
+    list.PushBack(item, a);
+  }
+  for (const auto& plugin : set->disabled) {
+    rapidjson::Value item(rapidjson::kObjectType);
+    item.AddMember("name", json::str(plugin.name, a), a);
+    item.AddMember("library", json::str(plugin.library, a), a);
+    item.AddMember("enabled", false, a);
     list.PushBack(item, a);
   }
   doc.AddMember("plugins", list, a);
   return json::write(doc);
 }
 
+void handleReload(Gateway& gateway, httplib::Response& res) {
+  Status reloaded = gateway.reload();
+  if (!reloaded.isOk()) {
+    // A refused configuration is the client's (the operator's) problem to
+    // fix: 422, while the previous adapters keep serving.
+    int status = reloaded.code() == StatusCode::kInvalidArgument || reloaded.code() == StatusCode::kNotFound
+                     ? 422
+                     : httpStatus(reloaded.code());
+    res.status = status;
+    res.set_content(outcomeJson(sdk::Severity::kError, "invalid",
+                                "reload refused, the previous adapters keep serving: " + reloaded.message()),
+                    kFhirJson);
+    return;
+  }
+  res.set_content(pluginsJson(gateway), "application/json");
+}
+
 }  // namespace
 
 void registerRoutes(httplib::Server& server, Gateway& gateway, bool tls) {
+  registerTerminologyRoutes(server, gateway);  // before the generic /fhir/{type}/{id} routes
   server.Post(R"(/ingest/([A-Za-z0-9_.\-]{1,64}))",
               [&gateway](const httplib::Request& req, httplib::Response& res) { handleIngest(gateway, req, res); });
   // Everything under /fhir (fhir_api.cc), registered in its own order.
@@ -64,6 +98,8 @@ void registerRoutes(httplib::Server& server, Gateway& gateway, bool tls) {
   server.Get("/admin/plugins", [&gateway](const httplib::Request&, httplib::Response& res) {
     res.set_content(pluginsJson(gateway), "application/json");
   });
+  server.Post("/admin/plugins/reload",
+              [&gateway](const httplib::Request&, httplib::Response& res) { handleReload(gateway, res); });
   server.Get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"up\"}", "application/json");
   });
