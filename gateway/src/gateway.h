@@ -12,6 +12,7 @@
 #include "config.h"
 #include "host.h"
 #include "plugin_loader.h"
+#include "request_context.h"
 #include "status.h"
 #include "store.h"
 #include "terminology.h"
@@ -39,6 +40,7 @@ struct IngestResponse {
   int http_status = 200;
   std::string body;  // Bundle (batch-response) or OperationOutcome JSON
   bool all_records_ok = true;
+  bool audited = false;  // the AuditEvent was committed with the data
 };
 
 class Gateway {
@@ -49,8 +51,11 @@ class Gateway {
   Store& store() { return *store_; }
   std::shared_ptr<const AdapterSet> adapters() const;
 
-  // Maps, validates and durably stores one posted payload.
-  IngestResponse ingest(std::string_view adapter_name, std::string_view payload, std::string_view content_type);
+  // Maps, validates and durably stores one posted payload for the caller's
+  // organization (from its credentials, never from the payload), with its
+  // AuditEvent in the same transaction.
+  IngestResponse ingest(const RequestContext& caller, std::string_view adapter_name, std::string_view payload,
+                        std::string_view content_type);
 
  private:
   Gateway(Config config, std::unique_ptr<Store> store, std::shared_ptr<const AdapterSet> adapters)
@@ -79,8 +84,10 @@ struct MappedPayload {
 
 Status checkContentType(const sdk::AdapterInfo& info, std::string_view content_type);
 
+// `organization`: the posting facility; empty = config.organization_id (CLI).
 MappedPayload mapPayload(const ActiveAdapter& adapter, const AdapterSet& set, const Config& config,
-                         std::string_view payload, std::string_view content_type);
+                         std::string_view payload, std::string_view content_type,
+                         std::string_view organization = {});
 
 // Bundle of type batch-response for records (after commit) or, for the CLI,
 // of type collection holding the mapped resources.

@@ -4,6 +4,7 @@
 #include "json.h"
 #include "log.h"
 #include "outcome.h"
+#include "security.h"
 #include "time_util.h"
 
 namespace ilpgw {
@@ -44,6 +45,9 @@ void handleRead(Gateway& gateway, const httplib::Request& req, httplib::Response
     sendOutcome(res, httpStatus(found.status().code()), "exception", found.status().message());
     return;
   }
+  // Tenant isolation: another organization's resource answers exactly like a
+  // missing one, so its existence is not revealed either.
+  if (found.value() && !currentRequest().canRead(found.value()->organization)) found.value().reset();
   if (!found.value()) {
     sendOutcome(res, 404, "not-found", type + "/" + id + (req.matches.size() > 3 && req.matches[3].matched
                                                                 ? "/_history/" + std::string(req.matches[3])
@@ -55,7 +59,9 @@ void handleRead(Gateway& gateway, const httplib::Request& req, httplib::Response
 }
 
 void handleIngest(Gateway& gateway, const httplib::Request& req, httplib::Response& res) {
-  IngestResponse answer = gateway.ingest(std::string(req.matches[1]), req.body, req.get_header_value("Content-Type"));
+  IngestResponse answer =
+      gateway.ingest(currentRequest(), std::string(req.matches[1]), req.body, req.get_header_value("Content-Type"));
+  currentRequest().audited = answer.audited;
   res.status = answer.http_status;
   res.set_content(answer.body, kFhirJson);
 }
