@@ -46,7 +46,9 @@ std::string maskIdentifiers(std::string_view text) {
     size_t j = i;
     while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j;
     if (j - i >= 8) {
-      out += "<" + std::to_string(j - i) + " digits>";
+      out += '<';
+      out += std::to_string(j - i);
+      out += " digits>";
       i = j;
     } else if (j > i) {
       out.append(text.substr(i, j - i));

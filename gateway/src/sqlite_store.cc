@@ -1,6 +1,7 @@
 // SQLite backend of Store: WAL mode, synchronous=FULL, one writer thread that
 // folds concurrent WriteBatches into one transaction (group commit), and a
 // pool of read connections.
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <chrono>
@@ -371,10 +372,14 @@ class SqliteStore final : public Store {
     exec(write_db_, "PRAGMA journal_mode = WAL");
     exec(write_db_, "PRAGMA synchronous = FULL");
     exec(write_db_, "PRAGMA foreign_keys = ON");
+    exec(write_db_, "PRAGMA cache_size = -65536");
     exec(write_db_, kSchema);
     exec(write_db_, kSecuritySchema);
     writer_ = std::make_unique<Writer>(write_db_);
-    writer_thread_ = std::thread([this] { writerLoop(); });
+    writer_thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "ilpgw-writer");
+      writerLoop();
+    });
   }
 
   StatusOr<CommitResult> commit(WriteBatch batch) override {
