@@ -149,6 +149,8 @@ Access requiredAccess(std::string_view method, std::string_view path) {
   if (path == "/fhir" || startsWith(path, "/fhir/")) {
     if (method == "GET" || method == "HEAD") return Access::kRead;
     if (method == "POST" && path.size() >= 8 && path.substr(path.size() - 8) == "/_search") return Access::kRead;
+    // Bulk export jobs (status, files, cancel) belong to reading, whatever the method.
+    if (startsWith(path, "/fhir/_export/")) return Access::kRead;
     return Access::kWrite;
   }
   return Access::kAuthenticated;  // unknown routes: 404 only for callers with a valid token

@@ -39,6 +39,7 @@ TEST(AccessTest, EveryRouteFamilyNeedsItsScope) {
   EXPECT_EQ(requiredAccess("GET", "/fhir/Patient/1"), Access::kRead);
   EXPECT_EQ(requiredAccess("GET", "/fhir/Patient?name=x"), Access::kRead);
   EXPECT_EQ(requiredAccess("GET", "/fhir/$export"), Access::kRead);
+  EXPECT_EQ(requiredAccess("DELETE", "/fhir/_export/0123abcd"), Access::kRead);
   EXPECT_EQ(requiredAccess("POST", "/fhir/Patient/_search"), Access::kRead);
   EXPECT_EQ(requiredAccess("PUT", "/fhir/Patient/1"), Access::kWrite);
   EXPECT_EQ(requiredAccess("POST", "/fhir"), Access::kWrite);
