@@ -29,3 +29,10 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# Test-only JavaScript tools for tests/interop (FHIR client, FHIR R4 JSON schema
+# validator), pinned by tests/interop/package-lock.json.
+cd "$(dirname "$0")/.."
+if [[ ! -d tests/interop/node_modules ]] || [[ tests/interop/package-lock.json -nt tests/interop/node_modules ]]; then
+  npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+fi

@@ -7,6 +7,7 @@
 #include "json.h"
 #include "log.h"
 #include "outcome.h"
+#include "patient_identity.h"
 #include "resource_text.h"
 
 namespace ilpgw {
@@ -100,10 +101,19 @@ StatusOr<std::shared_ptr<const AdapterSet>> loadAdapterSet(const Config& config)
   auto set = std::make_shared<AdapterSet>();
   set->terminology = std::make_shared<const Terminology>(std::move(terminology.value()));
   set->host = std::make_shared<const GatewayHost>(set->terminology);
+  auto semantics = loadIlpSemantics(config.mappings_dir);
+  if (!semantics.isOk()) return semantics.status();
+  set->semantics = semantics.value();
   for (const auto& plugin : config.plugins) {
     std::filesystem::path path(plugin.library);
     if (path.is_relative()) path = std::filesystem::path(config.plugin_dir) / path;
-    auto loaded = loadAdapter(path.string());
+    std::vector<std::pair<std::string, std::string>> options;
+    auto loaded = loadAdapter(path.string(), [&](const sdk::AdapterInfo& info) -> StatusOr<sdk::AdapterSetup> {
+      auto effective = effectiveOptions(info, plugin);
+      if (!effective.isOk()) return effective.status();
+      options = effective.value();
+      return sdk::AdapterSetup{plugin.name, config.mappings_dir, options, set->host.get()};
+    });
     if (!loaded.isOk()) return loaded.status();
     const auto& info = loaded.value()->info();
     if (info.name != plugin.name) {
@@ -114,9 +124,7 @@ StatusOr<std::shared_ptr<const AdapterSet>> loadAdapterSet(const Config& config)
     if (set->adapters.count(plugin.name) != 0) {
       return Status(StatusCode::kInvalidArgument, "plugin " + plugin.name + " is configured twice");
     }
-    auto options = effectiveOptions(info, plugin);
-    if (!options.isOk()) return options.status();
-    set->adapters.emplace(plugin.name, ActiveAdapter{loaded.value(), std::move(options.value())});
+    set->adapters.emplace(plugin.name, ActiveAdapter{loaded.value(), std::move(options)});
   }
   return std::shared_ptr<const AdapterSet>(std::move(set));
 }
@@ -163,6 +171,7 @@ MappedPayload mapPayload(const ActiveAdapter& adapter, const AdapterSet& set, co
   context.options = adapter.options;
 
   sdk::MapResult result = adapter.loaded->adapter().map(payload, context);
+  if (set.semantics) applyIlpSemantics(*set.semantics, *set.terminology, result);
   MappedPayload mapped;
   mapped.payload_issues = std::move(result.issues);
   for (auto& issue : mapped.payload_issues) {
@@ -326,6 +335,7 @@ IngestResponse Gateway::ingest(const RequestContext& caller, std::string_view ad
     return {400, outcomeJson(mapped.payload_issues), false, true};
   }
 
+  mergePatientIdentities(*store_, mapped);
   size_t accepted = 0;
   for (auto& record : mapped.records) {
     if (record.accepted) {

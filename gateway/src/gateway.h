@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "host.h"
+#include "ilp_semantics.h"
 #include "plugin_loader.h"
 #include "request_context.h"
 #include "status.h"
@@ -29,6 +30,7 @@ struct ActiveAdapter {
 struct AdapterSet {
   std::shared_ptr<const Terminology> terminology;
   std::shared_ptr<const GatewayHost> host;
+  std::shared_ptr<const IlpSemantics> semantics;  // null: mappings/ has no ilp-semantics.json
   std::map<std::string, ActiveAdapter, std::less<>> adapters;
 };
 

@@ -18,7 +18,7 @@ LoadedAdapter::~LoadedAdapter() {
   adapter_.reset();
 }
 
-StatusOr<std::shared_ptr<const LoadedAdapter>> loadAdapter(const std::string& path) {
+StatusOr<std::shared_ptr<const LoadedAdapter>> loadAdapter(const std::string& path, const PrepareSetupFn& prepare) {
   std::error_code fs_error;
   if (!std::filesystem::is_regular_file(path, fs_error)) {
     return Status(StatusCode::kNotFound, "plugin " + path + ": file not found");
@@ -49,6 +49,22 @@ StatusOr<std::shared_ptr<const LoadedAdapter>> loadAdapter(const std::string& pa
     return Status(StatusCode::kInvalidArgument, "plugin " + path + ": ilpgw_create_adapter returned no adapter");
   }
   sdk::AdapterInfo info = adapter->info();
+  if (prepare) {
+    auto setup = prepare(info);
+    if (!setup.isOk()) return setup.status();
+    std::vector<sdk::Issue> issues;
+    bool ok = adapter->setup(setup.value(), issues);
+    std::string message;
+    for (const auto& issue : issues) {
+      if (issue.severity != sdk::Severity::kFatal && issue.severity != sdk::Severity::kError) continue;
+      message += (message.empty() ? "" : "; ") + std::string(issue.diagnostics.data(), issue.diagnostics.size());
+    }
+    if (!ok) {
+      return Status(StatusCode::kInvalidArgument,
+                    "plugin " + path + ": setup failed: " + (message.empty() ? "no reason given" : message));
+    }
+    info = adapter->info();
+  }
   if (info.name.empty()) {
     return Status(StatusCode::kInvalidArgument, "plugin " + path + ": adapter has an empty name");
   }

@@ -7,6 +7,7 @@
 
 #include <boost/dll/shared_library.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -38,7 +39,15 @@ class LoadedAdapter {
   std::string path_;
 };
 
+// Builds the AdapterSetup from the adapter's declared info (validating its
+// options), or refuses with a Status.
+using PrepareSetupFn = std::function<StatusOr<sdk::AdapterSetup>(const sdk::AdapterInfo&)>;
+
 // Loads one adapter library. Errors are one line naming the file and the cause.
-StatusOr<std::shared_ptr<const LoadedAdapter>> loadAdapter(const std::string& path);
+// With `prepare`, the adapter's setup() is called (after the ABI check and
+// info()) and info() is read again, so an adapter configured by data can take
+// its name from the configuration.
+StatusOr<std::shared_ptr<const LoadedAdapter>> loadAdapter(const std::string& path,
+                                                           const PrepareSetupFn& prepare = nullptr);
 
 }  // namespace ilpgw

@@ -1,6 +1,7 @@
 #include "resource_text.h"
 
 #include "crypto.h"
+#include "search_params.h"
 
 namespace ilpgw {
 namespace {
@@ -37,6 +38,8 @@ ResourceWrite prepareResource(const rapidjson::Value& resource) {
   write.tail += "}";
 
   write.hash = sha256(write.head + write.tail);
+  // Extracted here, on the request thread, so the single writer only inserts.
+  write.index = extractSearchIndex(resource);
   return write;
 }
 

@@ -1,5 +1,6 @@
 // Turns a validated FHIR resource into a ResourceWrite: the JSON text split
-// where the store inserts meta.versionId/lastUpdated, and the content hash.
+// where the store inserts meta.versionId/lastUpdated, the content hash and the
+// search index rows.
 #pragma once
 
 #include "json.h"

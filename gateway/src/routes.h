@@ -9,7 +9,4 @@ namespace ilpgw {
 
 void registerRoutes(httplib::Server& server, Gateway& gateway, bool tls);
 
-// CapabilityStatement describing exactly what the routes implement.
-std::string capabilityStatement(const Gateway& gateway);
-
 }  // namespace ilpgw

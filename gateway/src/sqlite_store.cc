@@ -10,6 +10,7 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <variant>
 
 #include "log.h"
 #include "resource_text.h"
@@ -43,6 +44,29 @@ CREATE TABLE IF NOT EXISTS resource_current (
   PRIMARY KEY (type, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS resource_current_seq ON resource_current (type, seq);
+CREATE INDEX IF NOT EXISTS resource_version_type_seq ON resource_version (type, seq);
+-- Search index of current versions, written in the same transaction as the
+-- version (see search_params.cc for what goes in).
+CREATE TABLE IF NOT EXISTS search_token (
+  type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, system TEXT NOT NULL, value TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_token_lookup ON search_token (type, param, value, system);
+CREATE INDEX IF NOT EXISTS search_token_resource ON search_token (type, id);
+CREATE TABLE IF NOT EXISTS search_string (
+  type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, normalized TEXT NOT NULL, exact TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_string_lookup ON search_string (type, param, normalized);
+CREATE INDEX IF NOT EXISTS search_string_resource ON search_string (type, id);
+CREATE TABLE IF NOT EXISTS search_date (
+  type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, low TEXT NOT NULL, high TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_date_lookup ON search_date (type, param, low);
+CREATE INDEX IF NOT EXISTS search_date_resource ON search_date (type, id);
+CREATE TABLE IF NOT EXISTS search_reference (
+  type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, target_type TEXT NOT NULL, target_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_reference_lookup ON search_reference (type, param, target_id, target_type);
+CREATE INDEX IF NOT EXISTS search_reference_resource ON search_reference (type, id);
 CREATE TABLE IF NOT EXISTS payload (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   received_at TEXT NOT NULL,
@@ -169,6 +193,20 @@ struct ResetGuard {
   ~ResetGuard() { statement.reset(); }
 };
 
+// Values bound to a compiled query, in placeholder order.
+using Binding = std::variant<std::string, std::int64_t>;
+
+void bindAll(Statement& statement, const std::vector<Binding>& binds) {
+  int index = 1;
+  for (const auto& b : binds) {
+    if (const auto* text = std::get_if<std::string>(&b)) {
+      statement.bind(index++, *text);
+    } else {
+      statement.bind(index++, std::get<std::int64_t>(b));
+    }
+  }
+}
+
 void exec(sqlite3* db, const char* sql) {
   char* error = nullptr;
   if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
@@ -190,12 +228,105 @@ sqlite3* openConnection(const std::string& path, bool create) {
   return db;
 }
 
+
+// A failed ResourceWrite precondition: fails its WriteBatch with 412.
+class PreconditionError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+constexpr const char* kResourceColumns = "v.type, v.id, v.version, v.last_updated, v.organization, v.seq, v.body";
+constexpr const char* kCurrentFrom = " FROM resource_current c JOIN resource_version v ON v.seq = c.seq WHERE c.type = ?";
+
+// Compiles SearchQuery::all_of into SQL over `c` (resource_current) and `v`
+// (its version). Only fixed SQL text and `?` placeholders: every value from
+// the request is bound, never spliced.
+std::string compileConditions(const SearchQuery& query, std::vector<Binding>& binds) {
+  std::string sql;
+  // Numbered placeholders: the text is built out of binding order.
+  auto text = [&](std::string value) {
+    binds.emplace_back(std::move(value));
+    return "?" + std::to_string(binds.size());
+  };
+  for (const auto& clause : query.all_of) {
+    std::string alternatives;
+    for (const auto& v : clause.any_of) {
+      std::string cond;
+      switch (clause.kind) {
+        case SearchKind::kId: cond = "c.id = " + text(v.value); break;
+        case SearchKind::kLastUpdated: {
+          const char* col = "v.last_updated";
+          switch (v.prefix) {
+            case SearchPrefix::kEq: cond = std::string(col) + " >= " + text(v.low) + " AND " + col + " <= " + text(v.high); break;
+            case SearchPrefix::kNe: cond = "NOT (" + std::string(col) + " >= " + text(v.low) + " AND " + col + " <= " + text(v.high) + ")"; break;
+            case SearchPrefix::kGt: cond = std::string(col) + " > " + text(v.high); break;
+            case SearchPrefix::kGe: cond = std::string(col) + " >= " + text(v.low); break;
+            case SearchPrefix::kLt: cond = std::string(col) + " < " + text(v.low); break;
+            case SearchPrefix::kLe: cond = std::string(col) + " <= " + text(v.high); break;
+          }
+          break;
+        }
+        case SearchKind::kDate:
+          // A stored value is a range [low, high]; semantics as in FHIR R4 search.
+          switch (v.prefix) {
+            case SearchPrefix::kEq: cond = "low >= " + text(v.low) + " AND high <= " + text(v.high); break;
+            case SearchPrefix::kNe: cond = "NOT (low >= " + text(v.low) + " AND high <= " + text(v.high) + ")"; break;
+            case SearchPrefix::kGt: cond = "high > " + text(v.high); break;
+            case SearchPrefix::kGe: cond = "high >= " + text(v.low); break;
+            case SearchPrefix::kLt: cond = "low < " + text(v.low); break;
+            case SearchPrefix::kLe: cond = "low <= " + text(v.high); break;
+          }
+          break;
+        case SearchKind::kToken:
+          if (!v.value.empty()) cond = "value = " + text(v.value);
+          if (v.system) cond += (cond.empty() ? "" : " AND ") + std::string("system = ") + text(*v.system);
+          break;
+        case SearchKind::kString:
+          switch (clause.string_match) {
+            case StringMatch::kExact: cond = "exact = " + text(v.value); break;
+            case StringMatch::kContains: cond = "instr(normalized, " + text(v.value) + ") > 0"; break;
+            case StringMatch::kStartsWith:
+              // 0xFF never occurs in UTF-8, so this bounds every text starting with the value.
+              cond = "normalized >= " + text(v.value) + " AND normalized < " + text(v.value + "\xFF");
+              break;
+          }
+          break;
+        case SearchKind::kReference:
+          if (!v.value.empty()) cond = "target_id = " + text(v.value);
+          if (!v.target_type.empty()) cond += (cond.empty() ? "" : " AND ") + std::string("target_type = ") + text(v.target_type);
+          if (cond.empty()) cond = "1";
+          break;
+      }
+      alternatives += (alternatives.empty() ? "(" : " OR (") + cond + ")";
+    }
+    if (alternatives.empty()) alternatives = "0";
+    const char* table = nullptr;
+    switch (clause.kind) {
+      case SearchKind::kToken: table = "search_token"; break;
+      case SearchKind::kString: table = "search_string"; break;
+      case SearchKind::kDate: table = "search_date"; break;
+      case SearchKind::kReference: table = "search_reference"; break;
+      case SearchKind::kId:
+      case SearchKind::kLastUpdated: break;
+    }
+    if (table == nullptr) {
+      sql += " AND (" + alternatives + ")";
+    } else {
+      sql += std::string(" AND c.id IN (SELECT id FROM ") + table + " WHERE type = c.type AND param = " +
+             text(clause.param) + " AND (" + alternatives + "))";
+    }
+  }
+  return sql;
+}
+
 // The writer connection with its prepared statements.
 class Writer {
  public:
   explicit Writer(sqlite3* db)
       : db_(db),
-        current_(db, "SELECT version, hash, organization FROM resource_current WHERE type = ?1 AND id = ?2"),
+        current_(db,
+                 "SELECT c.version, c.hash, v.last_updated, c.organization FROM resource_current c JOIN resource_version v "
+                 "ON v.seq = c.seq WHERE c.type = ?1 AND c.id = ?2"),
         insert_version_(db,
                         "INSERT INTO resource_version (type, id, version, last_updated, hash, organization, "
                         "payload_id, source_locator, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
@@ -210,6 +341,17 @@ class Writer {
         insert_quarantine_(db,
                            "INSERT INTO quarantine (payload_id, locator, source_key, outcome, created_at) "
                            "VALUES (?1, ?2, ?3, ?4, ?5)"),
+        delete_tokens_(db, "DELETE FROM search_token WHERE type = ?1 AND id = ?2"),
+        delete_strings_(db, "DELETE FROM search_string WHERE type = ?1 AND id = ?2"),
+        delete_dates_(db, "DELETE FROM search_date WHERE type = ?1 AND id = ?2"),
+        delete_references_(db, "DELETE FROM search_reference WHERE type = ?1 AND id = ?2"),
+        insert_token_(db, "INSERT INTO search_token (type, id, param, system, value) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        insert_string_(db,
+                       "INSERT INTO search_string (type, id, param, normalized, exact) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        insert_date_(db, "INSERT INTO search_date (type, id, param, low, high) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        insert_reference_(db,
+                          "INSERT INTO search_reference (type, id, param, target_type, target_id) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5)"),
         upsert_client_(db,
                        "INSERT OR REPLACE INTO client (client_id, role, organization, secret_hash, cert_thumbprint, "
                        "local_only, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
@@ -289,19 +431,42 @@ class Writer {
  private:
   WrittenResource applyResource(const ResourceWrite& write, std::optional<std::int64_t> payload_id,
                                 const std::string& now) {
+    if (write.if_none_exist) {
+      // Runs on the writer's connection inside the open transaction, so it
+      // also sees what earlier batches of this group wrote.
+      std::vector<Binding> binds{write.if_none_exist->type};
+      std::string sql = std::string("SELECT v.id, v.version, v.last_updated") + kCurrentFrom +
+                        compileConditions(*write.if_none_exist, binds) + " LIMIT 2";
+      Statement match(db_, sql.c_str());
+      bindAll(match, binds);
+      if (match.step()) {
+        WrittenResource existing{write.type, match.text(0), match.int64(1), match.text(2), WriteOutcome::kExisting};
+        if (match.step()) {
+          throw PreconditionError("If-None-Exist matches more than one " + write.type + "; make the condition more specific");
+        }
+        return existing;
+      }
+    }
     WrittenResource written{write.type, write.id, 1, now, WriteOutcome::kCreated};
     {
       ResetGuard guard{current_};
       current_.bind(1, write.type).bind(2, write.id);
-      if (current_.step()) {
-        // Tenant isolation: one organization may never overwrite another's resource.
-        if (current_.text(2) != write.organization) {
-          throw BatchRefused{Status(StatusCode::kPermissionDenied,
-                                    write.type + "/" + write.id + " belongs to another organization")};
-        }
-        std::int64_t version = current_.int64(0);
+      bool exists = current_.step();
+      // Tenant isolation: one organization may never overwrite another's resource.
+      if (exists && current_.text(3) != write.organization) {
+        throw BatchRefused{Status(StatusCode::kPermissionDenied,
+                                  write.type + "/" + write.id + " belongs to another organization")};
+      }
+      std::int64_t version = exists ? current_.int64(0) : 0;
+      if (write.if_match_version && *write.if_match_version != version) {
+        throw PreconditionError(write.type + "/" + write.id + " is at version " +
+                                (exists ? std::to_string(version) : std::string("none (it does not exist)")) +
+                                ", not " + std::to_string(*write.if_match_version) + " (If-Match)");
+      }
+      if (exists) {
         if (current_.blob(1) == write.hash) {
           written.version = version;
+          written.last_updated = current_.text(2);
           written.outcome = WriteOutcome::kUnchanged;
           return written;
         }
@@ -334,7 +499,23 @@ class Writer {
         .bindBlob(5, write.hash)
         .bind(6, write.organization)
         .step();
+    replaceIndex(write);
     return written;
+  }
+
+  void replaceIndex(const ResourceWrite& write) {
+    for (Statement* del : {&delete_tokens_, &delete_strings_, &delete_dates_, &delete_references_}) {
+      ResetGuard guard{*del};
+      del->bind(1, write.type).bind(2, write.id).step();
+    }
+    auto insert = [&](Statement& s, const std::string& param, const std::string& a, const std::string& b) {
+      ResetGuard guard{s};
+      s.bind(1, write.type).bind(2, write.id).bind(3, param).bind(4, a).bind(5, b).step();
+    };
+    for (const auto& r : write.index.tokens) insert(insert_token_, r.param, r.system, r.value);
+    for (const auto& r : write.index.strings) insert(insert_string_, r.param, r.normalized, r.exact);
+    for (const auto& r : write.index.dates) insert(insert_date_, r.param, r.low, r.high);
+    for (const auto& r : write.index.references) insert(insert_reference_, r.param, r.target_type, r.target_id);
   }
 
   sqlite3* db_;
@@ -343,6 +524,14 @@ class Writer {
   Statement upsert_current_;
   Statement insert_payload_;
   Statement insert_quarantine_;
+  Statement delete_tokens_;
+  Statement delete_strings_;
+  Statement delete_dates_;
+  Statement delete_references_;
+  Statement insert_token_;
+  Statement insert_string_;
+  Statement insert_date_;
+  Statement insert_reference_;
   Statement upsert_client_;
   Statement insert_audit_;
   Statement upsert_head_;
@@ -375,6 +564,11 @@ class SqliteStore final : public Store {
     exec(write_db_, "PRAGMA cache_size = -65536");
     exec(write_db_, kSchema);
     exec(write_db_, kSecuritySchema);
+    {
+      // lastUpdated must keep increasing across restarts, even if the clock went back.
+      Statement last(write_db_, "SELECT max(last_updated) FROM resource_version");
+      if (last.step()) last_stamp_ = last.text(0);
+    }
     writer_ = std::make_unique<Writer>(write_db_);
     writer_thread_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "ilpgw-writer");
@@ -407,6 +601,135 @@ class SqliteStore final : public Store {
         "SELECT type, id, version, last_updated, organization, seq, body FROM resource_version "
         "WHERE type = ?1 AND id = ?2 AND version = ?3",
         type, id, version);
+  }
+
+  StatusOr<SearchPage> search(const SearchQuery& query) override {
+    try {
+      ReadConnection conn(*this);
+      ReadTransaction txn(conn.db);
+      SearchPage page;
+      page.watermark = watermark(conn.db);
+      std::vector<Binding> binds{query.type};
+      std::string where = compileConditions(query, binds);
+      if (query.want_total) {
+        std::string sql = std::string("SELECT count(*)") + kCurrentFrom + where;
+        Statement count(conn.db, sql.c_str());
+        bindAll(count, binds);
+        count.step();
+        page.total = count.int64(0);
+      }
+      if (query.limit > 0) {
+        bool newest_first = query.order == SearchOrder::kNewestFirst;
+        if (query.after_seq) {
+          where += newest_first ? " AND c.seq < ?" : " AND c.seq > ?";
+          binds.emplace_back(*query.after_seq);
+        }
+        std::string sql = std::string("SELECT ") + kResourceColumns + kCurrentFrom + where + " ORDER BY c.seq " +
+                          (newest_first ? "DESC" : "ASC") + " LIMIT ?";
+        binds.emplace_back(static_cast<std::int64_t>(query.limit) + 1);
+        Statement rows(conn.db, sql.c_str());
+        bindAll(rows, binds);
+        while (rows.step()) {
+          if (static_cast<int>(page.resources.size()) == query.limit) {
+            page.more = true;
+            break;
+          }
+          page.resources.push_back(resourceFrom(rows));
+        }
+      }
+      return page;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store search: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  StatusOr<HistoryPage> history(const HistoryQuery& query) override {
+    try {
+      ReadConnection conn(*this);
+      ReadTransaction txn(conn.db);
+      HistoryPage page;
+      page.watermark = watermark(conn.db);
+      std::vector<Binding> binds;
+      std::string sql = std::string("SELECT ") + kResourceColumns + " FROM resource_version v WHERE 1 = 1";
+      if (!query.type.empty()) {
+        sql += " AND v.type = ?";
+        binds.emplace_back(query.type);
+      }
+      if (!query.id.empty()) {
+        sql += " AND v.id = ?";
+        binds.emplace_back(query.id);
+      }
+      if (query.since) {
+        sql += " AND v.last_updated >= ?";
+        binds.emplace_back(*query.since);
+      }
+      bool newest_first = query.order == SearchOrder::kNewestFirst;
+      if (query.after_seq) {
+        sql += newest_first ? " AND v.seq < ?" : " AND v.seq > ?";
+        binds.emplace_back(*query.after_seq);
+      }
+      sql += std::string(" ORDER BY v.seq ") + (newest_first ? "DESC" : "ASC") + " LIMIT ?";
+      binds.emplace_back(static_cast<std::int64_t>(query.limit) + 1);
+      Statement rows(conn.db, sql.c_str());
+      bindAll(rows, binds);
+      while (rows.step()) {
+        if (static_cast<int>(page.versions.size()) == query.limit) {
+          page.more = true;
+          break;
+        }
+        page.versions.push_back(resourceFrom(rows));
+      }
+      return page;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store history: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  StatusOr<std::vector<StoredResource>> readCurrent(const std::vector<ResourceKey>& keys) override {
+    try {
+      ReadConnection conn(*this);
+      ReadTransaction txn(conn.db);
+      std::string sql = std::string("SELECT ") + kResourceColumns + kCurrentFrom + " AND c.id = ?";
+      Statement one(conn.db, sql.c_str());
+      std::vector<StoredResource> found;
+      for (const auto& key : keys) {
+        ResetGuard guard{one};
+        one.bind(1, key.type).bind(2, key.id);
+        if (one.step()) found.push_back(resourceFrom(one));
+      }
+      return found;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store read: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  StatusOr<Watermark> scan(const std::vector<SearchQuery>& queries,
+                           const std::function<bool(size_t, const StoredResource&)>& visit) override {
+    try {
+      // One read transaction: every query sees the same snapshot, and rows
+      // are stepped one at a time, never collected.
+      ReadConnection conn(*this);
+      ReadTransaction txn(conn.db);
+      Watermark mark = watermark(conn.db);
+      for (size_t i = 0; i < queries.size(); ++i) {
+        std::vector<Binding> binds{queries[i].type};
+        std::string sql = std::string("SELECT ") + kResourceColumns + kCurrentFrom +
+                          compileConditions(queries[i], binds) + " AND c.seq <= ? ORDER BY c.seq";
+        binds.emplace_back(mark.seq);
+        Statement rows(conn.db, sql.c_str());
+        bindAll(rows, binds);
+        while (rows.step()) {
+          if (!visit(i, resourceFrom(rows))) return mark;
+        }
+      }
+      return mark;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store scan: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
   }
 
   StatusOr<StoreStats> stats() override {
@@ -519,6 +842,30 @@ class SqliteStore final : public Store {
     std::promise<StatusOr<CommitResult>> promise;
   };
 
+  // A read transaction: everything read inside it comes from one snapshot.
+  struct ReadTransaction {
+    explicit ReadTransaction(sqlite3* db) : db(db) { exec(db, "BEGIN"); }
+    ~ReadTransaction() { sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr); }
+    sqlite3* db;
+  };
+
+  static StoredResource resourceFrom(const Statement& s) {
+    return StoredResource{s.text(0), s.text(1), s.int64(2), s.text(3), s.text(4), s.int64(5), s.text(6)};
+  }
+
+  // The newest commit visible in the current read transaction. With one
+  // writer and strictly increasing lastUpdated, no later commit can carry a
+  // smaller seq or an equal or earlier lastUpdated.
+  static Watermark watermark(sqlite3* db) {
+    Statement s(db, "SELECT seq, last_updated FROM resource_version ORDER BY seq DESC LIMIT 1");
+    Watermark mark;
+    if (s.step()) {
+      mark.seq = s.int64(0);
+      mark.last_updated = s.text(1);
+    }
+    return mark;
+  }
+
   // Borrows a read connection from the pool for one scope.
   struct ReadConnection {
     explicit ReadConnection(SqliteStore& store) : store(store) {
@@ -580,7 +927,6 @@ class SqliteStore final : public Store {
   }
 
   void writerLoop() {
-    std::string last_stamp;
     for (;;) {
       std::vector<Pending*> group;
       std::vector<AuditWrite> audit;
@@ -594,17 +940,18 @@ class SqliteStore final : public Store {
         }
         audit.swap(async_audit_);
       }
-      commitGroup(group, audit, last_stamp);
+      commitGroup(group, audit);
     }
   }
 
   // One transaction for the whole group; each batch in its own savepoint so a
   // failing batch does not take its neighbours down.
-  void commitGroup(const std::vector<Pending*>& group, const std::vector<AuditWrite>& audit,
-                   std::string& last_stamp) {
+  void commitGroup(const std::vector<Pending*>& group, const std::vector<AuditWrite>& audit) {
     std::string now = nowInstant();
-    if (now < last_stamp) now = last_stamp;  // lastUpdated never goes backwards
-    last_stamp = now;
+    // Strictly increasing, so lastUpdated order is commit order and a puller's
+    // `_lastUpdated=gt{last seen}` can never miss a later commit.
+    if (now <= last_stamp_) now = instantFromMillis(millisFromInstant(last_stamp_).value_or(0) + 1);
+    last_stamp_ = now;
     std::vector<std::optional<StatusOr<CommitResult>>> results(group.size());
     try {
       exec(write_db_, "BEGIN IMMEDIATE");
@@ -620,6 +967,11 @@ class SqliteStore final : public Store {
           exec(write_db_, "RELEASE batch");
           chain = before;
           results[i] = StatusOr<CommitResult>(refused.status);
+        } catch (const PreconditionError& e) {
+          exec(write_db_, "ROLLBACK TO batch");
+          exec(write_db_, "RELEASE batch");
+          chain = before;
+          results[i] = StatusOr<CommitResult>(Status(StatusCode::kPreconditionFailed, e.what()));
         } catch (const std::exception& e) {
           logLine(LogLevel::kError, std::string("store write: ") + e.what());
           exec(write_db_, "ROLLBACK TO batch");
@@ -660,6 +1012,7 @@ class SqliteStore final : public Store {
   std::deque<Pending*> queue_;
   std::vector<AuditWrite> async_audit_;  // security: queued by recordAudit()
   bool stopping_ = false;
+  std::string last_stamp_;  // writer thread only (after open())
 
   std::mutex readers_mutex_;
   std::vector<sqlite3*> readers_;

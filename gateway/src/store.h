@@ -3,9 +3,24 @@
 // gateway instances can share one database. Nothing above this header may
 // assume SQLite: ordering uses the store's commit sequence, never rowids or
 // file positions, and every write goes through commit().
+//
+// Commit order and visibility (what incremental pulls rely on):
+//  - Every stored version gets `seq`, its position in commit order. A reader
+//    that has seen seq S has seen every version with a smaller seq: a backend
+//    must never make seq S visible while a smaller seq can still appear. The
+//    SQLite backend has one writer, so this holds by construction; a
+//    PostgreSQL backend must serialise seq assignment with commit (e.g. take
+//    seq from a counter row locked until COMMIT) or cap every read at a
+//    "visible up to" watermark below the oldest in-flight transaction.
+//  - lastUpdated is strictly increasing across commits (each group commit
+//    gets its own instant, at least 1 ms after the previous one, also across
+//    restarts). So lastUpdated order is commit order, and once a reader sees
+//    the Watermark below, every later commit carries lastUpdated >
+//    Watermark::last_updated.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +29,87 @@
 #include "status.h"
 
 namespace ilpgw {
+
+// ---- Search index -----------------------------------------------------------
+// Rows extracted from a resource by search_params.cc on the request thread and
+// stored in the same transaction as the version, replacing the rows of the
+// resource's previous version (the index always describes current versions).
+struct TokenIndexRow {
+  std::string param;
+  std::string system;  // "" when the coding/identifier has none
+  std::string value;
+};
+struct StringIndexRow {
+  std::string param;
+  std::string normalized;  // lower-cased, for the default starts-with match
+  std::string exact;       // as written, for :exact
+};
+struct DateIndexRow {
+  std::string param;
+  std::string low;   // UTC instants with milliseconds: they compare as text
+  std::string high;
+};
+struct ReferenceIndexRow {
+  std::string param;
+  std::string target_type;
+  std::string target_id;
+};
+struct SearchIndex {
+  std::vector<TokenIndexRow> tokens;
+  std::vector<StringIndexRow> strings;
+  std::vector<DateIndexRow> dates;
+  std::vector<ReferenceIndexRow> references;
+};
+
+// ---- Search query -----------------------------------------------------------
+// Backend-neutral: search_params.cc builds it from URL parameters; a backend
+// compiles it to its own query language with bound values only.
+enum class SearchKind { kToken, kString, kDate, kReference, kId, kLastUpdated };
+enum class SearchPrefix { kEq, kNe, kGt, kGe, kLt, kLe };
+enum class StringMatch { kStartsWith, kExact, kContains };
+
+struct SearchValue {
+  // kToken: system (nullopt = any system, "" = no system) and code/value
+  // ("" = any value in `system`). kString: text (normalized unless kExact).
+  // kId: the id. kReference: target_type ("" = any) and value = target id
+  // ("" = any resource of target_type).
+  std::optional<std::string> system;
+  std::string value;
+  std::string target_type;
+  // kDate, kLastUpdated: the range the search value covers and how it compares.
+  SearchPrefix prefix = SearchPrefix::kEq;
+  std::string low;
+  std::string high;
+};
+
+struct SearchClause {
+  SearchKind kind = SearchKind::kToken;
+  std::string param;  // the index's param name (unused for kId, kLastUpdated)
+  StringMatch string_match = StringMatch::kStartsWith;
+  std::vector<SearchValue> any_of;  // comma-separated alternatives: OR
+};
+
+enum class SearchOrder { kOldestFirst, kNewestFirst };  // commit order (seq)
+
+struct SearchQuery {
+  std::string type;
+  std::vector<SearchClause> all_of;  // AND
+  SearchOrder order = SearchOrder::kOldestFirst;
+  // Resume strictly after this seq in `order` (the paging cursor).
+  std::optional<std::int64_t> after_seq;
+  int limit = 50;
+  bool want_total = true;
+};
+
+// What a reader saw: every version with seq <= `seq` is visible, and every
+// commit not yet visible will carry lastUpdated > `last_updated` (empty when
+// nothing was ever committed).
+struct Watermark {
+  std::int64_t seq = 0;
+  std::string last_updated;
+};
+
+// ---- Writes -----------------------------------------------------------------
 
 // A resource ready to store: its JSON text split around the point where the
 // store inserts meta.versionId and meta.lastUpdated (see prepareResource()).
@@ -25,6 +121,17 @@ struct ResourceWrite {
   std::string hash;  // SHA-256 of head+tail: equal hash = unchanged content
   std::string organization;  // the organization that produced it (tenancy)
   std::string source_locator;  // native record it came from, e.g. record[0]
+  SearchIndex index;           // filled by prepareResource()
+
+  // Preconditions, checked by the single writer inside the commit
+  // transaction, so two concurrent requests can never both pass them. A
+  // failed precondition fails the whole WriteBatch with kPreconditionFailed.
+  // Optimistic locking (If-Match): the current version must be this one.
+  std::optional<std::int64_t> if_match_version;
+  // Conditional create (If-None-Exist): when one current resource of `type`
+  // matches, nothing is written and it is reported as kExisting; more than
+  // one match fails the batch.
+  std::optional<SearchQuery> if_none_exist;
 };
 
 // The raw payload a client posted, kept beside what it produced.
@@ -95,7 +202,7 @@ struct WriteBatch {
   std::vector<AuditWrite> audit;      // security: chained in the same transaction
 };
 
-enum class WriteOutcome { kCreated, kUpdated, kUnchanged };
+enum class WriteOutcome { kCreated, kUpdated, kUnchanged, kExisting };
 
 struct WrittenResource {
   std::string type;
@@ -121,6 +228,33 @@ struct StoredResource {
   std::string json;
 };
 
+struct SearchPage {
+  std::vector<StoredResource> resources;
+  std::optional<std::int64_t> total;  // all matches, ignoring the cursor
+  bool more = false;                  // another page follows the last resource
+  Watermark watermark;
+};
+
+struct HistoryQuery {
+  std::string type;  // empty: whole system
+  std::string id;    // empty: whole type
+  std::optional<std::string> since;  // UTC instant: versions with lastUpdated >= since
+  SearchOrder order = SearchOrder::kNewestFirst;
+  std::optional<std::int64_t> after_seq;
+  int limit = 50;
+};
+
+struct HistoryPage {
+  std::vector<StoredResource> versions;
+  bool more = false;
+  Watermark watermark;
+};
+
+struct ResourceKey {
+  std::string type;
+  std::string id;
+};
+
 struct StoreStats {
   std::int64_t resources = 0;
   std::int64_t versions = 0;
@@ -139,6 +273,23 @@ class Store {
   virtual StatusOr<std::optional<StoredResource>> read(std::string_view type, std::string_view id) = 0;
   virtual StatusOr<std::optional<StoredResource>> readVersion(std::string_view type, std::string_view id,
                                                               std::int64_t version) = 0;
+
+  // Current versions matching `query`, in seq order, at most query.limit,
+  // read from one consistent snapshot together with its watermark.
+  virtual StatusOr<SearchPage> search(const SearchQuery& query) = 0;
+
+  // Versions (not only current ones) in seq order.
+  virtual StatusOr<HistoryPage> history(const HistoryQuery& query) = 0;
+
+  // Current versions of the given resources (missing ones are skipped).
+  virtual StatusOr<std::vector<StoredResource>> readCurrent(const std::vector<ResourceKey>& keys) = 0;
+
+  // Streams every current version matching each query (cursor and limit
+  // ignored) to `visit(query_index, resource)` from one consistent snapshot
+  // without buffering; `visit` returns false to stop early. Returns the
+  // snapshot's watermark.
+  virtual StatusOr<Watermark> scan(const std::vector<SearchQuery>& queries,
+                                   const std::function<bool(size_t, const StoredResource&)>& visit) = 0;
 
   virtual StatusOr<StoreStats> stats() = 0;
 

@@ -79,6 +79,10 @@ GatewayProcess::GatewayProcess(GatewayOptions options) : plain_http_(options.pla
     if (!plugins.empty()) plugins += ",";
     plugins += "{\"name\":" + quote(name) + ",\"library\":" + quote(name + ".so") + "}";
   }
+  for (const auto& entry : options.plugin_entries) {
+    if (!plugins.empty()) plugins += ",";
+    plugins += entry;
+  }
   std::string config = "{\n  \"server\": {\"listen\": \"127.0.0.1:0\", \"threads\": 16";
   if (options.plain_http) config += ", \"plain_http\": true";
   if (!options.server_config.empty()) config += ", " + options.server_config;

@@ -43,6 +43,9 @@ std::string gatewayBinary();
 struct GatewayOptions {
   // Adapters to load: names of bundled plugins (library <name>.so).
   std::vector<std::string> plugins = {"epuskesmas-json"};
+  // Extra plugin entries as raw JSON objects, for adapters with a config block
+  // or a library under another name: {"name":"x","library":"mapping.so","config":{...}}.
+  std::vector<std::string> plugin_entries;
   // Extra top-level members spliced into gateway.json, e.g. R"("log_level": "debug")".
   std::string extra_config;
   // Server section members (besides listen), e.g. R"("payload_max_bytes": 4096)".

@@ -45,7 +45,7 @@ namespace ilpgw::sdk {
 
 // Bumped whenever anything in this header changes layout or meaning. The host
 // refuses an adapter whose `ilpgw_abi_version` differs.
-inline constexpr std::uint32_t kAbiVersion = 1;
+inline constexpr std::uint32_t kAbiVersion = 2;
 
 enum class Severity { kFatal, kError, kWarning, kInformation };
 
@@ -136,11 +136,39 @@ struct Context {
   }
 };
 
+// What the host tells an adapter once, at start-up, before any map() call.
+struct AdapterSetup {
+  std::string name;          // the adapter's name in gateway.json (its ingest route)
+  std::string mappings_dir;  // the gateway's mappings directory (ConceptMaps, mapping files)
+  // Effective option values (declared defaults overlaid with config).
+  std::vector<std::pair<std::string, std::string>> options;
+  const Host* host = nullptr;
+
+  std::string_view option(std::string_view key) const noexcept {
+    for (const auto& [k, value] : options) {
+      if (k == key) return value;
+    }
+    return {};
+  }
+};
+
 class Adapter {
  public:
   virtual ~Adapter() = default;
   virtual AdapterInfo info() const noexcept = 0;
   virtual MapResult map(std::string_view payload, const Context& context) const noexcept = 0;
+
+  // Called once after loading, from one thread, before any map(). Adapters
+  // driven by data (the generic `mapping` adapter) read and validate their
+  // mapping file here, and may take `setup.name` as their info().name so one
+  // library can serve several configured names. Return false with issues
+  // (severity kFatal) to stop the gateway from starting; the host re-reads
+  // info() afterwards. The default accepts and changes nothing.
+  virtual bool setup(const AdapterSetup& setup, std::vector<Issue>& issues) noexcept {
+    static_cast<void>(setup);
+    static_cast<void>(issues);
+    return true;
+  }
 };
 
 // Signature of the factory each plugin exports under `ilpgw_create_adapter`.
