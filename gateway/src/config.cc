@@ -124,7 +124,7 @@ const std::vector<KeySpec>& keys() {
        "Most native records in one post to /ingest; larger posts get 413 and nothing is stored.",
        set(&Config::batch_max_records)},
       {"limits.search_count_max", KeyType::kInteger, "1000",
-       "Largest page size (`_count`) a search answers with; larger requests are capped.",
+       "Largest page size (`_count`) of a search or history page; larger requests are capped.",
        set(&Config::search_count_max)},
   };
   return kKeys;

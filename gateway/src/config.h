@@ -55,7 +55,7 @@ struct Config {
   int rate_per_s = 50;          // per-client token bucket refill
   int rate_burst = 200;         // per-client bucket size
   int batch_max_records = 5000;  // native records per post
-  int search_count_max = 1000;   // largest _count a search answers with (search code reads it)
+  int search_count_max = 1000;   // largest _count of a search or history page
 
   std::string signingKeyDir() const { return signing_key_dir.empty() ? data_dir + "/keys" : signing_key_dir; }
 

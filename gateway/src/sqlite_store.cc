@@ -248,6 +248,8 @@ std::string compileConditions(const SearchQuery& query, std::vector<Binding>& bi
     binds.emplace_back(std::move(value));
     return "?" + std::to_string(binds.size());
   };
+  // Tenant isolation (security): in SQL, so count and paging see only these.
+  if (query.organization) sql += " AND c.organization = " + text(*query.organization);
   for (const auto& clause : query.all_of) {
     std::string alternatives;
     for (const auto& v : clause.any_of) {
@@ -659,6 +661,10 @@ class SqliteStore final : public Store {
       if (!query.id.empty()) {
         sql += " AND v.id = ?";
         binds.emplace_back(query.id);
+      }
+      if (query.organization) {
+        sql += " AND v.organization = ?";
+        binds.emplace_back(*query.organization);
       }
       if (query.since) {
         sql += " AND v.last_updated >= ?";

@@ -99,6 +99,10 @@ struct SearchQuery {
   std::optional<std::int64_t> after_seq;
   int limit = 50;
   bool want_total = true;
+  // Tenant isolation: only resources whose current version belongs to this
+  // organization (nullopt = every organization). Filtered in the query, so
+  // totals and paging count only what the caller may see.
+  std::optional<std::string> organization;
 };
 
 // What a reader saw: every version with seq <= `seq` is visible, and every
@@ -242,6 +246,8 @@ struct HistoryQuery {
   SearchOrder order = SearchOrder::kNewestFirst;
   std::optional<std::int64_t> after_seq;
   int limit = 50;
+  // Tenant isolation: only versions stored for this organization (nullopt = all).
+  std::optional<std::string> organization;
 };
 
 struct HistoryPage {

@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <sstream>
 #include <thread>
 
 #include "crypto.h"
@@ -306,21 +308,212 @@ TEST_F(SecurityTest, ClinicsSeeOnlyTheirOwnOrganizationsRecords) {
     // A's resources are still at version 1: B's post did not overwrite them.
     EXPECT_NE(loc.find("/_history/1"), std::string::npos);
   }
-  // Search, history and export on this branch: whatever answers, never A's data to B.
-  std::string a_id = a_locations[0].substr(a_locations[0].find('/') + 1);
-  a_id = a_id.substr(0, a_id.find('/'));
-  std::string type = a_locations[0].substr(0, a_locations[0].find('/'));
-  for (const std::string& path : std::vector<std::string>{"/fhir/" + type, "/fhir/" + type + "?_id=" + a_id, "/fhir/" + type + "/" + a_id + "/_history",
-                           "/fhir/" + type + "/_history", "/fhir/_history", "/fhir/$export", "/fhir/" + type + "/$export"}) {
+  // Every other endpoint: B's answers never carry A's resources (not even
+  // their ids), while the national puller sees them.
+  std::map<std::string, std::string> a_ids;  // id -> type
+  for (const auto& loc : a_locations) {
+    std::string type = loc.substr(0, loc.find('/'));
+    std::string rest = loc.substr(loc.find('/') + 1);
+    a_ids[rest.substr(0, rest.find('/'))] = type;
+  }
+  // The first of A's resources among the resources of a Bundle (its entries)
+  // or of NDJSON (one per line); links echoing the query do not count, nor
+  // B's own resources that refer to A's ids.
+  auto leaked = [&](const std::string& body) {
+    auto isA = [&](const rapidjson::Value& resource) {
+      if (!resource.IsObject() || !resource.HasMember("id") || !resource["id"].IsString()) return std::string();
+      std::string id = resource["id"].GetString();
+      auto it = a_ids.find(id);
+      return it != a_ids.end() && it->second == resource["resourceType"].GetString() ? it->second + "/" + id
+                                                                                     : std::string();
+    };
+    std::istringstream lines(body);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.empty()) continue;
+      auto doc = parsedJson(line);
+      if (doc.IsObject() && doc.HasMember("entry") && doc["entry"].IsArray()) {
+        for (const auto& entry : doc["entry"].GetArray()) {
+          if (entry.HasMember("resource")) {
+            if (auto hit = isA(entry["resource"]); !hit.empty()) return hit;
+          }
+          std::string full_url = entry.HasMember("fullUrl") ? entry["fullUrl"].GetString() : "";
+          for (const auto& [id, type] : a_ids) {
+            if (full_url.ends_with("/" + type + "/" + id)) return type + "/" + id;
+          }
+        }
+      } else if (auto hit = isA(doc); !hit.empty()) {
+        return hit;
+      }
+    }
+    return std::string();
+  };
+  std::string a_patient;
+  for (const auto& [id, type] : a_ids) {
+    if (type == "Patient") a_patient = id;
+  }
+  ASSERT_FALSE(a_patient.empty());
+  std::string b_patient;
+  for (const auto& loc : b_locations) {
+    if (loc.rfind("Patient/", 0) == 0) b_patient = loc.substr(8, loc.find('/', 8) - 8);
+  }
+  ASSERT_FALSE(b_patient.empty());
+
+  // Search (with totals) and history (instance, type, system): 200, none of A's.
+  std::vector<std::string> paths{"/fhir/_history", "/fhir/_history?_count=1000"};
+  for (const auto& [id, type] : a_ids) {
+    for (const std::string& path : {"/fhir/" + type, "/fhir/" + type + "?_id=" + id, "/fhir/" + type + "?_count=1000",
+                                    "/fhir/" + type + "?_summary=count&_id=" + id, "/fhir/" + type + "/_history",
+                                    "/fhir/" + type + "?_lastUpdated=gt2000-01-01"}) {
+      paths.push_back(path);
+    }
+  }
+  for (const auto& path : paths) {
     auto res = get(*clinic_b_, path);
     ASSERT_TRUE(res);
-    EXPECT_NE(res->status, 200) << path;
-    EXPECT_EQ(res->body.find("versionId"), std::string::npos) << path << ": no stored resource in the answer";
+    EXPECT_EQ(res->status, 200) << path << ": " << res->body;
+    EXPECT_EQ(leaked(res->body), "") << path << ": B sees A's resource";
+    auto national = get(*puller_, path);
+    ASSERT_TRUE(national);
+    EXPECT_EQ(national->status, 200) << path;
   }
-  auto put = gateway_->client(*clinic_b_)->Put(("/fhir/" + type + "/" + a_id).c_str(), "{}", "application/fhir+json");
+  EXPECT_NE(leaked(get(*puller_, "/fhir/_history?_count=1000")->body), "") << "the check itself sees A's resources";
+  {
+    auto total = parsedJson(get(*clinic_b_, "/fhir/Patient?_summary=count&_id=" + a_patient)->body);
+    EXPECT_EQ(total["total"].GetInt(), 0) << "B's count must not include A's Patient";
+    auto national = parsedJson(get(*puller_, "/fhir/Patient?_summary=count&_id=" + a_patient)->body);
+    EXPECT_EQ(national["total"].GetInt(), 1);
+    auto own = get(*clinic_b_, "/fhir/Patient?_id=" + b_patient);
+    EXPECT_NE(own->body.find(b_patient), std::string::npos) << "B finds its own Patient";
+    auto pulled = get(*puller_, "/fhir/Patient?_id=" + a_patient);
+    EXPECT_NE(pulled->body.find(a_patient), std::string::npos) << "the puller finds A's Patient";
+  }
+  for (const auto& [id, type] : a_ids) {
+    for (const std::string& path : {"/fhir/" + type + "/" + id + "/_history"}) {
+      auto res = get(*clinic_b_, path);
+      ASSERT_TRUE(res);
+      EXPECT_EQ(res->status, 404) << path << ": A's resource does not exist for B";
+      EXPECT_EQ(res->body.find("versionId"), std::string::npos) << path;
+      EXPECT_EQ(get(*clinic_a_, path)->status, 200) << path;
+    }
+  }
+
+  // _include: B's own Encounter pointing at A's Patient does not pull it in.
+  std::string encounter =
+      R"({"resourceType":"Encounter","status":"finished","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},"subject":{"reference":"Patient/)" +
+      a_patient + R"("},"period":{"start":"2024-11-05T08:00:00+07:00"}})";
+  auto made = gateway_->client(*clinic_b_)->Post("/fhir/Encounter", encounter, "application/fhir+json");
+  ASSERT_TRUE(made);
+  ASSERT_EQ(made->status, 201) << made->body;
+  std::string b_encounter = parsedJson(made->body)["id"].GetString();
+  std::string include = "/fhir/Encounter?_id=" + b_encounter + "&_include=Encounter:patient";
+  auto with_include = get(*clinic_b_, include);
+  ASSERT_TRUE(with_include);
+  EXPECT_EQ(with_include->status, 200) << with_include->body;
+  EXPECT_NE(with_include->body.find(b_encounter), std::string::npos);
+  EXPECT_EQ(with_include->body.find("\"mode\":\"include\""), std::string::npos) << "A's Patient must not be included";
+  auto national_include = get(*puller_, include);
+  EXPECT_NE(national_include->body.find("\"mode\":\"include\""), std::string::npos) << "the puller gets the include";
+
+  // Overwriting: B's PUT over A's resource (with or without If-Match) is 403
+  // and changes nothing; a puller or admin does not write at all.
+  auto a_body = get(*puller_, "/fhir/Patient/" + a_patient);
+  ASSERT_TRUE(a_body);
+  ASSERT_EQ(a_body->status, 200);
+  std::string put_path = "/fhir/Patient/" + a_patient;
+  auto put = gateway_->client(*clinic_b_)->Put(put_path.c_str(), a_body->body, "application/fhir+json");
   ASSERT_TRUE(put);
-  EXPECT_NE(put->status, 200);
-  EXPECT_NE(put->status, 201);
+  EXPECT_EQ(put->status, 403) << put->body;
+  EXPECT_EQ(put->body.find("versionId"), std::string::npos);
+  auto put_if_match = gateway_->client(*clinic_b_)->Put(put_path.c_str(), {{"If-Match", "W/\"1\""}}, a_body->body,
+                                                        "application/fhir+json");
+  ASSERT_TRUE(put_if_match);
+  EXPECT_EQ(put_if_match->status, 403) << put_if_match->body;
+  for (const std::string* token : {puller_, admin_}) {
+    auto denied = gateway_->client(*token)->Put(put_path.c_str(), a_body->body, "application/fhir+json");
+    ASSERT_TRUE(denied);
+    EXPECT_EQ(denied->status, 403) << denied->body;
+  }
+  auto bundle = std::string(R"({"resourceType":"Bundle","type":"transaction","entry":[{"resource":)") + a_body->body +
+                R"(,"request":{"method":"PUT","url":"Patient/)" + a_patient + R"("}}]})";
+  auto txn = gateway_->client(*clinic_b_)->Post("/fhir", bundle, "application/fhir+json");
+  ASSERT_TRUE(txn);
+  EXPECT_EQ(txn->status, 403) << txn->body;
+  auto still = get(*clinic_a_, put_path);
+  ASSERT_TRUE(still);
+  EXPECT_EQ(still->get_header_value("ETag"), "W/\"1\"") << "A's Patient is unchanged";
+
+  // Conditional create: A's Patient with a NIK only A knows; B's
+  // If-None-Exist on that NIK creates B's own Patient and reveals nothing.
+  std::string nik = "3671015501990001";
+  std::string patient = R"({"resourceType":"Patient","identifier":[{"system":"https://fhir.kemkes.go.id/id/nik","value":")" +
+                        nik + R"("}],"name":[{"family":"Rahayu","given":["Sri"]}],"gender":"female","birthDate":"1999-01-15"})";
+  auto a_made = gateway_->client(*clinic_a_)->Post("/fhir/Patient", patient, "application/fhir+json");
+  ASSERT_TRUE(a_made);
+  ASSERT_EQ(a_made->status, 201) << a_made->body;
+  std::string a_only = parsedJson(a_made->body)["id"].GetString();
+  httplib::Headers condition{{"If-None-Exist", "identifier=https://fhir.kemkes.go.id/id/nik|" + nik}};
+  auto b_conditional = gateway_->client(*clinic_b_)->Post("/fhir/Patient", condition, patient, "application/fhir+json");
+  ASSERT_TRUE(b_conditional);
+  EXPECT_EQ(b_conditional->status, 201) << b_conditional->body;
+  EXPECT_EQ(b_conditional->body.find(a_only), std::string::npos);
+  EXPECT_EQ(b_conditional->get_header_value("Location").find(a_only), std::string::npos);
+  auto a_conditional = gateway_->client(*clinic_a_)->Post("/fhir/Patient", condition, patient, "application/fhir+json");
+  ASSERT_TRUE(a_conditional);
+  EXPECT_EQ(a_conditional->status, 200) << "A's own condition finds A's Patient";
+  EXPECT_NE(a_conditional->body.find(a_only), std::string::npos);
+  a_ids[a_only] = "Patient";
+
+  // $export (system and Patient level): B's files hold none of A's
+  // resources; B's job is invisible to everyone else.
+  for (const std::string kick_off : {"/fhir/$export", "/fhir/Patient/$export"}) {
+    SCOPED_TRACE(kick_off);
+    auto started = gateway_->client(*clinic_b_)->Get(kick_off.c_str(), {{"Prefer", "respond-async"}});
+    ASSERT_TRUE(started);
+    ASSERT_EQ(started->status, 202) << started->body;
+    std::string job = started->get_header_value("Content-Location");
+    job = job.substr(job.find("/fhir/"));
+    int code = 0;
+    std::string body;
+    for (int i = 0; i < 200; ++i) {
+      auto polled = get(*clinic_b_, job);
+      ASSERT_TRUE(polled);
+      code = polled->status;
+      body = polled->body;
+      if (code != 202) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_EQ(code, 200) << body;
+    auto manifest = parsedJson(body);
+    ASSERT_TRUE(manifest["output"].IsArray());
+    EXPECT_GT(manifest["output"].Size(), 0u) << "B exports its own resources";
+    bool saw_own = false;
+    for (const auto& file : manifest["output"].GetArray()) {
+      std::string url = file["url"].GetString();
+      url = url.substr(url.find("/fhir/"));
+      auto ndjson = get(*clinic_b_, url);
+      ASSERT_TRUE(ndjson);
+      EXPECT_EQ(ndjson->status, 200);
+      EXPECT_EQ(leaked(ndjson->body), "") << url << ": A's resource in B's export";
+      if (ndjson->body.find(b_patient) != std::string::npos) saw_own = true;
+      for (const std::string* other : {clinic_a_, puller_}) {
+        auto foreign = get(*other, url);
+        ASSERT_TRUE(foreign);
+        EXPECT_EQ(foreign->status, 404) << "another client downloads B's export file";
+      }
+    }
+    EXPECT_TRUE(saw_own);
+    for (const std::string* other : {clinic_a_, puller_}) {
+      auto foreign = get(*other, job);
+      ASSERT_TRUE(foreign);
+      EXPECT_EQ(foreign->status, 404) << "another client polls B's job";
+      auto cancel = gateway_->client(*other)->Delete(job.c_str());
+      ASSERT_TRUE(cancel);
+      EXPECT_EQ(cancel->status, 404) << "another client cancels B's job";
+    }
+    auto done = gateway_->client(*clinic_b_)->Delete(job.c_str());
+    ASSERT_TRUE(done);
+    EXPECT_EQ(done->status, 202);
+  }
 }
 
 TEST_F(SecurityTest, PostingOrganizationComesFromCredentialsNotPayload) {
@@ -407,6 +600,34 @@ TEST(SecurityLimitsTest, BatchLargerThanTheLimitIs413AndStoresNothing) {
   auto one = gateway.client(token)->Post("/ingest/epuskesmas-json", visit, "application/json");
   ASSERT_TRUE(one);
   EXPECT_EQ(one->status, 201);
+}
+
+TEST(SecurityLimitsTest, SearchAndHistoryPageSizeIsCapped) {
+  GatewayProcess gateway(withAuth(R"("limits": {"search_count_max": 2})"));
+  std::string clinic = gateway.token("clinic", "pkm-a");
+  auto posted = gateway.client(clinic)->Post("/ingest/epuskesmas-json", testing::exampleVisit(), "application/json");
+  ASSERT_TRUE(posted);
+  ASSERT_EQ(posted->status, 201) << posted->body;
+  ASSERT_GT(testing::bundleLocations(posted->body).size(), 2u);
+  std::string puller = gateway.token("puller");
+  for (const char* path : {"/fhir/_history?_count=500", "/fhir/_history", "/fhir/Encounter/_history?_count=500"}) {
+    auto res = gateway.client(puller)->Get(path);
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << path << ": " << res->body;
+    auto doc = parsedJson(res->body);
+    EXPECT_LE(doc.HasMember("entry") ? doc["entry"].Size() : 0u, 2u) << path;
+  }
+  auto history = parsedJson(gateway.client(puller)->Get("/fhir/_history?_count=500")->body);
+  EXPECT_EQ(history["entry"].Size(), 2u);
+  EXPECT_NE(std::string(gateway.client(puller)->Get("/fhir/_history?_count=500")->body).find("\"next\""),
+            std::string::npos);
+  for (const char* type : {"Patient", "Encounter", "Observation"}) {
+    auto res = gateway.client(puller)->Get((std::string("/fhir/") + type + "?_count=500").c_str());
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    auto doc = parsedJson(res->body);
+    EXPECT_LE(doc.HasMember("entry") ? doc["entry"].Size() : 0u, 2u) << type;
+  }
 }
 
 TEST(SecurityStartupTest, RefusesAuthDisabledOnANonLoopbackAddress) {
