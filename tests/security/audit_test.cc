@@ -118,6 +118,36 @@ TEST(AuditTest, EveryAccessIsRecordedAndSearchableByAgentEntityAndDate) {
   EXPECT_EQ(unknown->status, 400);
 }
 
+TEST(AuditTest, FhirWritesAreAuditedWithTheirDataAndRefusalsToo) {
+  GatewayProcess gateway(withAuth());
+  testing::ClientCredentials clinic = gateway.addClient("clinic", "pkm-a");
+  std::string token = gateway.fetchToken(clinic);
+  std::string other = gateway.token("clinic", "pkm-b");
+  std::string admin = gateway.token("admin");
+  std::string patient =
+      R"({"resourceType":"Patient","identifier":[{"system":"https://fhir.kemkes.go.id/id/nik","value":"3671015501990001"}],)"
+      R"("name":[{"family":"Rahayu","given":["Sri"]}],"gender":"female","birthDate":"1999-01-15"})";
+  auto created = gateway.client(token)->Post("/fhir/Patient", patient, "application/fhir+json");
+  ASSERT_TRUE(created);
+  ASSERT_EQ(created->status, 201) << created->body;
+  auto doc = parsedJson(created->body);
+  std::string entity = std::string("Patient/") + doc["id"].GetString();
+  auto refused = gateway.client(other)->Put(("/fhir/" + entity).c_str(), created->body, "application/fhir+json");
+  ASSERT_TRUE(refused);
+  ASSERT_EQ(refused->status, 403) << refused->body;
+  auto about = searchUntil(gateway, admin, "?entity=" + entity, 2);
+  ASSERT_EQ(about["entry"].Size(), 2u);
+  EXPECT_EQ(subtypes(about), (std::vector<std::string>{"create", "update"}));
+  const auto& write = about["entry"][0]["resource"];
+  EXPECT_STREQ(write["action"].GetString(), "C");
+  EXPECT_STREQ(write["outcome"].GetString(), "0");
+  const auto& refusal = about["entry"][1]["resource"];
+  EXPECT_STREQ(refusal["action"].GetString(), "U");
+  EXPECT_STREQ(refusal["outcome"].GetString(), "4") << "the refused PUT is recorded as refused";
+  std::string out;
+  EXPECT_EQ(verify(gateway.dataDir(), out), 0) << out;
+}
+
 TEST(AuditTest, VerifyPassesOnAnUntouchedChain) {
   GatewayProcess gateway(withAuth());
   std::string token = gateway.token("clinic", "pkm-a");
