@@ -2,6 +2,7 @@
 -- every request stores new resources (no "unchanged" shortcut).
 -- PATH is taken from the environment (default /ingest/epuskesmas-json).
 local path = os.getenv("BENCH_PATH") or "/ingest/epuskesmas-json"
+local token = os.getenv("BENCH_TOKEN") or ""
 local counter = 0
 local thread_id = 0
 local threads = {}
@@ -26,7 +27,7 @@ local template = [[{"id_kunjungan":"BENCH-%d-%d","waktu":"2024-11-27T08:40:00","
 function request()
   counter = counter + 1
   local body = string.format(template, thread_id, counter, thread_id, counter, (thread_id * 100000 + counter) % 100000)
-  return wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", path, {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
 end
 
 function response(status, headers, body)

@@ -19,6 +19,7 @@ cat > "$work/gateway.json" <<JSON
 { "server": {"listen": "127.0.0.1:$gw_port", "threads": 128},
   "tls": {"cert": "certs/dev/server.crt", "key": "certs/dev/server.key"},
   "store": {"data_dir": "$work/data"},
+  "limits": {"rate_per_s": 1000000, "rate_burst": 1000000},
   "plugin_dir": "$build/plugins",
   "plugins": [{"name": "epuskesmas-json", "library": "epuskesmas-json.so"}],
   "log_level": "warning" }
@@ -26,6 +27,15 @@ JSON
 "$build/gateway/ilp-gateway" serve --config "$work/gateway.json" > "$work/gw.out" 2> "$work/gw.err" &
 "$build/bench/bench_echo_server" certs/dev/server.crt certs/dev/server.key $echo_port > "$work/echo.out" &
 for _ in $(seq 50); do grep -q listening "$work/gw.out" 2>/dev/null && grep -q listening "$work/echo.out" && break; sleep 0.2; done
+
+# A clinic client and its bearer token: the gateway is measured with auth on,
+# as deployed (token verification, scope and tenant checks, audit trail).
+secret=$("$build/gateway/ilp-gateway" client add --role clinic --org dev-puskesmas --id bench-clinic \
+  --config "$work/gateway.json" | sed -n 's/^client_secret=//p')
+token=$(curl -s --cacert certs/dev/ca.crt -u "bench-clinic:$secret" -d grant_type=client_credentials \
+  "https://127.0.0.1:$gw_port/oauth2/token" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+[[ -n $token ]] || { echo "no token" >&2; exit 1; }
+export BENCH_TOKEN=$token
 
 # wrk's "Requests/sec" line, as a number.
 rate() { awk '/Requests\/sec/ {print $2}'; }
@@ -35,12 +45,12 @@ measure() {  # connections url [script]
   if [[ -n $script ]]; then
     wrk -t"$threads" -c"$c" -d"${seconds}s" -s "$script" "$url" 2>>"$work/wrk.err" | rate
   else
-    wrk -t"$threads" -c"$c" -d"${seconds}s" "$url" 2>>"$work/wrk.err" | rate
+    wrk -t"$threads" -c"$c" -d"${seconds}s" -H "Authorization: Bearer $BENCH_TOKEN" "$url" 2>>"$work/wrk.err" | rate
   fi
 }
 
 # One visit to read back.
-loc=$(curl -s --cacert certs/dev/ca.crt -H 'Content-Type: application/json' \
+loc=$(curl -s --cacert certs/dev/ca.crt -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
   --data-binary @docs/examples/epuskesmas-visit.json "https://127.0.0.1:$gw_port/ingest/epuskesmas-json" |
   grep -o '"location":"Patient/[^/"]*' | head -1 | cut -d'"' -f4)
 

@@ -7,17 +7,24 @@
 //   quarantine       list, show and reprocess quarantined payloads/records
 //   outbox           list and resend store-and-forward dead letters
 //   store check      integrity check of the data directory
+//   client, key, audit  security administration (docs/security.md)
 //   version
+#include <pwd.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <thread>
 
 #include "adapter_tools.h"
+#include "audit.h"
+#include "clients.h"
 #include "config.h"
+#include "token_service.h"
 #include "gateway.h"
 #include "quarantine.h"
 #include "log.h"
@@ -57,6 +64,16 @@ commands:
   outbox resend SEQ|--all     send dead letters again (a running gateway picks
                               them up at its next poll)
   store check                 integrity check of the store (--data DIR)
+  client add --role ROLE [--org ORG] [--id ID] [--cert PEM] [--local-only]
+                              register a client (ROLE: clinic, puller, admin;
+                              clinic needs --org); prints the secret once
+  client list                 registered clients (never secrets)
+  client revoke ID            revoke a client; its tokens stop working at once
+  client rotate ID            new secret for a client; prints it once
+  key rotate                  new token signing key; old keys verify until
+                              their tokens expire
+  audit verify                recompute the audit hash chain; exit 1 and name
+                              the first broken event when edited or deleted
   version
 
 options (override gateway.json):
@@ -92,6 +109,12 @@ struct Args {
   int timeout_s = 60;
   bool update_golden = false;
   std::string template_dir;
+  // client add
+  std::string role;
+  std::string org;
+  std::string client_id;
+  std::string cert;
+  bool local_only = false;
 };
 
 int fail(const std::string& message) {
@@ -189,6 +212,96 @@ int serve(const Args& args) {
   server.value().reset();   // joins worker threads: in-flight requests finish
   gateway.value().reset();  // the store drains its queue and closes
   ilpgw::logLine(ilpgw::LogLevel::kInfo, "stopped");
+  return 0;
+}
+
+// Who ran an administrative command, for the audit trail.
+std::string cliActor() {
+  const passwd* pw = getpwuid(getuid());
+  return std::string("cli:") + (pw != nullptr ? pw->pw_name : std::to_string(getuid()));
+}
+
+ilpgw::StatusOr<std::unique_ptr<ilpgw::Store>> openStore(const ilpgw::Config& config) {
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  return ilpgw::openSqliteStore(ilpgw::SqliteOptions{config.storePath(), config.store_batch_max});
+}
+
+void printCredentials(const ilpgw::IssuedCredentials& issued) {
+  const auto& r = issued.record;
+  std::printf("client_id=%s\nclient_secret=%s\nrole=%s\n", r.client_id.c_str(), issued.secret.c_str(), r.role.c_str());
+  if (!r.organization.empty()) std::printf("organization=%s\n", r.organization.c_str());
+  if (!r.cert_thumbprint.empty()) std::printf("cert_x5t_s256=%s\n", r.cert_thumbprint.c_str());
+  if (r.local_only) std::printf("local_only=true\n");
+  std::fprintf(stderr, "The secret is shown only now and stored only as a salted hash: keep it safe.\n");
+}
+
+int client(const Args& args) {
+  if (args.files.empty()) return fail("client needs add, list, revoke or rotate");
+  auto config = buildConfig(args);
+  if (!config.isOk()) return fail(config.status().message());
+  auto store = openStore(config.value());
+  if (!store.isOk()) return fail(store.status().message());
+  ilpgw::Store& s = *store.value();
+  const std::string& action = args.files[0];
+  if (action == "add" && args.files.size() == 1) {
+    auto issued = ilpgw::addClient(s, {args.client_id, args.role, args.org, args.cert, args.local_only}, cliActor());
+    if (!issued.isOk()) return fail(issued.status().message());
+    printCredentials(issued.value());
+    return 0;
+  }
+  if (action == "list" && args.files.size() == 1) {
+    auto clients = s.listClients();
+    if (!clients.isOk()) return fail(clients.status().message());
+    std::printf("%-32s %-7s %-24s %-6s %-5s %s\n", "client_id", "role", "organization", "cert", "local", "status");
+    for (const auto& c : clients.value()) {
+      std::printf("%-32s %-7s %-24s %-6s %-5s %s\n", c.client_id.c_str(), c.role.c_str(),
+                  c.organization.empty() ? "*" : c.organization.c_str(), c.cert_thumbprint.empty() ? "-" : "bound",
+                  c.local_only ? "yes" : "no", c.revoked_at.empty() ? "active" : ("revoked " + c.revoked_at).c_str());
+    }
+    return 0;
+  }
+  if (action == "revoke" && args.files.size() == 2) {
+    ilpgw::Status revoked = ilpgw::revokeClient(s, args.files[1], cliActor());
+    if (!revoked.isOk()) return fail(revoked.message());
+    std::printf("revoked %s\n", args.files[1].c_str());
+    return 0;
+  }
+  if (action == "rotate" && args.files.size() == 2) {
+    auto issued = ilpgw::rotateClientSecret(s, args.files[1], cliActor());
+    if (!issued.isOk()) return fail(issued.status().message());
+    printCredentials(issued.value());
+    return 0;
+  }
+  return fail("usage: client add|list|revoke ID|rotate ID");
+}
+
+int key(const Args& args) {
+  if (args.files != std::vector<std::string>{"rotate"}) return fail("usage: key rotate");
+  auto config = buildConfig(args);
+  if (!config.isOk()) return fail(config.status().message());
+  auto kid = ilpgw::rotateSigningKey(config.value().signingKeyDir(), config.value().token_ttl_s);
+  if (!kid.isOk()) return fail(kid.status().message());
+  std::printf("new signing key %s in %s\n", kid.value().c_str(), config.value().signingKeyDir().c_str());
+  return 0;
+}
+
+int audit(const Args& args) {
+  if (args.files != std::vector<std::string>{"verify"}) return fail("usage: audit verify");
+  auto config = buildConfig(args);
+  if (!config.isOk()) return fail(config.status().message());
+  if (!std::ifstream(config.value().storePath())) return fail("no database at " + config.value().storePath());
+  auto store = openStore(config.value());
+  if (!store.isOk()) return fail(store.status().message());
+  auto result = ilpgw::verifyAuditChain(*store.value());
+  if (!result.isOk()) return fail(result.status().message());
+  if (!result.value().ok) {
+    std::printf("audit chain BROKEN at event %lld: %s\n", static_cast<long long>(result.value().broken_seq),
+                result.value().problem.c_str());
+    return 1;
+  }
+  std::printf("audit chain ok: %lld events, head %s\n", static_cast<long long>(result.value().checked),
+              result.value().head_hash.empty() ? "(empty)" : result.value().head_hash.c_str());
   return 0;
 }
 
@@ -399,6 +512,16 @@ int main(int argc, char** argv) {
         args.update_golden = true;
       } else if (arg == "--timeout") {
         args.timeout_s = std::stoi(value());
+      } else if (arg == "--role") {
+        args.role = value();
+      } else if (arg == "--org") {
+        args.org = value();
+      } else if (arg == "--id") {
+        args.client_id = value();
+      } else if (arg == "--cert") {
+        args.cert = value();
+      } else if (arg == "--local-only") {
+        args.local_only = true;
       } else if (arg == "--listen" || arg == "--data" || arg == "--plugin-dir" || arg == "--mappings" ||
                  arg == "--organization" || arg == "--threads" || arg == "--log-level") {
         args.overrides.emplace_back(arg, value());
@@ -419,6 +542,9 @@ int main(int argc, char** argv) {
   if (args.command == "outbox") return outboxCommand(args);
   if (args.command == "store") return storeCommand(args);
   if (args.command == "adapter") return adapterCommand(args);
+  if (args.command == "client") return client(args);
+  if (args.command == "key") return key(args);
+  if (args.command == "audit") return audit(args);
   if (args.command == "config-reference") {
     std::fputs(ilpgw::configReference().c_str(), stdout);
     return 0;

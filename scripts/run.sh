@@ -8,11 +8,19 @@ bash scripts/install-deps.sh
 bash scripts/build.sh -DILPGW_BUILD_TESTS=OFF
 bash certs/make-dev-certs.sh certs/dev
 [[ -f gateway.json ]] || cp gateway.example.json gateway.json
+# The demo client: a local-only clinic client of the dev facility. Its secret
+# is shown here once (a new one on every run; the store keeps only a hash).
+cli=build/gateway/ilp-gateway
+credentials=$("$cli" client rotate demo-clinic --config gateway.json 2>/dev/null ||
+              "$cli" client add --id demo-clinic --role clinic --org dev-puskesmas --local-only --config gateway.json)
+secret=$(sed -n 's/^client_secret=//p' <<<"$credentials")
 cat <<TXT
 
 ILP Gateway is starting on https://127.0.0.1:8443 (Ctrl-C stops it).
+Demo client (local-only, clinic role for dev-puskesmas):
+  ILPGW_CLIENT_ID=demo-clinic ILPGW_CLIENT_SECRET=$secret
 Try it from another terminal:
-  scripts/demo-client.sh                      # posts the example visit, reads it back
+  ILPGW_CLIENT_ID=demo-clinic ILPGW_CLIENT_SECRET=$secret scripts/demo-client.sh
   curl --cacert certs/dev/ca.crt https://127.0.0.1:8443/fhir/metadata
 
 TXT

@@ -83,6 +83,7 @@ std::vector<SearchQuery> exportQueries(const ExportRequest& request) {
     SearchQuery query;
     query.type = type;
     query.want_total = false;
+    query.organization = request.organization;  // tenant isolation: filtered in the store's query
     if (request.level == ExportLevel::kPatient && type != "Patient") {
       SearchClause linked;
       linked.kind = SearchKind::kReference;
@@ -140,19 +141,19 @@ StatusOr<std::string> BulkExporter::start(ExportRequest request) {
   return job->id;
 }
 
-std::optional<ExportStatus> BulkExporter::status(const std::string& job) const {
+std::optional<ExportStatus> BulkExporter::status(const std::string& job, const std::string& client_id) const {
   std::lock_guard lock(mutex_);
   auto it = jobs_.find(job);
-  if (it == jobs_.end()) return std::nullopt;
+  if (it == jobs_.end() || it->second->request.client_id != client_id) return std::nullopt;
   return it->second->status;
 }
 
-bool BulkExporter::cancel(const std::string& job) {
+bool BulkExporter::cancel(const std::string& job, const std::string& client_id) {
   bool running = false;
   {
     std::lock_guard lock(mutex_);
     auto it = jobs_.find(job);
-    if (it == jobs_.end()) return false;
+    if (it == jobs_.end() || it->second->request.client_id != client_id) return false;
     std::shared_ptr<Job> found = it->second;
     found->cancelled = true;
     running = found->status.state == ExportState::kRunning;
@@ -168,10 +169,14 @@ bool BulkExporter::cancel(const std::string& job) {
   return true;
 }
 
-std::optional<std::string> BulkExporter::filePath(const std::string& job, const std::string& name) const {
+std::optional<std::string> BulkExporter::filePath(const std::string& job, const std::string& name,
+                                                  const std::string& client_id) const {
   std::lock_guard lock(mutex_);
   auto it = jobs_.find(job);
-  if (it == jobs_.end() || it->second->status.state != ExportState::kCompleted) return std::nullopt;
+  if (it == jobs_.end() || it->second->request.client_id != client_id ||
+      it->second->status.state != ExportState::kCompleted) {
+    return std::nullopt;
+  }
   for (const auto& file : it->second->status.files) {
     if (file.name == name) return (std::filesystem::path(directory_) / job / name).string();
   }

@@ -31,6 +31,10 @@ struct ExportRequest {
   std::vector<std::string> types;     // resource types to export, in output order
   std::optional<std::string> since;   // UTC instant: resources with lastUpdated > since
   std::string request_url;            // the kick-off URL, echoed in the manifest
+  // Security: the requesting client (only it may poll, download or cancel the
+  // job) and the organization whose resources it may export (nullopt = all).
+  std::string client_id;
+  std::optional<std::string> organization;
 };
 
 // Checks kick-off parameters (_type, _since, _outputFormat; anything else is
@@ -67,11 +71,15 @@ class BulkExporter {
 
   // Queues a job; returns its id.
   StatusOr<std::string> start(ExportRequest request);
-  std::optional<ExportStatus> status(const std::string& job) const;
-  // Stops the job if it runs, deletes its files and forgets it; false if unknown.
-  bool cancel(const std::string& job);
-  // Path of a finished job's output file; nullopt if there is none such.
-  std::optional<std::string> filePath(const std::string& job, const std::string& name) const;
+  // The job as `client_id` sees it: another client's job is unknown to it.
+  std::optional<ExportStatus> status(const std::string& job, const std::string& client_id) const;
+  // Stops the job if it runs, deletes its files and forgets it; false if
+  // unknown (or another client's).
+  bool cancel(const std::string& job, const std::string& client_id);
+  // Path of a finished job's output file; nullopt if there is none such (or
+  // the job is another client's).
+  std::optional<std::string> filePath(const std::string& job, const std::string& name,
+                                      const std::string& client_id) const;
 
  private:
   struct Job {

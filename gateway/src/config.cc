@@ -162,6 +162,28 @@ const std::vector<KeySpec>& keys() {
       {"upstream.poll_interval_ms", KeyType::kInteger, "1000",
        "How often an idle sender looks for new rows (new commits wake it at once).",
        setUpstream(&UpstreamConfig::poll_interval_ms)},
+      // ---- security (feature/security); see docs/security.md ----
+      {"auth.enabled", KeyType::kBoolean, "true",
+       "Require OAuth2 bearer tokens (POST /oauth2/token) on every API call. `false` is accepted only on a "
+       "loopback address and logs a warning at start-up.",
+       set(&Config::auth_enabled)},
+      {"auth.token_ttl_s", KeyType::kInteger, "900", "Lifetime of issued access tokens in seconds (60..86400).",
+       set(&Config::token_ttl_s)},
+      {"auth.signing_key_dir", KeyType::kString, "",
+       "Directory of the ES256 token signing keys (created with mode 0700, a key is generated on first start). "
+       "Empty: `<store.data_dir>/keys`.",
+       set(&Config::signing_key_dir)},
+      {"limits.rate_per_s", KeyType::kInteger, "50",
+       "Requests per second each client may make on average (token bucket); beyond it 429 with Retry-After.",
+       set(&Config::rate_per_s)},
+      {"limits.rate_burst", KeyType::kInteger, "200", "Requests a client may make in one burst (bucket size).",
+       set(&Config::rate_burst)},
+      {"limits.batch_max_records", KeyType::kInteger, "5000",
+       "Most native records in one post to /ingest; larger posts get 413 and nothing is stored.",
+       set(&Config::batch_max_records)},
+      {"limits.search_count_max", KeyType::kInteger, "1000",
+       "Largest page size (`_count`) of a search or history page; larger requests are capped.",
+       set(&Config::search_count_max)},
   };
   return kKeys;
 }
@@ -323,6 +345,16 @@ StatusOr<Config> parseConfig(std::string_view text) {
                     "config section upstream: batch_size, timeouts and delays must be positive and "
                     "backoff_max_ms >= backoff_initial_ms");
     }
+  }
+  if (config.token_ttl_s < 60 || config.token_ttl_s > 86400) {
+    return Status(StatusCode::kInvalidArgument, "config key auth.token_ttl_s: must be 60..86400");
+  }
+  if (config.rate_per_s < 1 || config.rate_burst < 1) {
+    return Status(StatusCode::kInvalidArgument, "config keys limits.rate_per_s and limits.rate_burst: must be >= 1");
+  }
+  if (config.batch_max_records < 1 || config.search_count_max < 1) {
+    return Status(StatusCode::kInvalidArgument,
+                  "config keys limits.batch_max_records and limits.search_count_max: must be >= 1");
   }
   if (config.store_backend != "sqlite") {
     return Status(StatusCode::kInvalidArgument, "config key store.backend: only \"sqlite\" is supported");

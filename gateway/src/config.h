@@ -70,6 +70,16 @@ struct Config {
   std::string public_base_url;
   // store-and-forward (durability)
   UpstreamConfig upstream;
+  // ---- security (feature/security) ----
+  bool auth_enabled = true;
+  int token_ttl_s = 900;
+  std::string signing_key_dir;  // empty = <data_dir>/keys
+  int rate_per_s = 50;          // per-client token bucket refill
+  int rate_burst = 200;         // per-client bucket size
+  int batch_max_records = 5000;  // native records per post
+  int search_count_max = 1000;   // largest _count of a search or history page
+
+  std::string signingKeyDir() const { return signing_key_dir.empty() ? data_dir + "/keys" : signing_key_dir; }
 
   std::string storePath() const { return data_dir + "/gateway.db"; }
 };

@@ -6,11 +6,13 @@
 #include <random>
 #include <set>
 
+#include "audit.h"
 #include "fhir_validator.h"
 #include "json.h"
 #include "log.h"
 #include "outcome.h"
 #include "resource_text.h"
+#include "security.h"
 #include "terminology_routes.h"
 #include "time_util.h"
 
@@ -44,6 +46,10 @@ FhirResponse outcome(int status, const std::vector<sdk::Issue>& issues) {
 
 FhirResponse storeFailure(const Status& status) {
   if (status.code() == StatusCode::kPreconditionFailed) return outcome(412, "conflict", status.message());
+  if (status.code() == StatusCode::kPermissionDenied) {
+    // Tenant isolation: the write would change another organization's resource.
+    return outcome(403, "forbidden", "the write would change a resource of another organization; nothing was stored");
+  }
   if (status.code() == StatusCode::kInternal) return outcome(500, "exception", "store failure; see the gateway log");
   return outcome(503, "transient", "the store is unavailable; retry later");
 }
@@ -143,8 +149,9 @@ struct ParsedHistory {
   std::vector<sdk::Issue> issues;
 };
 
-ParsedHistory parseHistory(const QueryParams& params, bool is_lenient) {
+ParsedHistory parseHistory(const QueryParams& params, bool is_lenient, int max_count) {
   ParsedHistory parsed;
+  parsed.query.limit = std::min(parsed.query.limit, max_count);
   auto problem = [&](const std::string& name, const std::string& message) {
     sdk::Issue issue;
     issue.severity = is_lenient ? sdk::Severity::kWarning : sdk::Severity::kError;
@@ -168,7 +175,7 @@ ParsedHistory parseHistory(const QueryParams& params, bool is_lenient) {
         problem(name, "must be a positive integer");
         continue;
       }
-      parsed.query.limit = std::min(count, 1000);
+      parsed.query.limit = std::min(count, max_count);  // limits.search_count_max
     } else if (name == "_sort") {
       if (value == "_lastUpdated") {
         parsed.query.order = SearchOrder::kOldestFirst;
@@ -259,7 +266,8 @@ struct PlannedWrite {
 
 // Validates `resource` and turns it into a write; adds issues with `where`
 // prefixed to their expressions (e.g. Bundle.entry[2].resource).
-bool prepareWrite(rapidjson::Value& resource, const std::string& where, const Config& config, PlannedWrite& planned) {
+bool prepareWrite(rapidjson::Value& resource, const std::string& where, const std::string& organization,
+                  PlannedWrite& planned) {
   std::vector<sdk::Issue> issues;
   fhir::validateResource(resource, issues);
   for (auto& issue : issues) {
@@ -268,13 +276,15 @@ bool prepareWrite(rapidjson::Value& resource, const std::string& where, const Co
   }
   if (isBlocking(planned.issues)) return false;
   planned.write = prepareResource(resource);
-  planned.write.organization = config.organization_id;  // bound to the client's credentials by a later issue
+  planned.write.organization = organization;  // from the caller's credentials, never from the payload
   planned.write.source_locator = "fhir-api";
   return true;
 }
 
 // If-None-Exist: `identifier=a|b` etc. evaluated by the store's writer.
 std::optional<sdk::Issue> conditionFor(const std::string& type, std::string_view condition, ResourceWrite& write) {
+  // Only the writer's own organization is searched: another organization's
+  // match must neither be returned nor reveal that it exists.
   if (condition.find('?') != std::string_view::npos) condition = condition.substr(condition.find('?') + 1);
   SearchParseOptions options;
   options.allow_result_params = false;
@@ -285,6 +295,7 @@ std::optional<sdk::Issue> conditionFor(const std::string& type, std::string_view
   }
   parsed.query.limit = 2;
   parsed.query.want_total = false;
+  parsed.query.organization = write.organization;
   write.if_none_exist = std::move(parsed.query);
   return std::nullopt;
 }
@@ -297,6 +308,35 @@ int statusCode(WriteOutcome outcome) { return outcome == WriteOutcome::kCreated 
 
 std::string resourceUrl(const std::string& base, const WrittenResource& w) {
   return base + "/" + w.type + "/" + w.id + "/_history/" + std::to_string(w.version);
+}
+
+// The organization the caller writes for: a clinic client its own, the
+// development caller (auth disabled) the configured facility; anyone else
+// (puller, admin) does not write clinical data.
+std::optional<std::string> writeOrganization(const RequestContext& caller, const Config& config) {
+  if (!caller.hasScope(kScopeWrite)) return std::nullopt;
+  if (caller.role == "clinic" && !caller.organization.empty()) return caller.organization;
+  if (caller.role == "dev") return config.organization_id;
+  return std::nullopt;
+}
+
+FhirResponse writeForbidden() {
+  return outcome(403, "forbidden", "only clinic clients write records, each for its own organization");
+}
+
+// The AuditEvent of a write, committed in the same transaction as the data.
+AuditWrite writeAudit(const RequestContext& caller, const std::string& organization, const char* subtype,
+                      char action, std::vector<std::string> entities, int status, std::string description) {
+  AuditInfo info;
+  info.subtype = subtype;
+  info.action = action;
+  info.http_status = status;
+  info.agent = caller.client_id;
+  info.organization = organization;
+  info.remote_addr = caller.remote_addr;
+  info.entities = std::move(entities);
+  info.description = std::move(description);
+  return makeAuditEvent(info);
 }
 
 }  // namespace
@@ -422,6 +462,9 @@ FhirResponse FhirApi::read(const FhirRequest& req, const std::string& type, cons
   }
   auto found = version ? gateway_.store().readVersion(type, id, *version) : gateway_.store().read(type, id);
   if (!found.isOk()) return storeFailure(found.status());
+  // Tenant isolation: another organization's resource (or version) answers
+  // exactly like a missing one, so not even its existence is revealed.
+  if (found.value() && !currentRequest().canRead(found.value()->organization)) found.value().reset();
   if (!found.value()) {
     return outcome(404, "not-found",
                    type + "/" + id + (version ? "/_history/" + std::to_string(*version) : "") + " does not exist");
@@ -444,8 +487,13 @@ FhirResponse FhirApi::search(const FhirRequest& req, const std::string& type) {
   }
   SearchParseOptions options;
   options.lenient = lenient(req);
+  options.max_count = gateway_.config().search_count_max;  // limits.search_count_max
+  options.default_count = std::min(options.default_count, options.max_count);
   ParsedSearch parsed = parseSearch(type, req.params, options);
   if (isBlocking(parsed.issues)) return outcome(400, parsed.issues);
+  // Tenant isolation in the store's query: total and paging count only what
+  // the caller may see.
+  parsed.query.organization = currentRequest().readOrganization();
   // The total costs a count over every match: computed on the first page
   // only, where a client looks for it, not again on every `next`.
   if (parsed.query.after_seq) parsed.query.want_total = false;
@@ -491,6 +539,7 @@ FhirResponse FhirApi::search(const FhirRequest& req, const std::string& type) {
     auto included = gateway_.store().readCurrent(wanted);
     if (!included.isOk()) return storeFailure(included.status());
     for (const auto& r : included.value()) {
+      if (!currentRequest().canRead(r.organization)) continue;  // another organization's: as if missing
       bundle.entry(req.base_url + "/" + r.type + "/" + r.id, r.json, "\"search\":{\"mode\":\"include\"}");
     }
   }
@@ -504,15 +553,19 @@ FhirResponse FhirApi::history(const FhirRequest& req, const std::string& type, c
   if (!type.empty() && !fhir::isSupportedResourceType(type)) {
     return outcome(404, "not-supported", "resource type " + type + " is not served by this gateway");
   }
-  ParsedHistory parsed = parseHistory(req.params, lenient(req));
+  ParsedHistory parsed = parseHistory(req.params, lenient(req), gateway_.config().search_count_max);
   if (isBlocking(parsed.issues)) return outcome(400, parsed.issues);
   parsed.query.type = type;
   parsed.query.id = id;
+  parsed.query.organization = currentRequest().readOrganization();  // tenant isolation, in the store's query
   auto page = gateway_.store().history(parsed.query);
   if (!page.isOk()) return storeFailure(page.status());
   if (!id.empty() && page->versions.empty() && !parsed.query.after_seq && !parsed.query.since) {
     auto exists = gateway_.store().read(type, id);
-    if (exists.isOk() && !exists.value()) return outcome(404, "not-found", type + "/" + id + " does not exist");
+    // Another organization's resource is missing for this caller.
+    if (exists.isOk() && (!exists.value() || !currentRequest().canRead(exists.value()->organization))) {
+      return outcome(404, "not-found", type + "/" + id + " does not exist");
+    }
   }
   std::string base = req.base_url;
   if (!type.empty()) base += "/" + type;
@@ -545,6 +598,9 @@ FhirResponse FhirApi::create(const FhirRequest& req, const std::string& type) {
   if (!fhir::isSupportedResourceType(type)) {
     return outcome(404, "not-supported", "resource type " + type + " is not served by this gateway");
   }
+  RequestContext& caller = currentRequest();
+  auto organization = writeOrganization(caller, gateway_.config());
+  if (!organization) return writeForbidden();
   rapidjson::Document doc;
   if (auto error = json::parse(req.body, doc)) return outcome(400, "structure", "invalid JSON: " + *error);
   if (!doc.IsObject() || json::string(doc, "resourceType") != type) {
@@ -555,15 +611,19 @@ FhirResponse FhirApi::create(const FhirRequest& req, const std::string& type) {
   if (doc.HasMember("id")) doc.RemoveMember("id");
   doc.AddMember("id", json::str(id, doc.GetAllocator()), doc.GetAllocator());
   PlannedWrite planned;
-  if (!prepareWrite(doc, "", gateway_.config(), planned)) return outcome(422, planned.issues);
+  if (!prepareWrite(doc, "", *organization, planned)) return outcome(422, planned.issues);
   std::string condition = req.header("if-none-exist");
   if (!condition.empty()) {
     if (auto problem = conditionFor(type, condition, planned.write)) return outcome(400, {*problem});
   }
   WriteBatch batch;
   batch.resources.push_back(planned.write);
+  batch.audit.push_back(writeAudit(caller, *organization, "create", 'C', {type + "/" + id}, 201,
+                                   condition.empty() ? "POST /fhir/" + type
+                                                     : "POST /fhir/" + type + " (If-None-Exist)"));
   auto committed = gateway_.store().commit(std::move(batch));
-  if (!committed.isOk()) return storeFailure(committed.status());
+  if (!committed.isOk()) return storeFailure(committed.status());  // nothing stored: the request hook audits it
+  caller.audited = true;  // the AuditEvent was committed with the data
   const WrittenResource& w = committed->resources.at(0);
   FhirResponse res;
   res.status = statusCode(w.outcome);
@@ -598,8 +658,11 @@ FhirResponse FhirApi::update(const FhirRequest& req, const std::string& type, co
   if (json::string(doc, "id") != id) {
     return outcome(400, "invalid", "the resource id must equal the id in the URL (" + id + ")", type + ".id");
   }
+  RequestContext& caller = currentRequest();
+  auto organization = writeOrganization(caller, gateway_.config());
+  if (!organization) return writeForbidden();
   PlannedWrite planned;
-  if (!prepareWrite(doc, "", gateway_.config(), planned)) return outcome(422, planned.issues);
+  if (!prepareWrite(doc, "", *organization, planned)) return outcome(422, planned.issues);
   std::string if_match = req.header("if-match");
   if (!if_match.empty()) {
     auto version = parseEtag(if_match);
@@ -608,8 +671,13 @@ FhirResponse FhirApi::update(const FhirRequest& req, const std::string& type, co
   }
   WriteBatch batch;
   batch.resources.push_back(planned.write);
+  // The store checks If-Match only after the tenant check, so another
+  // organization's resource is 403 and its version is never disclosed.
+  batch.audit.push_back(writeAudit(caller, *organization, "update", 'U', {type + "/" + id}, 200,
+                                   "PUT /fhir/" + type + "/" + id));
   auto committed = gateway_.store().commit(std::move(batch));
-  if (!committed.isOk()) return storeFailure(committed.status());
+  if (!committed.isOk()) return storeFailure(committed.status());  // nothing stored: the request hook audits it
+  caller.audited = true;
   const WrittenResource& w = committed->resources.at(0);
   FhirResponse res;
   res.status = statusCode(w.outcome);
@@ -631,6 +699,9 @@ FhirResponse FhirApi::transaction(const FhirRequest& req) {
   if (!is_transaction && bundle_type != "batch") {
     return outcome(400, "invalid", "Bundle.type must be transaction or batch", "Bundle.type");
   }
+  RequestContext& caller = currentRequest();
+  auto organization = writeOrganization(caller, gateway_.config());
+  if (!organization) return writeForbidden();
   auto& a = doc.GetAllocator();
   rapidjson::Value empty(rapidjson::kArrayType);
   rapidjson::Value* entries = doc.HasMember("entry") && doc["entry"].IsArray() ? &doc["entry"] : &empty;
@@ -710,7 +781,7 @@ FhirResponse FhirApi::transaction(const FhirRequest& req) {
       rewriteReferences(resource, assigned, a);
     }
     std::string where = "Bundle.entry[" + std::to_string(i) + "].resource";
-    if (!prepareWrite(resource, where, gateway_.config(), planned[i])) {
+    if (!prepareWrite(resource, where, *organization, planned[i])) {
       error_status[i] = 422;
       continue;
     }
@@ -763,9 +834,17 @@ FhirResponse FhirApi::transaction(const FhirRequest& req) {
     }
     if (isBlocking(all)) return outcome(status, all);  // all or nothing
     WriteBatch batch;
-    for (auto& p : planned) batch.resources.push_back(std::move(p.write));
+    std::vector<std::string> entities;
+    for (auto& p : planned) {
+      entities.push_back(p.write.type + "/" + p.write.id);
+      batch.resources.push_back(std::move(p.write));
+    }
+    caller.audit_entities = entities;  // for the request hook, should the commit fail
+    batch.audit.push_back(writeAudit(caller, *organization, "transaction", 'C', std::move(entities), 200,
+                                     "POST /fhir (transaction)"));
     auto committed = gateway_.store().commit(std::move(batch));
-    if (!committed.isOk()) return storeFailure(committed.status());
+    if (!committed.isOk()) return storeFailure(committed.status());  // nothing stored: the request hook audits it
+    caller.audited = true;
     BundleWriter bundle("transaction-response", Watermark{});
     for (size_t i = 0; i < n; ++i) {
       const WrittenResource& w = committed->resources.at(i);
@@ -777,25 +856,42 @@ FhirResponse FhirApi::transaction(const FhirRequest& req) {
   }
 
   // Batch: every entry on its own; one failing does not stop the others.
+  // Each stored entry carries its AuditEvent in its own commit; refused
+  // entries are audited (queued) with their status.
   BundleWriter bundle("batch-response", Watermark{});
+  auto entryAudit = [&](size_t i, int status) {
+    std::string entity = planned[i].write.type.empty() ? std::string()
+                                                       : planned[i].write.type + "/" + planned[i].write.id;
+    return writeAudit(caller, *organization, "batch", planned[i].create ? 'C' : 'U',
+                      entity.empty() ? std::vector<std::string>{} : std::vector<std::string>{entity}, status,
+                      "POST /fhir (batch) entry " + std::to_string(i));
+  };
+  std::vector<AuditWrite> refused_events;
   for (size_t i = 0; i < n; ++i) {
     if (refused(i)) {
       int status = errors[i].empty() ? error_status[i] : 400;
       std::string text = status == 422 ? "422 Unprocessable Entity" : "400 Bad Request";
       bundle.entry("", "", "\"response\":{\"status\":" + quote(text) + ",\"outcome\":" + outcomeJson(entryIssues(i)) + "}");
+      refused_events.push_back(entryAudit(i, status));
       continue;
     }
     WriteBatch batch;
     batch.resources.push_back(planned[i].write);
+    batch.audit.push_back(entryAudit(i, planned[i].create ? 201 : 200));
     auto committed = gateway_.store().commit(std::move(batch));
     if (!committed.isOk()) {
       FhirResponse failure = storeFailure(committed.status());
       bundle.entry("", "", "\"response\":{\"status\":" + quote(std::to_string(failure.status)) +
                                ",\"outcome\":" + failure.body + "}");
+      refused_events.push_back(entryAudit(i, failure.status));
       continue;
     }
     const WrittenResource& w = committed->resources.at(0);
     bundle.entry(req.base_url + "/" + w.type + "/" + w.id, "", responseMembers(w, i));
+  }
+  if (n > 0) {
+    if (!refused_events.empty()) gateway_.store().recordAudit(std::move(refused_events));
+    caller.audited = true;  // one AuditEvent per entry instead of one for the request
   }
   FhirResponse res;
   res.body = bundle.finish();
@@ -813,6 +909,10 @@ FhirResponse FhirApi::exportKickOff(const FhirRequest& req, ExportLevel level, c
   auto request = parseExportRequest(level, req.params);
   if (!request.isOk()) return outcome(400, "not-supported", request.status().message());
   request->request_url = request_url;
+  // Tenant isolation: a clinic exports its own organization's resources, and
+  // only the client that started a job may poll, download or cancel it.
+  request->client_id = currentRequest().client_id;
+  request->organization = currentRequest().readOrganization();
   auto job = exporter_->start(std::move(request.value()));
   if (!job.isOk()) return outcome(429, "throttled", job.status().message());
   FhirResponse res;
@@ -823,7 +923,7 @@ FhirResponse FhirApi::exportKickOff(const FhirRequest& req, ExportLevel level, c
 }
 
 FhirResponse FhirApi::exportStatus(const FhirRequest& req, const std::string& job) {
-  auto status = exporter_->status(job);
+  auto status = exporter_->status(job, currentRequest().client_id);
   if (!status) return outcome(404, "not-found", "no export job " + job + " (finished jobs are gone once deleted)");
   FhirResponse res;
   switch (status->state) {
@@ -842,7 +942,7 @@ FhirResponse FhirApi::exportStatus(const FhirRequest& req, const std::string& jo
   auto& a = doc.GetAllocator();
   doc.AddMember("transactionTime", json::str(status->transaction_time, a), a);
   doc.AddMember("request", json::str(status->request_url, a), a);
-  doc.AddMember("requiresAccessToken", false, a);
+  doc.AddMember("requiresAccessToken", gateway_.config().auth_enabled, a);  // the files need a bearer token
   rapidjson::Value output(rapidjson::kArrayType);
   for (const auto& file : status->files) {
     rapidjson::Value item(rapidjson::kObjectType);
@@ -860,7 +960,7 @@ FhirResponse FhirApi::exportStatus(const FhirRequest& req, const std::string& jo
 }
 
 FhirResponse FhirApi::exportCancel(const std::string& job) {
-  if (!exporter_->cancel(job)) return outcome(404, "not-found", "no export job " + job);
+  if (!exporter_->cancel(job, currentRequest().client_id)) return outcome(404, "not-found", "no export job " + job);
   FhirResponse res;
   res.status = 202;
   res.body = outcomeJson({{sdk::Severity::kInformation, "informational", "", "", "export job deleted"}});
@@ -868,7 +968,7 @@ FhirResponse FhirApi::exportCancel(const std::string& job) {
 }
 
 FhirResponse FhirApi::exportFile(const std::string& job, const std::string& name) {
-  auto path = exporter_->filePath(job, name);
+  auto path = exporter_->filePath(job, name, currentRequest().client_id);
   if (!path) return outcome(404, "not-found", "no such export file");
   FhirResponse res;
   res.content_type = "application/fhir+ndjson";

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "audit.h"
 #include "fhir_validator.h"
 #include "json.h"
 #include "log.h"
@@ -76,7 +77,7 @@ std::string statusLine(WriteOutcome outcome) {
 // returns and its buffers are gone, but the worker may still be running.
 struct PendingCall {
   std::shared_ptr<const LoadedAdapter> loaded;  // keeps the library mapped
-  std::shared_ptr<const GatewayHost> host;
+  std::shared_ptr<const sdk::Host> host;
   std::string payload;
   sdk::Context context;
   std::string marker_dir;
@@ -203,8 +204,9 @@ void runCall(PendingCall& call) {
 // caller stops waiting and reports kUnavailable, the thread is left to finish
 // on its own and counts as hung until it does. An adapter with too many hung
 // calls is refused at once, so a stuck adapter cannot eat every worker.
-StatusOr<sdk::MapResult> callAdapter(const ActiveAdapter& adapter, const AdapterSet& set, std::string_view payload,
-                                     const sdk::Context& context, const CallLimits& limits, bool& timed_out) {
+StatusOr<sdk::MapResult> callAdapter(const ActiveAdapter& adapter, std::shared_ptr<const sdk::Host> host,
+                                     std::string_view payload, const sdk::Context& context, const CallLimits& limits,
+                                     bool& timed_out) {
   timed_out = false;
   const auto& loaded = adapter.loaded;
   if (limits.timeout_ms <= 0) return mapMarked(*loaded, limits.marker_dir, payload, context);
@@ -215,7 +217,7 @@ StatusOr<sdk::MapResult> callAdapter(const ActiveAdapter& adapter, const Adapter
   }
   auto call = std::make_shared<PendingCall>();
   call->loaded = loaded;
-  call->host = set.host;
+  call->host = std::move(host);
   call->payload = std::string(payload);
   call->context = context;
   call->context.host = call->host.get();
@@ -251,6 +253,36 @@ void setMetaSource(rapidjson::Document& doc, const std::string& source) {
   meta->value.RemoveMember("source");
   meta->value.AddMember("source", json::str(source, a), a);
 }
+
+// Resource ids are derived from business keys; in a district gateway the
+// same NIK reaches it from several puskesmas. Scoping every key by the
+// posting organization gives each organization its own resources, so one
+// clinic's post can never become a new version of another clinic's record.
+class TenantHost final : public sdk::Host {
+ public:
+  TenantHost(std::shared_ptr<const sdk::Host> base, std::string_view organization)
+      : base_(std::move(base)), prefix_("org|") {
+    prefix_ += organization;
+    prefix_ += "|";
+  }
+  std::string resourceId(std::string_view type, std::string_view business_key) const noexcept override {
+    try {
+      return base_->resourceId(type, prefix_ + std::string(business_key));
+    } catch (...) {
+      return {};
+    }
+  }
+  bool translate(std::string_view concept_map, std::string_view code, sdk::Coding& out) const noexcept override {
+    return base_->translate(concept_map, code, out);
+  }
+  void log(sdk::Severity severity, std::string_view message) const noexcept override {
+    base_->log(severity, message);
+  }
+
+ private:
+  std::shared_ptr<const sdk::Host> base_;  // shared: a timed-out call may outlive the request
+  std::string prefix_;
+};
 
 std::string mediaType(std::string_view content_type) {
   std::string type(content_type.substr(0, content_type.find(';')));
@@ -427,16 +459,19 @@ Status checkContentType(const sdk::AdapterInfo& info, std::string_view content_t
 std::string adapterSourceUri(const LoadedAdapter& loaded) { return "ilp-gateway/" + loaded.label(); }
 
 MappedPayload mapPayload(const ActiveAdapter& adapter, const AdapterSet& set, const Config& config,
-                         std::string_view payload, std::string_view content_type, const CallLimits& limits) {
+                         std::string_view payload, std::string_view content_type, std::string_view organization,
+                         const CallLimits& limits) {
+  std::string org(organization.empty() ? std::string_view(config.organization_id) : organization);
+  auto host = std::make_shared<const TenantHost>(set.host, org);
   sdk::Context context;
-  context.host = set.host.get();
-  context.organization_id = config.organization_id;
+  context.host = host.get();
+  context.organization_id = org;
   context.timezone_offset = config.timezone_offset;
   context.content_type = std::string(content_type);
   context.options = adapter.options;
 
   MappedPayload mapped;
-  auto called = callAdapter(adapter, set, payload, context, limits, mapped.call_timed_out);
+  auto called = callAdapter(adapter, host, payload, context, limits, mapped.call_timed_out);
   if (!called.isOk()) {
     mapped.call_status = called.status();
     return mapped;
@@ -470,7 +505,7 @@ MappedPayload mapPayload(const ActiveAdapter& adapter, const AdapterSet& set, co
       if (!isBlocking(out.issues) && doc.IsObject()) {
         setMetaSource(doc, source);
         ResourceWrite write = prepareResource(doc);
-        write.organization = config.organization_id;
+        write.organization = org;
         write.source_locator = record.locator;
         writes.push_back(std::move(write));
       }
@@ -547,8 +582,19 @@ std::string collectionBundle(const MappedPayload& mapped) {
   return out;
 }
 
-IngestResponse Gateway::ingest(std::string_view adapter_name, std::string_view payload,
-                               std::string_view content_type) {
+IngestResponse Gateway::ingest(const RequestContext& caller, std::string_view adapter_name,
+                               std::string_view payload, std::string_view content_type) {
+  // Only clinic clients post, each for its own organization; with auth
+  // disabled (development) the configured facility stands in.
+  std::string organization;
+  if (caller.role == "clinic") {
+    organization = caller.organization;
+  } else if (caller.role == "dev") {
+    organization = config_.organization_id;
+  }
+  if (organization.empty() || !caller.hasScope(kScopeWrite)) {
+    return {403, outcomeJson(sdk::Severity::kError, "forbidden", "only clinic clients post records"), false};
+  }
   auto set = adapters();
   auto it = set->adapters.find(adapter_name);
   if (it == set->adapters.end()) {
@@ -563,30 +609,53 @@ IngestResponse Gateway::ingest(std::string_view adapter_name, std::string_view p
   CallLimits limits;
   limits.timeout_ms = adapter.timeout_ms;
   limits.marker_dir = adapterCallMarkerDir(config_);
-  MappedPayload mapped = mapPayload(adapter, *set, config_, payload, content_type, limits);
+  MappedPayload mapped = mapPayload(adapter, *set, config_, payload, content_type, organization, limits);
+  if (static_cast<long long>(mapped.records.size()) > config_.batch_max_records) {
+    return {413,
+            outcomeJson(sdk::Severity::kError, "too-costly",
+                        "the post holds " + std::to_string(mapped.records.size()) + " records; at most " +
+                            std::to_string(config_.batch_max_records) + " per post (limits.batch_max_records)",
+                        "payload"),
+            false};
+  }
 
   WriteBatch batch;
-  batch.payload = PayloadWrite{std::string(adapter_name), config_.organization_id, std::string(content_type),
+  batch.payload = PayloadWrite{std::string(adapter_name), organization, std::string(content_type),
                                std::string(payload)};
+  // The AuditEvent goes into the same transaction as the data it describes.
+  AuditInfo audit;
+  audit.subtype = "create";
+  audit.action = 'C';
+  audit.agent = caller.client_id;
+  audit.organization = organization;
+  audit.remote_addr = caller.remote_addr;
+  audit.description = "POST /ingest/" + std::string(adapter_name);
+  auto addAudit = [&](WriteBatch& b, int status) {
+    audit.http_status = status;
+    b.audit.push_back(makeAuditEvent(audit));
+  };
   if (!mapped.call_status.isOk()) {
     // The adapter hung or is unhealthy: only this payload fails. Keep it in
     // quarantine for reprocessing once the adapter is fixed.
+    int status = mapped.call_timed_out ? 504 : 503;
     std::string outcome = outcomeJson(sdk::Severity::kError, "timeout", mapped.call_status.message());
     batch.quarantine.push_back({"payload", "", outcome});
+    addAudit(batch, status);
     auto committed = store_->commit(std::move(batch));
     if (!committed.isOk()) {
       return {503, outcomeJson(sdk::Severity::kError, "transient", "the store is unavailable; retry later"), false};
     }
-    return {mapped.call_timed_out ? 504 : 503, outcome, false};
+    return {status, outcome, false, true};
   }
   if (isBlocking(mapped.payload_issues)) {
     // Unreadable as a whole: keep it in quarantine, then answer 400.
     batch.quarantine.push_back({"payload", "", outcomeJson(mapped.payload_issues)});
+    addAudit(batch, 400);
     auto committed = store_->commit(std::move(batch));
     if (!committed.isOk()) {
       return {503, outcomeJson(sdk::Severity::kError, "transient", "the store is unavailable; retry later"), false};
     }
-    return {400, outcomeJson(mapped.payload_issues), false};
+    return {400, outcomeJson(mapped.payload_issues), false, true};
   }
 
   mergePatientIdentities(*store_, mapped);
@@ -594,25 +663,36 @@ IngestResponse Gateway::ingest(std::string_view adapter_name, std::string_view p
   for (auto& record : mapped.records) {
     if (record.accepted) {
       ++accepted;
-      for (const auto& write : record.writes) batch.resources.push_back(write);
+      for (const auto& write : record.writes) {
+        batch.resources.push_back(write);
+        audit.entities.push_back(write.type + "/" + write.id);
+      }
     } else {
       batch.quarantine.push_back({record.locator, record.source_key, outcomeJson(record.issues)});
     }
   }
+  addAudit(batch, accepted == 0 ? 422 : 201);
   auto committed = store_->commit(std::move(batch));
+  if (!committed.isOk() && committed.status().code() == StatusCode::kPermissionDenied) {
+    // Nothing was stored; the caller's own audit hook records the refusal.
+    return {403, outcomeJson(sdk::Severity::kError, "forbidden",
+                             "the post would change resources of another organization; nothing was stored"),
+            false};
+  }
   if (!committed.isOk()) {
     return {503, outcomeJson(sdk::Severity::kError, "transient", "the store is unavailable; retry later"), false};
   }
   if (mapped.records.empty()) {
-    return {422, outcomeJson(sdk::Severity::kError, "required", "the payload holds no records", "payload"), false};
+    return {422, outcomeJson(sdk::Severity::kError, "required", "the payload holds no records", "payload"), false,
+            true};
   }
   if (accepted == 0) {
     std::vector<sdk::Issue> all;
     for (const auto& record : mapped.records) all.insert(all.end(), record.issues.begin(), record.issues.end());
-    return {422, outcomeJson(all), false};
+    return {422, outcomeJson(all), false, true};
   }
   if (sender_) sender_->notify();
-  return {201, batchResponseBundle(mapped, committed.value()), accepted == mapped.records.size()};
+  return {201, batchResponseBundle(mapped, committed.value()), accepted == mapped.records.size(), true};
 }
 
 }  // namespace ilpgw

@@ -15,6 +15,7 @@
 #include "ilp_semantics.h"
 #include "outbox_sender.h"
 #include "plugin_loader.h"
+#include "request_context.h"
 #include "status.h"
 #include "store.h"
 #include "terminology.h"
@@ -67,6 +68,7 @@ struct IngestResponse {
   int http_status = 200;
   std::string body;  // Bundle (batch-response) or OperationOutcome JSON
   bool all_records_ok = true;
+  bool audited = false;  // the AuditEvent was committed with the data
 };
 
 // Produces the configuration afresh (re-reads gateway.json and re-applies
@@ -94,8 +96,11 @@ class Gateway {
   // library is unloaded when its last user lets go. Reloads are serialised.
   Status reload();
 
-  // Maps, validates and durably stores one posted payload.
-  IngestResponse ingest(std::string_view adapter_name, std::string_view payload, std::string_view content_type);
+  // Maps, validates and durably stores one posted payload for the caller's
+  // organization (from its credentials, never from the payload), with its
+  // AuditEvent in the same transaction.
+  IngestResponse ingest(const RequestContext& caller, std::string_view adapter_name, std::string_view payload,
+                        std::string_view content_type);
 
  private:
   Gateway(Config config, ConfigSource source, std::unique_ptr<Store> store,
@@ -140,8 +145,10 @@ Status checkContentType(const sdk::AdapterInfo& info, std::string_view content_t
 // leave meta out).
 std::string adapterSourceUri(const LoadedAdapter& loaded);
 
+// `organization`: the posting facility; empty = config.organization_id (CLI).
 MappedPayload mapPayload(const ActiveAdapter& adapter, const AdapterSet& set, const Config& config,
-                         std::string_view payload, std::string_view content_type, const CallLimits& limits = {});
+                         std::string_view payload, std::string_view content_type,
+                         std::string_view organization = {}, const CallLimits& limits = {});
 
 // Bundle of type batch-response for records (after commit) or, for the CLI,
 // of type collection holding the mapped resources.

@@ -5,6 +5,7 @@
 #include "json.h"
 #include "log.h"
 #include "outcome.h"
+#include "security.h"
 #include "terminology_routes.h"
 #include "time_util.h"
 
@@ -14,7 +15,9 @@ namespace {
 constexpr const char* kFhirJson = "application/fhir+json";
 
 void handleIngest(Gateway& gateway, const httplib::Request& req, httplib::Response& res) {
-  IngestResponse answer = gateway.ingest(std::string(req.matches[1]), req.body, req.get_header_value("Content-Type"));
+  IngestResponse answer =
+      gateway.ingest(currentRequest(), std::string(req.matches[1]), req.body, req.get_header_value("Content-Type"));
+  currentRequest().audited = answer.audited;
   res.status = answer.http_status;
   res.set_content(answer.body, kFhirJson);
 }

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "outcome.h"
 #include "routes.h"
+#include "security.h"
 
 namespace ilpgw {
 namespace {
@@ -36,6 +37,8 @@ class ServerImpl final : public HttpServer {
   ServerImpl(Gateway& gateway, Args&&... args) : gateway_(gateway), server_(std::forward<Args>(args)...) {}
 
   TunedServer<Base>& raw() { return server_; }
+  // The security layer lives exactly as long as the server whose handlers use it.
+  void adopt(std::unique_ptr<Security> security) { security_ = std::move(security); }
 
   StatusOr<int> bind() override {
     const Config& c = gateway_.config();
@@ -56,6 +59,7 @@ class ServerImpl final : public HttpServer {
 
  private:
   Gateway& gateway_;
+  std::unique_ptr<Security> security_;  // declared before server_: outlives its handlers
   TunedServer<Base> server_;
 };
 
@@ -106,6 +110,10 @@ void tune(httplib::Server& server, const Config& c) {
 
 Status checkDeploymentSafety(const Config& config) {
   if (isLoopback(config.listen_host)) return Status::ok();
+  if (!config.auth_enabled) {
+    return Status(StatusCode::kInvalidArgument, "refusing auth.enabled=false on non-loopback address " +
+                                                    config.listen_host + " (every caller could read everything)");
+  }
   if (config.plain_http) {
     return Status(StatusCode::kInvalidArgument,
                   "refusing plain HTTP on non-loopback address " + config.listen_host + " (health data needs TLS)");
@@ -121,9 +129,13 @@ StatusOr<std::unique_ptr<HttpServer>> makeServer(Gateway& gateway) {
   const Config& c = gateway.config();
   Status safe = checkDeploymentSafety(c);
   if (!safe.isOk()) return safe;
+  auto security = Security::create(gateway);
+  if (!security.isOk()) return security.status();
   if (c.plain_http) {
     auto server = std::make_unique<ServerImpl<httplib::Server>>(gateway);
     tune(server->raw(), c);
+    security.value()->install(server->raw());  // before the routes: one enforcement point for all
+    server->adopt(std::move(security.value()));
     registerRoutes(server->raw(), gateway, false);
     return std::unique_ptr<HttpServer>(std::move(server));
   }
@@ -147,6 +159,8 @@ StatusOr<std::unique_ptr<HttpServer>> makeServer(Gateway& gateway) {
   SSL_CTX_set_cipher_list(ctx, kTls12Ciphers);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   tune(server->raw(), c);
+  security.value()->install(server->raw());  // before the routes: one enforcement point for all
+  server->adopt(std::move(security.value()));
   registerRoutes(server->raw(), gateway, true);
   return std::unique_ptr<HttpServer>(std::move(server));
 }

@@ -144,6 +144,54 @@ struct SqliteError : std::runtime_error {
   int code;
 };
 // ---- end durability ---------------------------------------------------------
+// ---- Security tables (feature/security) --------------------------------------
+// client: the registry; audit_event: append-only, hash-chained (seq is given
+// explicitly, consecutive, so a deleted row leaves a visible gap); audit_head:
+// the newest seq and hash kept apart, so deleting the newest rows shows too.
+constexpr const char* kSecuritySchema = R"sql(
+CREATE TABLE IF NOT EXISTS client (
+  client_id TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  organization TEXT NOT NULL,
+  secret_hash TEXT NOT NULL,
+  cert_thumbprint TEXT NOT NULL,
+  local_only INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  revoked_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit_event (
+  seq INTEGER PRIMARY KEY,
+  recorded TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  entities TEXT NOT NULL,
+  json TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_event_recorded ON audit_event (recorded);
+CREATE INDEX IF NOT EXISTS audit_event_agent ON audit_event (agent, seq);
+CREATE TABLE IF NOT EXISTS audit_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL
+);
+)sql";
+
+// Thrown inside a batch to refuse it with a specific status (the savepoint is
+// rolled back, the neighbours in the group commit are unaffected).
+struct BatchRefused {
+  Status status;
+};
+
+// Where the audit chain stands inside the open transaction.
+struct AuditChain {
+  std::int64_t seq = 0;
+  std::string hash;
+};
+constexpr const char* kClientSelect =
+    "SELECT client_id, role, organization, secret_hash, cert_thumbprint, local_only, created_at, revoked_at "
+    "FROM client";
+// ---- End security tables ----
 
 class Statement {
  public:
@@ -260,6 +308,8 @@ std::string compileConditions(const SearchQuery& query, std::vector<Binding>& bi
     binds.emplace_back(std::move(value));
     return "?" + std::to_string(binds.size());
   };
+  // Tenant isolation (security): in SQL, so count and paging see only these.
+  if (query.organization) sql += " AND c.organization = " + text(*query.organization);
   for (const auto& clause : query.all_of) {
     std::string alternatives;
     for (const auto& v : clause.any_of) {
@@ -348,7 +398,7 @@ class Writer {
             "last_attempt_at = excluded.last_attempt_at, "
             "resolved_at = coalesce(excluded.resolved_at, resolved_at), produced = coalesce(excluded.produced, produced)"),
         current_(db,
-                 "SELECT c.version, c.hash, v.last_updated FROM resource_current c JOIN resource_version v "
+                 "SELECT c.version, c.hash, v.last_updated, c.organization FROM resource_current c JOIN resource_version v "
                  "ON v.seq = c.seq WHERE c.type = ?1 AND c.id = ?2"),
         insert_version_(db,
                         "INSERT INTO resource_version (type, id, version, last_updated, hash, organization, "
@@ -374,9 +424,45 @@ class Writer {
         insert_date_(db, "INSERT INTO search_date (type, id, param, low, high) VALUES (?1, ?2, ?3, ?4, ?5)"),
         insert_reference_(db,
                           "INSERT INTO search_reference (type, id, param, target_type, target_id) "
-                          "VALUES (?1, ?2, ?3, ?4, ?5)") {}
+                          "VALUES (?1, ?2, ?3, ?4, ?5)"),
+        upsert_client_(db,
+                       "INSERT OR REPLACE INTO client (client_id, role, organization, secret_hash, cert_thumbprint, "
+                       "local_only, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        insert_audit_(db,
+                      "INSERT INTO audit_event (seq, recorded, agent, entities, json, prev_hash, hash) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+        upsert_head_(db, "INSERT OR REPLACE INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2)"),
+        read_head_(db, "SELECT seq, hash FROM audit_head WHERE id = 1") {}
 
-  CommitResult apply(const WriteBatch& batch, const std::string& now) {
+  // The chain position at the start of a transaction (read under the write
+  // lock, so another process appending, e.g. the CLI, is taken into account).
+  AuditChain loadChain() {
+    ResetGuard guard{read_head_};
+    if (read_head_.step()) return {read_head_.int64(0), read_head_.text(1)};
+    return {};
+  }
+
+  void applyAudit(const std::vector<AuditWrite>& events, AuditChain& chain) {
+    if (events.empty()) return;
+    for (const auto& event : events) {
+      std::int64_t seq = chain.seq + 1;
+      std::string hash = auditChainHash(chain.hash, seq, event);
+      ResetGuard guard{insert_audit_};
+      insert_audit_.bind(1, seq)
+          .bind(2, event.recorded)
+          .bind(3, event.agent)
+          .bind(4, event.entities)
+          .bind(5, event.json)
+          .bind(6, chain.hash)
+          .bind(7, hash)
+          .step();
+      chain = {seq, hash};
+    }
+    ResetGuard guard{upsert_head_};
+    upsert_head_.bind(1, chain.seq).bind(2, chain.hash).step();
+  }
+
+  CommitResult apply(const WriteBatch& batch, const std::string& now, AuditChain& chain) {
     CommitResult result;
     if (batch.existing_payload_id) result.payload_id = batch.existing_payload_id;
     if (batch.payload) {
@@ -401,6 +487,19 @@ class Writer {
       result.quarantine_ids.push_back(sqlite3_last_insert_rowid(db_));
     }
     if (!batch.quarantine_updates.empty()) applyQuarantineUpdates(batch, result, now);
+    for (const auto& c : batch.clients) {
+      ResetGuard guard{upsert_client_};
+      upsert_client_.bind(1, c.client_id)
+          .bind(2, c.role)
+          .bind(3, c.organization)
+          .bind(4, c.secret_hash)
+          .bind(5, c.cert_thumbprint)
+          .bind(6, std::int64_t{c.local_only ? 1 : 0})
+          .bind(7, c.created_at.empty() ? now : c.created_at)
+          .bind(8, c.revoked_at)
+          .step();
+    }
+    applyAudit(batch.audit, chain);
     return result;
   }
 
@@ -430,6 +529,11 @@ class Writer {
       ResetGuard guard{current_};
       current_.bind(1, write.type).bind(2, write.id);
       bool exists = current_.step();
+      // Tenant isolation: one organization may never overwrite another's resource.
+      if (exists && current_.text(3) != write.organization) {
+        throw BatchRefused{Status(StatusCode::kPermissionDenied,
+                                  write.type + "/" + write.id + " belongs to another organization")};
+      }
       std::int64_t version = exists ? current_.int64(0) : 0;
       if (write.if_match_version && *write.if_match_version != version) {
         throw PreconditionError(write.type + "/" + write.id + " is at version " +
@@ -546,6 +650,10 @@ class Writer {
   Statement insert_string_;
   Statement insert_date_;
   Statement insert_reference_;
+  Statement upsert_client_;
+  Statement insert_audit_;
+  Statement upsert_head_;
+  Statement read_head_;
 };
 
 // ---- Durability (feature/durability) ----------------------------------------
@@ -610,6 +718,7 @@ class SqliteStore final : public Store {
     if (options_.max_page_count > 0) {
       exec(write_db_, ("PRAGMA max_page_count = " + std::to_string(options_.max_page_count)).c_str());
     }
+    exec(write_db_, kSecuritySchema);
     {
       // lastUpdated must keep increasing across restarts, even if the clock went back.
       Statement last(write_db_, "SELECT max(last_updated) FROM resource_version");
@@ -623,12 +732,13 @@ class SqliteStore final : public Store {
   }
 
   StatusOr<CommitResult> commit(WriteBatch batch) override {
-    return enqueue([this, &batch](const std::string& now) { return writer_->apply(batch, now); });
+    return enqueue(
+        [this, &batch](const std::string& now, AuditChain& chain) { return writer_->apply(batch, now, chain); });
   }
 
   // Runs `apply` on the writer thread inside the next group's transaction and
   // returns once that transaction is durable (or failed).
-  StatusOr<CommitResult> enqueue(std::function<CommitResult(const std::string& now)> apply) {
+  StatusOr<CommitResult> enqueue(std::function<CommitResult(const std::string& now, AuditChain& chain)> apply) {
     Pending pending{std::move(apply), {}};
     auto future = pending.promise.get_future();
     {
@@ -711,6 +821,10 @@ class SqliteStore final : public Store {
       if (!query.id.empty()) {
         sql += " AND v.id = ?";
         binds.emplace_back(query.id);
+      }
+      if (query.organization) {
+        sql += " AND v.organization = ?";
+        binds.emplace_back(*query.organization);
       }
       if (query.since) {
         sql += " AND v.last_updated >= ?";
@@ -809,6 +923,73 @@ class SqliteStore final : public Store {
     return result.isOk() ? Status::ok() : result.status();
   }
 
+  // ---- Security (feature/security) ----
+  StatusOr<std::optional<ClientRecord>> findClient(std::string_view client_id) override {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db, (std::string(kClientSelect) + " WHERE client_id = ?1").c_str());
+      s.bind(1, client_id);
+      if (!s.step()) return std::optional<ClientRecord>();
+      return std::optional<ClientRecord>(clientFrom(s));
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store client read: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  StatusOr<std::vector<ClientRecord>> listClients() override {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db, (std::string(kClientSelect) + " ORDER BY client_id").c_str());
+      std::vector<ClientRecord> out;
+      while (s.step()) out.push_back(clientFrom(s));
+      return out;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store client list: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  void recordAudit(std::vector<AuditWrite> events) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) {
+        logLine(LogLevel::kError, "audit events dropped: store is shutting down");
+        return;
+      }
+      for (auto& e : events) async_audit_.push_back(std::move(e));
+    }
+    wake_.notify_one();
+  }
+
+  StatusOr<std::vector<AuditRecord>> searchAudit(const AuditQuery& q) override {
+    return auditRows(
+        "SELECT seq, recorded, agent, entities, json, prev_hash, hash FROM audit_event WHERE seq > ?1 "
+        "AND (?2 = '' OR recorded >= ?2) AND (?3 = '' OR recorded < ?3) AND (?4 = '' OR agent = ?4) "
+        "AND (?5 = '' OR instr(entities, '|' || ?5 || '|') > 0) ORDER BY seq LIMIT ?6",
+        q.after_seq, q.limit, &q);
+  }
+
+  StatusOr<std::vector<AuditRecord>> scanAudit(std::int64_t after_seq, int limit) override {
+    return auditRows(
+        "SELECT seq, recorded, agent, entities, json, prev_hash, hash FROM audit_event WHERE seq > ?1 "
+        "ORDER BY seq LIMIT ?6",
+        after_seq, limit, nullptr);
+  }
+
+  StatusOr<std::optional<std::pair<std::int64_t, std::string>>> auditHead() override {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db, "SELECT seq, hash FROM audit_head WHERE id = 1");
+      if (!s.step()) return std::optional<std::pair<std::int64_t, std::string>>();
+      return std::optional<std::pair<std::int64_t, std::string>>(std::make_pair(s.int64(0), s.text(1)));
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store audit head: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+  // ---- End security ----
+
   Status checkIntegrity() override {
     try {
       ReadConnection conn(*this);
@@ -870,7 +1051,7 @@ class SqliteStore final : public Store {
 
   StatusOr<std::vector<OutboxItem>> claimOutbox(const OutboxClaim& claim) override {
     std::vector<OutboxItem> items;
-    auto done = enqueue([&](const std::string&) {
+    auto done = enqueue([&](const std::string&, AuditChain&) {
       items.clear();  // a retried group must not keep rows of a rolled-back attempt
       sqlite3* db = writer_->db();
       std::string ready = "(o.next_attempt_ms <= ?1 AND (o.claimed_until_ms IS NULL OR o.claimed_until_ms < ?1))";
@@ -919,7 +1100,7 @@ class SqliteStore final : public Store {
 
   Status completeOutbox(const std::vector<OutboxCompletion>& completions) override {
     if (completions.empty()) return Status::ok();
-    auto done = enqueue([&](const std::string& now) {
+    auto done = enqueue([&](const std::string& now, AuditChain&) {
       sqlite3* db = writer_->db();
       Statement sent(db, "DELETE FROM outbox WHERE seq = ?1");
       Statement retry(db,
@@ -966,7 +1147,7 @@ class SqliteStore final : public Store {
   }
 
   Status releaseOutboxClaims() override {
-    auto done = enqueue([&](const std::string&) {
+    auto done = enqueue([&](const std::string&, AuditChain&) {
       exec(writer_->db(), "UPDATE outbox SET claimed_by = NULL, claimed_until_ms = NULL WHERE claimed_by IS NOT NULL");
       return CommitResult{};
     });
@@ -975,7 +1156,7 @@ class SqliteStore final : public Store {
 
   StatusOr<std::int64_t> resendOutbox(std::int64_t seq) override {
     std::int64_t changed = 0;
-    auto done = enqueue([&](const std::string&) {
+    auto done = enqueue([&](const std::string&, AuditChain&) {
       Statement s(writer_->db(),
                   "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_ms = 0, http_status = NULL, "
                   "outcome = NULL, dead_at = NULL WHERE state = 'dead' AND (?1 = 0 OR seq = ?1)");
@@ -1038,7 +1219,7 @@ class SqliteStore final : public Store {
 
  private:
   struct Pending {
-    std::function<CommitResult(const std::string& now)> apply;
+    std::function<CommitResult(const std::string& now, AuditChain& chain)> apply;
     std::promise<StatusOr<CommitResult>> promise;
   };
 
@@ -1087,6 +1268,29 @@ class SqliteStore final : public Store {
     sqlite3* db = nullptr;
   };
 
+  static ClientRecord clientFrom(const Statement& s) {
+    return ClientRecord{s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.int64(5) != 0, s.text(6), s.text(7)};
+  }
+
+  StatusOr<std::vector<AuditRecord>> auditRows(const char* sql, std::int64_t after_seq, int limit,
+                                               const AuditQuery* q) {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db, sql);
+      s.bind(1, after_seq).bind(6, std::int64_t{limit});
+      if (q != nullptr) s.bind(2, q->recorded_ge).bind(3, q->recorded_lt).bind(4, q->agent).bind(5, q->entity);
+      std::vector<AuditRecord> out;
+      while (s.step()) {
+        out.push_back(AuditRecord{s.int64(0), AuditWrite{s.text(1), s.text(2), s.text(3), s.text(4)}, s.text(5),
+                                  s.text(6)});
+      }
+      return out;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store audit read: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
   StatusOr<std::optional<StoredResource>> readOne(const char* sql, std::string_view type, std::string_view id,
                                                   std::optional<std::int64_t> version) {
     try {
@@ -1106,22 +1310,24 @@ class SqliteStore final : public Store {
   void writerLoop() {
     for (;;) {
       std::vector<Pending*> group;
+      std::vector<AuditWrite> audit;
       {
         std::unique_lock lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty() && stopping_) return;
+        wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || !async_audit_.empty(); });
+        if (queue_.empty() && async_audit_.empty() && stopping_) return;
         while (!queue_.empty() && static_cast<int>(group.size()) < options_.batch_max) {
           group.push_back(queue_.front());
           queue_.pop_front();
         }
+        audit.swap(async_audit_);
       }
-      commitGroup(group);
+      commitGroup(group, audit);
     }
   }
 
   // One transaction for the whole group; each batch in its own savepoint so a
   // failing batch does not take its neighbours down.
-  void commitGroup(const std::vector<Pending*>& group) {
+  void commitGroup(const std::vector<Pending*>& group, const std::vector<AuditWrite>& audit) {
     std::string now = nowInstant();
     // Strictly increasing, so lastUpdated order is commit order and a puller's
     // `_lastUpdated=gt{last seen}` can never miss a later commit.
@@ -1130,14 +1336,22 @@ class SqliteStore final : public Store {
     std::vector<std::optional<StatusOr<CommitResult>>> results(group.size());
     try {
       exec(write_db_, "BEGIN IMMEDIATE");
+      AuditChain chain = writer_->loadChain();
       for (size_t i = 0; i < group.size(); ++i) {
         exec(write_db_, "SAVEPOINT batch");
+        AuditChain before = chain;
         try {
-          results[i] = group[i]->apply(now);
+          results[i] = group[i]->apply(now, chain);
           exec(write_db_, "RELEASE batch");
+        } catch (const BatchRefused& refused) {
+          exec(write_db_, "ROLLBACK TO batch");
+          exec(write_db_, "RELEASE batch");
+          chain = before;
+          results[i] = StatusOr<CommitResult>(refused.status);
         } catch (const PreconditionError& e) {
           exec(write_db_, "ROLLBACK TO batch");
           exec(write_db_, "RELEASE batch");
+          chain = before;
           results[i] = StatusOr<CommitResult>(Status(StatusCode::kPreconditionFailed, e.what()));
         } catch (const SqliteError& e) {
           // Disk full, I/O error, ...: SQLite may already have rolled the whole
@@ -1146,12 +1360,28 @@ class SqliteStore final : public Store {
           logLine(LogLevel::kError, std::string("store write: ") + e.what());
           exec(write_db_, "ROLLBACK TO batch");
           exec(write_db_, "RELEASE batch");
+          chain = before;
           results[i] = StatusOr<CommitResult>(Status(StatusCode::kInternal, "store write failed"));
         } catch (const std::exception& e) {
           logLine(LogLevel::kError, std::string("store write: ") + e.what());
           exec(write_db_, "ROLLBACK TO batch");
           exec(write_db_, "RELEASE batch");
+          chain = before;
           results[i] = StatusOr<CommitResult>(Status(StatusCode::kInternal, "store write failed"));
+        }
+      }
+      if (!audit.empty()) {
+        exec(write_db_, "SAVEPOINT audit");
+        AuditChain before = chain;
+        try {
+          writer_->applyAudit(audit, chain);
+          exec(write_db_, "RELEASE audit");
+        } catch (const std::exception& e) {
+          logLine(LogLevel::kError, std::string("store audit write: ") + e.what() + "; " +
+                                        std::to_string(audit.size()) + " audit events lost");
+          exec(write_db_, "ROLLBACK TO audit");
+          exec(write_db_, "RELEASE audit");
+          chain = before;
         }
       }
       exec(write_db_, "COMMIT");  // synchronous=FULL: durable when this returns
@@ -1170,6 +1400,7 @@ class SqliteStore final : public Store {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Pending*> queue_;
+  std::vector<AuditWrite> async_audit_;  // security: queued by recordAudit()
   bool stopping_ = false;
   std::string last_stamp_;  // writer thread only (after open())
 

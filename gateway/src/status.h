@@ -12,12 +12,15 @@ namespace ilpgw {
 enum class StatusCode {
   kOk,
   kInvalidArgument,     // 400 malformed input
+  kUnauthenticated,     // 401 no, bad or expired credentials
+  kPermissionDenied,    // 403 authenticated, but not allowed
   kNotFound,            // 404
   kConflict,            // 409
   kPreconditionFailed,  // 412
   kTooLarge,            // 413
   kUnsupportedMedia,    // 415
   kUnprocessable,       // 422 valid syntax, cannot be mapped or validated
+  kTooManyRequests,     // 429 rate limit
   kUnavailable,         // 503
   kInternal,            // 500, never with details in the response
 };
@@ -41,12 +44,15 @@ inline int httpStatus(StatusCode code) {
   switch (code) {
     case StatusCode::kOk: return 200;
     case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kUnauthenticated: return 401;
+    case StatusCode::kPermissionDenied: return 403;
     case StatusCode::kNotFound: return 404;
     case StatusCode::kConflict: return 409;
     case StatusCode::kPreconditionFailed: return 412;
     case StatusCode::kTooLarge: return 413;
     case StatusCode::kUnsupportedMedia: return 415;
     case StatusCode::kUnprocessable: return 422;
+    case StatusCode::kTooManyRequests: return 429;
     case StatusCode::kUnavailable: return 503;
     case StatusCode::kInternal: return 500;
   }

@@ -99,6 +99,10 @@ struct SearchQuery {
   std::optional<std::int64_t> after_seq;
   int limit = 50;
   bool want_total = true;
+  // Tenant isolation: only resources whose current version belongs to this
+  // organization (nullopt = every organization). Filtered in the query, so
+  // totals and paging count only what the caller may see.
+  std::optional<std::string> organization;
 };
 
 // What a reader saw: every version with seq <= `seq` is visible, and every
@@ -159,6 +163,49 @@ struct QuarantineUpdate {
   std::string outcome_json;
 };
 // ---- end durability --------------------------------------------------------
+// ---- Security: client registry and audit trail (feature/security) ---------
+
+// A system allowed to call the gateway. The secret itself is never stored.
+struct ClientRecord {
+  std::string client_id;
+  std::string role;             // clinic | puller | admin
+  std::string organization;     // clinic clients: the one organization they act for
+  std::string secret_hash;      // hashSecret() encoding (salted PBKDF2)
+  std::string cert_thumbprint;  // base64url SHA-256 of the DER client certificate; empty = not bound
+  bool local_only = false;      // tokens only for loopback peers (the demo client)
+  std::string created_at;
+  std::string revoked_at;  // empty while active
+};
+
+// One AuditEvent. The store assigns its sequence number and chains it: each
+// record carries auditChainHash() of the previous record's hash and itself.
+struct AuditWrite {
+  std::string recorded;  // FHIR instant of the event
+  std::string agent;     // client id, "anonymous", or "cli:<user>"
+  std::string entities;  // searchable list "|Patient/1|Encounter/2|", "" when none
+  std::string json;      // the AuditEvent resource without id (the id is the sequence number)
+};
+
+struct AuditRecord {
+  std::int64_t seq = 0;
+  AuditWrite event;
+  std::string prev_hash;  // hex; "" for the first record
+  std::string hash;       // hex
+};
+
+struct AuditQuery {
+  std::string recorded_ge;  // inclusive lower bound on recorded ("" = none)
+  std::string recorded_lt;  // exclusive upper bound ("" = none)
+  std::string agent;        // exact client id ("" = any)
+  std::string entity;       // one entity reference, e.g. Patient/123 ("" = any)
+  std::int64_t after_seq = 0;  // paging cursor: records with a larger seq
+  int limit = 50;
+};
+
+// The chain rule every backend applies and `ilp-gateway audit verify` checks.
+std::string auditChainHash(std::string_view prev_hash, std::int64_t seq, const AuditWrite& event);
+
+// ---- End security types -------------------------------------------------------
 
 // One unit of work: applied atomically and durably, or not at all.
 struct WriteBatch {
@@ -169,6 +216,8 @@ struct WriteBatch {
   // quarantine entries point at this stored one instead.
   std::optional<std::int64_t> existing_payload_id;
   std::vector<QuarantineUpdate> quarantine_updates;
+  std::vector<ClientRecord> clients;  // security: inserted or replaced by client_id
+  std::vector<AuditWrite> audit;      // security: chained in the same transaction
 };
 
 enum class WriteOutcome { kCreated, kUpdated, kUnchanged, kExisting };
@@ -211,6 +260,8 @@ struct HistoryQuery {
   SearchOrder order = SearchOrder::kNewestFirst;
   std::optional<std::int64_t> after_seq;
   int limit = 50;
+  // Tenant isolation: only versions stored for this organization (nullopt = all).
+  std::optional<std::string> organization;
 };
 
 struct HistoryPage {
@@ -373,6 +424,21 @@ class Store {
   virtual StatusOr<std::vector<OutboxItem>> listOutbox(std::string_view state, std::int64_t after_seq,
                                                        int limit) = 0;
   virtual StatusOr<OutboxStats> outboxStats() = 0;
+  // ---- Security (feature/security) ----
+  // A write whose (type, id) currently belongs to another organization fails
+  // the whole batch with kPermissionDenied (tenant isolation on overwrite).
+  virtual StatusOr<std::optional<ClientRecord>> findClient(std::string_view client_id) = 0;
+  virtual StatusOr<std::vector<ClientRecord>> listClients() = 0;
+  // Queues events for the next group commit and returns at once: reads and
+  // authentications are audited without waiting for an fsync of their own.
+  virtual void recordAudit(std::vector<AuditWrite> events) = 0;
+  virtual StatusOr<std::vector<AuditRecord>> searchAudit(const AuditQuery& query) = 0;
+  // The chain in sequence order, `limit` records after `after_seq`.
+  virtual StatusOr<std::vector<AuditRecord>> scanAudit(std::int64_t after_seq, int limit) = 0;
+  // The last record's seq and hash as the store recorded them separately
+  // (detects deletion of the newest records); nullopt when none.
+  virtual StatusOr<std::optional<std::pair<std::int64_t, std::string>>> auditHead() = 0;
+  // ---- End security ----
 };
 
 struct SqliteOptions {

@@ -85,6 +85,21 @@ Config testConfig(const std::string& data_dir = {}) {
   return config;
 }
 
+// The caller Gateway::ingest sees when auth is disabled (what the security
+// layer sets up for development): posts for config.organization_id.
+RequestContext devCaller() {
+  RequestContext caller;
+  caller.authenticated = true;
+  caller.client_id = "dev-unauthenticated";
+  caller.role = "dev";
+  caller.organization = kOrganization;
+  caller.scopes = {std::string(kScopeWrite), std::string(kScopeRead)};
+  return caller;
+}
+
+// Resource ids are scoped by the posting organization (docs/security.md).
+std::string dewiId() { return deterministicId("Patient", std::string("org|") + kOrganization + "|nik|3672015209950002"); }
+
 class AdapterGoldenTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -261,14 +276,14 @@ TEST(PatientIdentityTest, SameNikFromSimpusAndPosyanduIsOnePatientWithBothIdenti
   std::string csv =
       "no_rm;nik;no_bpjs;nama;jk;tgl_lahir;tgl_kunjungan;poli\n"
       "00077;3672015209950002;0001234567890;DEWI LESTARI;P;12-09-1995;01-11-2024 09:00;KIA\n";
-  IngestResponse first = gateway.value()->ingest("simpus-csv", csv, "text/csv");
+  IngestResponse first = gateway.value()->ingest(devCaller(), "simpus-csv", csv, "text/csv");
   ASSERT_EQ(first.http_status, 201) << first.body;
   // The posyandu knows her by NIK only.
   std::string posyandu = readText(kDataDir + "posyandu-kader/example.input.json");
-  IngestResponse second = gateway.value()->ingest("posyandu-kader", posyandu, "application/json");
+  IngestResponse second = gateway.value()->ingest(devCaller(), "posyandu-kader", posyandu, "application/json");
   ASSERT_EQ(second.http_status, 201) << second.body;
 
-  std::string id = deterministicId("Patient", "nik|3672015209950002");
+  std::string id = dewiId();
   auto stored = gateway.value()->store().read("Patient", id);
   ASSERT_TRUE(stored.isOk());
   ASSERT_TRUE(stored.value().has_value());
@@ -291,16 +306,16 @@ TEST(PatientIdentityTest, ContradictingBirthDateIsAWarningAndTheNikDecides) {
   // Stored first with the birth date the NIK encodes (12-09-95, female).
   std::string good =
       "no_rm;nik;nama;jk;tgl_lahir;tgl_kunjungan\n00077;3672015209950002;DEWI;P;12-09-1995;01-11-2024 09:00\n";
-  ASSERT_EQ(gateway.value()->ingest("simpus-csv", good, "").http_status, 201);
+  ASSERT_EQ(gateway.value()->ingest(devCaller(), "simpus-csv", good, "").http_status, 201);
   // Another source types the wrong year.
   std::string wrong =
       "no_rm;nik;nama;jk;tgl_lahir;tgl_kunjungan\n00999;3672015209950002;DEWI;P;12-09-1996;02-11-2024 09:00\n";
-  IngestResponse answer = gateway.value()->ingest("simpus-csv", wrong, "");
+  IngestResponse answer = gateway.value()->ingest(devCaller(), "simpus-csv", wrong, "");
   ASSERT_EQ(answer.http_status, 201) << answer.body;
   EXPECT_NE(answer.body.find("Patient.birthDate differs from the one already stored"), std::string::npos) << answer.body;
   EXPECT_NE(answer.body.find("\"warning\""), std::string::npos);
 
-  auto stored = gateway.value()->store().read("Patient", deterministicId("Patient", "nik|3672015209950002"));
+  auto stored = gateway.value()->store().read("Patient", dewiId());
   ASSERT_TRUE(stored.isOk() && stored.value().has_value());
   rapidjson::Document patient;
   ASSERT_FALSE(json::parse(stored.value()->json, patient).has_value());

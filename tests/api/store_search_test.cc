@@ -136,9 +136,69 @@ TEST_F(StoreSearchTest, CursorPagingAndScan) {
   EXPECT_EQ(visited, 3);
   EXPECT_GT(mark->seq, 0);
 
-  auto history = store_->history(HistoryQuery{"Patient", "", std::nullopt, SearchOrder::kOldestFirst, 7, 50});
+  auto history = store_->history(HistoryQuery{"Patient", "", std::nullopt, SearchOrder::kOldestFirst, 7, 50, std::nullopt});
   ASSERT_TRUE(history.isOk());
   EXPECT_EQ(history->versions.size(), 3u);  // seq 8, 9, 10
+}
+
+TEST_F(StoreSearchTest, OrganizationFilterKeepsTotalsPagingHistoryAndConditionsPerTenant) {
+  for (int i = 0; i < 6; ++i) {
+    ResourceWrite w = write(patientJson("3201010101900001", "P", "A", "male", "1990-01-01"), "p" + std::to_string(i));
+    w.organization = i % 2 == 0 ? "org-a" : "org-b";
+    ASSERT_TRUE(commit(w).isOk());
+  }
+  SearchQuery q = query("Patient", {});
+  q.organization = "org-a";
+  q.limit = 2;
+  std::vector<std::string> ids;
+  for (;;) {
+    auto page = store_->search(q);
+    ASSERT_TRUE(page.isOk());
+    if (!q.after_seq) {
+      EXPECT_EQ(page->total, 3);
+    }
+    for (const auto& r : page->resources) {
+      EXPECT_EQ(r.organization, "org-a");
+      ids.push_back(r.id);
+    }
+    if (!page->more) break;
+    q.after_seq = page->resources.back().seq;
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"p0", "p2", "p4"}));
+
+  HistoryQuery h;
+  h.order = SearchOrder::kOldestFirst;
+  h.organization = "org-b";
+  auto history = store_->history(h);
+  ASSERT_TRUE(history.isOk());
+  ASSERT_EQ(history->versions.size(), 3u);
+  for (const auto& v : history->versions) EXPECT_EQ(v.organization, "org-b");
+
+  std::vector<std::string> scanned;
+  SearchQuery all = query("Patient", {});
+  all.organization = "org-b";
+  ASSERT_TRUE(store_->scan({all}, [&](size_t, const StoredResource& r) {
+                      scanned.push_back(r.id);
+                      return true;
+                    }).isOk());
+  EXPECT_EQ(scanned, (std::vector<std::string>{"p1", "p3", "p5"}));
+
+  // If-None-Exist scoped to org-c finds nothing of org-a's or org-b's: a new resource.
+  ResourceWrite conditional = write(patientJson("3201010101900001", "P", "A", "male", "1990-01-01"), "c1");
+  conditional.organization = "org-c";
+  conditional.if_none_exist = query("Patient", {{"identifier", "https://fhir.kemkes.go.id/id/nik|3201010101900001"}});
+  conditional.if_none_exist->organization = "org-c";
+  auto created = commit(conditional);
+  ASSERT_TRUE(created.isOk());
+  EXPECT_EQ(created->resources[0].outcome, WriteOutcome::kCreated);
+  EXPECT_EQ(created->resources[0].id, "c1");
+
+  // Overwriting another organization's resource is refused as a whole.
+  ResourceWrite foreign = write(patientJson("3201010101900001", "X", "A", "male", "1990-01-01"), "p0");
+  foreign.organization = "org-b";
+  auto refused = commit(foreign);
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_EQ(refused.status().code(), StatusCode::kPermissionDenied);
 }
 
 }  // namespace

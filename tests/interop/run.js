@@ -1,7 +1,10 @@
 // Interop test launcher: makes a throw-away certificate and data directory,
-// starts the real ilp-gateway binary on 127.0.0.1 with an ephemeral port, then
-// runs interop.mjs in a child Node process that trusts the certificate
-// (NODE_EXTRA_CA_CERTS is only read at start-up). Exit code = the test's.
+// registers two clients with the real CLI (a clinic that writes, the national
+// puller that reads), starts the real ilp-gateway binary on 127.0.0.1 with an
+// ephemeral port and auth enabled, then runs interop.mjs in a child Node
+// process that trusts the certificate (NODE_EXTRA_CA_CERTS is only read at
+// start-up) and gets its bearer tokens from POST /oauth2/token. Exit code =
+// the test's.
 //   node run.js /path/to/ilp-gateway
 'use strict';
 const { spawn, execFileSync } = require('child_process');
@@ -36,6 +39,18 @@ const config = {
 };
 fs.writeFileSync(path.join(dir, 'gateway.json'), JSON.stringify(config));
 
+// `ilp-gateway client add` prints the secret once: client_id=..., client_secret=...
+function addClient(role, id, org) {
+  const args = ['client', 'add', '--config', path.join(dir, 'gateway.json'), '--role', role, '--id', id];
+  if (org) args.push('--org', org);
+  const out = execFileSync(binary, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const field = (name) => (new RegExp(`^${name}=(.*)$`, 'm').exec(out) || [])[1];
+  if (!field('client_id') || !field('client_secret')) throw new Error(`client add printed: ${out}`);
+  return { id: field('client_id'), secret: field('client_secret') };
+}
+const clinic = addClient('clinic', 'interop-clinic', 'interop-puskesmas');
+const puller = addClient('puller', 'interop-puller');
+
 const gateway = spawn(binary, ['serve', '--config', path.join(dir, 'gateway.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
 let log = '';
 gateway.stderr.on('data', (d) => { log += d; });
@@ -66,7 +81,15 @@ gateway.stdout.on('data', (d) => {
   clearTimeout(timer);
   const child = spawn(process.execPath, [path.join(__dirname, 'interop.mjs')], {
     stdio: 'inherit',
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: cert, FHIR_BASE: `https://127.0.0.1:${m[1]}/fhir` },
+    env: {
+      ...process.env,
+      NODE_EXTRA_CA_CERTS: cert,
+      FHIR_BASE: `https://127.0.0.1:${m[1]}/fhir`,
+      CLINIC_ID: clinic.id,
+      CLINIC_SECRET: clinic.secret,
+      PULLER_ID: puller.id,
+      PULLER_SECRET: puller.secret,
+    },
   });
   child.on('exit', (code) => {
     if (code !== 0) console.error('--- gateway log ---\n' + log);

@@ -71,7 +71,7 @@ class ReloadTest : public ::testing::Test {
 TEST_F(ReloadTest, SwapsInNewVersionAndUnloadsOldOneWhenLastUserLetsGo) {
   auto gateway = start();
   ASSERT_TRUE(gateway);
-  auto first = gateway->ingest("fixture-good", "A1\n", "text/plain");
+  auto first = gateway->ingest(ilpgw::developmentCaller(gateway->config().organization_id), "fixture-good", "A1\n", "text/plain");
   ASSERT_EQ(first.http_status, 201) << first.body;
   EXPECT_EQ(storedSource(*gateway, first), "ilp-gateway/fixture-good@1.0.0");
 
@@ -91,7 +91,7 @@ TEST_F(ReloadTest, SwapsInNewVersionAndUnloadsOldOneWhenLastUserLetsGo) {
   in_flight.reset();
   EXPECT_TRUE(v1.expired()) << "old library kept after its last user let go";
 
-  auto second = gateway->ingest("fixture-good", "A1\n", "text/plain");
+  auto second = gateway->ingest(ilpgw::developmentCaller(gateway->config().organization_id), "fixture-good", "A1\n", "text/plain");
   ASSERT_EQ(second.http_status, 201) << second.body;
   std::string stored;
   EXPECT_EQ(storedSource(*gateway, second, &stored), "ilp-gateway/fixture-good@2.0.0");
@@ -141,7 +141,7 @@ TEST_F(ReloadTest, RefusesBrokenNewVersionAndOldKeepsServing) {
     ASSERT_FALSE(reloaded.isOk()) << c.what;
     EXPECT_NE(reloaded.message().find(c.expected), std::string::npos) << c.what << ": " << reloaded.message();
     EXPECT_EQ(gateway->adapters(), serving) << c.what << ": the set was replaced";
-    auto answer = gateway->ingest("fixture-good", "C3\n", "text/plain");
+    auto answer = gateway->ingest(ilpgw::developmentCaller(gateway->config().organization_id), "fixture-good", "C3\n", "text/plain");
     EXPECT_EQ(answer.http_status, 201) << c.what << ": " << answer.body;
   }
 }
@@ -151,7 +151,7 @@ TEST_F(ReloadTest, DisablingAnAdapterRemovesItsRoute) {
   ASSERT_TRUE(gateway);
   config_.plugins[0].enabled = false;
   ASSERT_TRUE(gateway->reload().isOk());
-  EXPECT_EQ(gateway->ingest("fixture-good", "A1\n", "text/plain").http_status, 404);
+  EXPECT_EQ(gateway->ingest(ilpgw::developmentCaller(gateway->config().organization_id), "fixture-good", "A1\n", "text/plain").http_status, 404);
   EXPECT_EQ(gateway->adapters()->disabled.size(), 1u);
 }
 
@@ -162,16 +162,16 @@ TEST_F(ReloadTest, InvalidOutputFailsOnlyThatRecord) {
   config_.plugins.push_back(PluginConfig{"fixture-invalid-fhir", "fixture-invalid-fhir.so", "{}"});
   auto gateway = start();
   ASSERT_TRUE(gateway);
-  auto bad_json = gateway->ingest("fixture-invalid-json", "A1\n", "text/plain");
+  auto bad_json = gateway->ingest(ilpgw::developmentCaller(gateway->config().organization_id), "fixture-invalid-json", "A1\n", "text/plain");
   EXPECT_EQ(bad_json.http_status, 422);
   EXPECT_NE(bad_json.body.find("adapter produced invalid JSON"), std::string::npos) << bad_json.body;
-  auto bad_fhir = gateway->ingest("fixture-invalid-fhir", "A1\n", "text/plain");
+  auto bad_fhir = gateway->ingest(ilpgw::developmentCaller(gateway->config().organization_id), "fixture-invalid-fhir", "A1\n", "text/plain");
   EXPECT_EQ(bad_fhir.http_status, 422);
   EXPECT_NE(bad_fhir.body.find("Patient.gender"), std::string::npos) << bad_fhir.body;
   auto stats = gateway->store().stats();
   ASSERT_TRUE(stats.isOk());
   EXPECT_EQ(stats.value().quarantined_open, 2);
-  EXPECT_EQ(gateway->ingest("fixture-good", "A1\n", "text/plain").http_status, 201);
+  EXPECT_EQ(gateway->ingest(ilpgw::developmentCaller(gateway->config().organization_id), "fixture-good", "A1\n", "text/plain").http_status, 201);
 }
 
 TEST_F(ReloadTest, SlowAdapterFailsOnlyThatPayloadAndIsMarkedUnhealthy) {
@@ -180,7 +180,7 @@ TEST_F(ReloadTest, SlowAdapterFailsOnlyThatPayloadAndIsMarkedUnhealthy) {
   auto gateway = start();
   ASSERT_TRUE(gateway);
   auto started = std::chrono::steady_clock::now();
-  auto answer = gateway->ingest("fixture-slow", "A1\n", "text/plain");
+  auto answer = gateway->ingest(ilpgw::developmentCaller(gateway->config().organization_id), "fixture-slow", "A1\n", "text/plain");
   auto took = std::chrono::steady_clock::now() - started;
   EXPECT_EQ(answer.http_status, 504) << answer.body;
   EXPECT_NE(answer.body.find("did not answer within 100 ms"), std::string::npos) << answer.body;
@@ -191,12 +191,12 @@ TEST_F(ReloadTest, SlowAdapterFailsOnlyThatPayloadAndIsMarkedUnhealthy) {
   ASSERT_TRUE(stats.isOk());
   EXPECT_EQ(stats.value().quarantined_open, 1);
   // Other adapters are unaffected.
-  EXPECT_EQ(gateway->ingest("fixture-good", "A1\n", "text/plain").http_status, 201);
+  EXPECT_EQ(gateway->ingest(ilpgw::developmentCaller(gateway->config().organization_id), "fixture-good", "A1\n", "text/plain").http_status, 201);
   // More hung calls than the limit: refused at once with 503.
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(gateway->ingest("fixture-slow", "A1\n", "text/plain").http_status, 504);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(gateway->ingest(ilpgw::developmentCaller(gateway->config().organization_id), "fixture-slow", "A1\n", "text/plain").http_status, 504);
   EXPECT_EQ(slow.hung_calls.load(), 4);
   started = std::chrono::steady_clock::now();
-  EXPECT_EQ(gateway->ingest("fixture-slow", "A1\n", "text/plain").http_status, 503);
+  EXPECT_EQ(gateway->ingest(ilpgw::developmentCaller(gateway->config().organization_id), "fixture-slow", "A1\n", "text/plain").http_status, 503);
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(50));
   // The stuck calls return eventually and the adapter is healthy again.
   for (int i = 0; i < 50 && slow.hung_calls.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -217,9 +217,9 @@ TEST_F(ReloadTest, LeftoverCallMarkerNamesTheAdapterOnStart) {
   config_.plugins.push_back(PluginConfig{"fixture-slow", "fixture-slow.so", R"({"sleep_ms":600})", true, 5000});
   auto gateway = start();
   ASSERT_TRUE(gateway);
-  EXPECT_EQ(gateway->ingest("fixture-good", "A1\n", "text/plain").http_status, 201);
+  EXPECT_EQ(gateway->ingest(ilpgw::developmentCaller(gateway->config().organization_id), "fixture-good", "A1\n", "text/plain").http_status, 201);
   EXPECT_TRUE(runningAdapterCalls(adapterCallMarkerDir(config_)).empty());
-  auto slow = std::async(std::launch::async, [&] { return gateway->ingest("fixture-slow", "A1\n", "text/plain"); });
+  auto slow = std::async(std::launch::async, [&] { return gateway->ingest(ilpgw::developmentCaller(gateway->config().organization_id), "fixture-slow", "A1\n", "text/plain"); });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   auto running = runningAdapterCalls(adapterCallMarkerDir(config_));
   ASSERT_EQ(running.size(), 1u);

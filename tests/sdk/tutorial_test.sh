@@ -70,6 +70,15 @@ done
 [[ -n $port ]] || fail "gateway did not start"
 base=https://localhost:$port
 https() { curl -sS --cacert "$work/certs/ca.crt" "$@"; }
+# Every call needs a bearer token: an admin client reloads, a clinic client posts.
+secret() { ilp-gateway client add --config gateway.json "$@" | sed -n 's/^client_secret=//p'; }
+token() { https -u "$1:$2" -d grant_type=client_credentials "$base/oauth2/token" |
+  sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'; }
+admin_secret=$(secret --role admin --id tutorial-admin)
+clinic_secret=$(secret --role clinic --org tutorial-puskesmas --id tutorial-lab)
+admin=$(token tutorial-admin "$admin_secret")
+clinic=$(token tutorial-lab "$clinic_secret")
+[[ -n $admin && -n $clinic ]] || fail "no tokens"
 
 step "6. install the adapter, add it to gateway.json, hot-reload"
 cmake --install lab-demo/build --prefix "$prefix" >/dev/null
@@ -77,18 +86,19 @@ test -f "$prefix/lib/ilp-gateway/plugins/lab-demo.so" || fail "adapter not insta
 ilp-gateway adapter check "$prefix/lib/ilp-gateway/plugins/lab-demo.so" \
   --mappings "$prefix/share/ilp-gateway/mappings"
 sed -i 's|{"name": "hl7v2-oru", "library": "hl7v2-oru.so"}|&,\n    {"name": "lab-demo", "library": "lab-demo.so", "config": {"require_nik": false}}|' gateway.json
-status=$(https -o reload.json -w '%{http_code}' --data '' "$base/admin/plugins/reload")
+status=$(https -o reload.json -w '%{http_code}' -H "Authorization: Bearer $admin" --data '' \
+  "$base/admin/plugins/reload")
 [[ $status == 200 ]] || fail "reload answered $status: $(cat reload.json)"
 grep -q '"name":"lab-demo"' reload.json || fail "lab-demo not listed after reload"
-https "$base/admin/plugins" | grep -q '"name":"require_nik"' || fail "options not shown"
+https -H "Authorization: Bearer $admin" "$base/admin/plugins" | grep -q '"name":"require_nik"' || fail "options not shown"
 
 step "7. post a record and read the stored FHIR back"
-status=$(https -o answer.json -w '%{http_code}' -H 'Content-Type: application/json' \
+status=$(https -o answer.json -w '%{http_code}' -H "Authorization: Bearer $clinic" -H 'Content-Type: application/json' \
   --data-binary @lab-demo/samples/patients.json "$base/ingest/lab-demo")
 [[ $status == 201 ]] || fail "ingest answered $status: $(cat answer.json)"
 location=$(sed -n 's/.*"location":"\(Patient\/[^/"]*\).*/\1/p' answer.json | head -1)
 [[ -n $location ]] || fail "no Patient in the answer: $(cat answer.json)"
-https "$base/fhir/$location" > patient.json
+https -H "Authorization: Bearer $clinic" "$base/fhir/$location" > patient.json
 grep -q '"source":"ilp-gateway/lab-demo@0.1.0"' patient.json || fail "meta.source missing: $(cat patient.json)"
 grep -q '"resourceType":"Patient"' patient.json || fail "not a Patient"
 kill -0 "$gateway_pid" || fail "gateway died"

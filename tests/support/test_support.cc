@@ -87,7 +87,12 @@ GatewayProcess::GatewayProcess(GatewayOptions options) : plain_http_(options.pla
   if (options.plain_http) config += ", \"plain_http\": true";
   if (!options.server_config.empty()) config += ", " + options.server_config;
   config += "},\n  \"tls\": {\"cert\": " + quote((certs / "server.crt").string()) +
-            ", \"key\": " + quote((certs / "server.key").string()) + "},\n";
+            ", \"key\": " + quote((certs / "server.key").string());
+  if (!options.tls_config.empty()) config += ", " + options.tls_config;
+  config += "},\n";
+  config += std::string("  \"auth\": {\"enabled\": ") + (options.auth ? "true" : "false");
+  if (!options.auth_config.empty()) config += ", " + options.auth_config;
+  config += "},\n";
   config += "  \"store\": {\"data_dir\": " + quote(data_dir_) + "},\n";
   config += "  \"facility\": {\"organization_id\": " + quote(options.organization_id) + "},\n";
   config += "  \"mappings_dir\": " + quote(options.mappings_dir.empty() ? mappingsDir() : options.mappings_dir) + ",\n";
@@ -148,9 +153,12 @@ GatewayProcess::~GatewayProcess() {
 
 std::string GatewayProcess::log() const { return readFile(log_path_); }
 
-std::unique_ptr<httplib::Client> GatewayProcess::client() const {
+std::unique_ptr<httplib::Client> GatewayProcess::client(const std::string& bearer, const std::string& cert,
+                                                        const std::string& key) const {
   std::string base = std::string(plain_http_ ? "http" : "https") + "://127.0.0.1:" + std::to_string(port_);
-  auto client = std::make_unique<httplib::Client>(base);
+  auto client = cert.empty() ? std::make_unique<httplib::Client>(base)
+                             : std::make_unique<httplib::Client>(base, cert, key);
+  if (!bearer.empty()) client->set_bearer_token_auth(bearer.c_str());
   if (!plain_http_) {
     client->set_ca_cert_path((devCertDir() / "ca.crt").string());
     client->enable_server_certificate_verification(true);
@@ -159,6 +167,47 @@ std::unique_ptr<httplib::Client> GatewayProcess::client() const {
   client->set_read_timeout(30);
   client->set_write_timeout(30);
   return client;
+}
+
+ClientCredentials GatewayProcess::addClient(const std::string& role, const std::string& organization,
+                                            const std::vector<std::string>& extra) const {
+  std::vector<std::string> args = {"client", "add", "--config", config_path_, "--role", role};
+  if (!organization.empty()) {
+    args.push_back("--org");
+    args.push_back(organization);
+  }
+  args.insert(args.end(), extra.begin(), extra.end());
+  std::string out;
+  std::string err;
+  if (runGateway(args, out, &err) != 0) throw std::runtime_error("client add failed: " + err);
+  ClientCredentials credentials;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("client_id=", 0) == 0) credentials.id = line.substr(10);
+    if (line.rfind("client_secret=", 0) == 0) credentials.secret = line.substr(14);
+  }
+  if (credentials.id.empty() || credentials.secret.empty()) throw std::runtime_error("client add printed: " + out);
+  return credentials;
+}
+
+std::string GatewayProcess::fetchToken(const ClientCredentials& credentials, const std::string& scope) const {
+  httplib::Params form = {{"grant_type", "client_credentials"},
+                          {"client_id", credentials.id},
+                          {"client_secret", credentials.secret}};
+  if (!scope.empty()) form.emplace("scope", scope);
+  auto res = client()->Post("/oauth2/token", form);
+  if (!res || res->status != 200) {
+    throw std::runtime_error("token request failed: " + (res ? std::to_string(res->status) + " " + res->body
+                                                             : httplib::to_string(res.error())));
+  }
+  auto at = res->body.find("\"access_token\":\"");
+  if (at == std::string::npos) throw std::runtime_error("no access_token in " + res->body);
+  at += 16;
+  return res->body.substr(at, res->body.find('"', at) - at);
+}
+
+std::string GatewayProcess::token(const std::string& role, const std::string& organization) const {
+  return fetchToken(addClient(role, organization));
 }
 
 int GatewayProcess::terminate() {

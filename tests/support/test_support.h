@@ -56,6 +56,19 @@ struct GatewayOptions {
   std::string data_dir;
   // Mapping files to load instead of the bundled mappings/ (empty = bundled).
   std::string mappings_dir;
+  // Security (feature/security). false: `auth.enabled: false`, which the
+  // gateway accepts only on loopback (the fixture's address), so tests that
+  // are not about security need no tokens. true: every API call needs a
+  // token; get one with token() or addClient() + fetchToken().
+  bool auth = false;
+  std::string auth_config;  // extra members of "auth", e.g. R"("token_ttl_s": 60)"
+  std::string tls_config;   // extra members of "tls", e.g. "\"client_ca\": \"...\""
+};
+
+// Credentials printed by `ilp-gateway client add`.
+struct ClientCredentials {
+  std::string id;
+  std::string secret;
 };
 
 // The real ilp-gateway binary, started with a generated gateway.json on
@@ -74,8 +87,20 @@ class GatewayProcess {
   // Everything the process wrote to stderr so far (its log).
   std::string log() const;
 
-  // A TLS client that trusts the dev CA, with sensible timeouts.
-  std::unique_ptr<httplib::Client> client() const;
+  // A TLS client that trusts the dev CA, with sensible timeouts; with a
+  // bearer token when given, and a client certificate when cert/key are given.
+  std::unique_ptr<httplib::Client> client(const std::string& bearer = {}, const std::string& cert = {},
+                                          const std::string& key = {}) const;
+
+  // Registers a client with `ilp-gateway client add` against this gateway's
+  // database (works while it runs). `extra` are more CLI arguments, e.g.
+  // {"--cert", path}. Throws when the command fails.
+  ClientCredentials addClient(const std::string& role, const std::string& organization = {},
+                              const std::vector<std::string>& extra = {}) const;
+  // POST /oauth2/token with client_credentials; throws unless 200.
+  std::string fetchToken(const ClientCredentials& credentials, const std::string& scope = {}) const;
+  // A new client of `role` (bound to `organization` for clinics) and a token for it.
+  std::string token(const std::string& role, const std::string& organization = {}) const;
 
   // Sends SIGTERM and waits; returns the exit status (or -signal).
   int terminate();

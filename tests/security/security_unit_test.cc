@@ -1,0 +1,126 @@
+// Unit tests of the security building blocks: secret hashing, route access
+// classes, the token bucket and the store's tenant guard.
+#include <gtest/gtest.h>
+
+#include "clients.h"
+#include "crypto.h"
+#include "resource_text.h"
+#include "security.h"
+#include "store.h"
+#include "test_support.h"
+
+namespace ilpgw {
+namespace {
+
+TEST(SecretHashTest, SaltedSlowAndVerifiedInConstantTime) {
+  std::string a = hashSecret("s3cret");
+  std::string b = hashSecret("s3cret");
+  EXPECT_NE(a, b) << "salted";
+  EXPECT_EQ(a.rfind("pbkdf2-sha256$120000$", 0), 0u);
+  EXPECT_TRUE(verifySecret("s3cret", a));
+  EXPECT_FALSE(verifySecret("s3creT", a));
+  EXPECT_FALSE(verifySecret("s3cret", "pbkdf2-sha256$1$bad"));
+  EXPECT_FALSE(verifySecret("s3cret", ""));
+}
+
+TEST(Base64Test, RoundTripsBothAlphabets) {
+  for (std::string s : {"", "f", "fo", "foo", "foob", "\xff\xfe\xfd"}) {
+    EXPECT_EQ(base64Decode(base64Encode(s)).value(), s);
+    EXPECT_EQ(base64Decode(base64UrlEncode(s)).value(), s);
+  }
+  EXPECT_FALSE(base64Decode("a$b").has_value());
+}
+
+TEST(AccessTest, EveryRouteFamilyNeedsItsScope) {
+  EXPECT_EQ(requiredAccess("GET", "/health"), Access::kOpen);
+  EXPECT_EQ(requiredAccess("GET", "/fhir/metadata"), Access::kOpen);
+  EXPECT_EQ(requiredAccess("POST", "/oauth2/token"), Access::kTokenEndpoint);
+  EXPECT_EQ(requiredAccess("POST", "/ingest/epuskesmas-json"), Access::kWrite);
+  EXPECT_EQ(requiredAccess("GET", "/fhir/Patient/1"), Access::kRead);
+  EXPECT_EQ(requiredAccess("GET", "/fhir/Patient?name=x"), Access::kRead);
+  EXPECT_EQ(requiredAccess("GET", "/fhir/$export"), Access::kRead);
+  EXPECT_EQ(requiredAccess("DELETE", "/fhir/_export/0123abcd"), Access::kRead);
+  EXPECT_EQ(requiredAccess("POST", "/fhir/Patient/_search"), Access::kRead);
+  EXPECT_EQ(requiredAccess("PUT", "/fhir/Patient/1"), Access::kWrite);
+  EXPECT_EQ(requiredAccess("POST", "/fhir"), Access::kWrite);
+  EXPECT_EQ(requiredAccess("DELETE", "/fhir/Patient/1"), Access::kWrite);
+  EXPECT_EQ(requiredAccess("GET", "/fhir/AuditEvent"), Access::kAdmin);
+  EXPECT_EQ(requiredAccess("GET", "/fhir/AuditEvent/3"), Access::kAdmin);
+  EXPECT_EQ(requiredAccess("GET", "/admin/plugins"), Access::kAdmin);
+  EXPECT_EQ(requiredAccess("GET", "/anything/else"), Access::kAuthenticated);
+}
+
+TEST(RateLimiterTest, BurstThenRetryAfter) {
+  RateLimiter limiter(2, 3);
+  EXPECT_EQ(limiter.take("a"), 0);
+  EXPECT_EQ(limiter.take("a"), 0);
+  EXPECT_EQ(limiter.take("a"), 0);
+  EXPECT_GE(limiter.take("a"), 1);
+  EXPECT_EQ(limiter.take("b"), 0) << "per key";
+}
+
+TEST(RequestContextTest, ClinicsReadOnlyTheirOrganization) {
+  RequestContext clinic{true, "c", "clinic", "pkm-a", {}, "", false, {}};
+  EXPECT_TRUE(clinic.canRead("pkm-a"));
+  EXPECT_FALSE(clinic.canRead("pkm-b"));
+  RequestContext puller{true, "p", "puller", "", {}, "", false, {}};
+  EXPECT_TRUE(puller.canRead("pkm-b"));
+  EXPECT_FALSE(puller.readOrganization().has_value());
+}
+
+ResourceWrite patient(const std::string& organization, const std::string& name) {
+  rapidjson::Document doc;
+  std::string text = R"({"resourceType":"Patient","id":"shared-id","name":[{"text":")" + name + R"("}]})";
+  doc.Parse(text.c_str());
+  ResourceWrite write = prepareResource(doc);
+  write.organization = organization;
+  return write;
+}
+
+TEST(StoreTenantTest, AnotherOrganizationCannotOverwriteAResource) {
+  testing::TempDir dir;
+  auto store = openSqliteStore({dir.file("gateway.db"), 16});
+  ASSERT_TRUE(store.isOk());
+  WriteBatch first;
+  first.resources.push_back(patient("pkm-a", "A"));
+  ASSERT_TRUE(store.value()->commit(std::move(first)).isOk());
+  WriteBatch intruder;
+  intruder.resources.push_back(patient("pkm-b", "B"));
+  auto refused = store.value()->commit(std::move(intruder));
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_EQ(refused.status().code(), StatusCode::kPermissionDenied);
+  auto current = store.value()->read("Patient", "shared-id");
+  ASSERT_TRUE(current.isOk() && current.value());
+  EXPECT_EQ(current.value()->organization, "pkm-a");
+  EXPECT_EQ(current.value()->version, 1);
+  WriteBatch owner;
+  owner.resources.push_back(patient("pkm-a", "A2"));
+  auto updated = store.value()->commit(std::move(owner));
+  ASSERT_TRUE(updated.isOk());
+  EXPECT_EQ(updated.value().resources[0].version, 2);
+}
+
+TEST(StoreAuditTest, ChainSurvivesARefusedBatchInTheSameGroup) {
+  testing::TempDir dir;
+  auto store = openSqliteStore({dir.file("gateway.db"), 16});
+  ASSERT_TRUE(store.isOk());
+  WriteBatch a;
+  a.resources.push_back(patient("pkm-a", "A"));
+  a.audit.push_back({"2024-01-01T00:00:00.000Z", "x", "", "{}"});
+  ASSERT_TRUE(store.value()->commit(std::move(a)).isOk());
+  WriteBatch refused;
+  refused.resources.push_back(patient("pkm-b", "B"));
+  refused.audit.push_back({"2024-01-01T00:00:01.000Z", "y", "", "{}"});
+  EXPECT_FALSE(store.value()->commit(std::move(refused)).isOk());
+  store.value()->recordAudit({{"2024-01-01T00:00:02.000Z", "z", "", "{}"}});
+  WriteBatch flush;
+  ASSERT_TRUE(store.value()->commit(std::move(flush)).isOk());
+  auto rows = store.value()->scanAudit(0, 10);
+  ASSERT_TRUE(rows.isOk());
+  ASSERT_EQ(rows.value().size(), 2u) << "the refused batch's event was rolled back with it";
+  EXPECT_EQ(rows.value()[1].event.agent, "z");
+  EXPECT_EQ(rows.value()[1].prev_hash, rows.value()[0].hash);
+}
+
+}  // namespace
+}  // namespace ilpgw
