@@ -5,7 +5,7 @@
 #   ILPGW_TEST_SANITIZE=0     skip the sanitizer run
 #   ILPGW_FUZZ_SECONDS=N      seconds per fuzz target (default 30; 0 skips)
 # On a 2-core CI machine: ~5 min build + <1 min tests, ~5 min ASan build +
-# ~1 min tests, ~2 min fuzz build + 6 targets x 30 s (docs/durability.md).
+# ~1 min tests, ~2 min fuzz build + 8 targets x 30 s (docs/durability.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh

@@ -19,7 +19,6 @@
 namespace ilpgw {
 namespace {
 
-constexpr const char* kFhirJson = "application/fhir+json";
 constexpr const char* kExportDefinition = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export";
 constexpr const char* kPatientExportDefinition = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export";
 
