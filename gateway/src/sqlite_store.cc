@@ -11,6 +11,7 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <variant>
 
 #include "log.h"
@@ -702,7 +703,10 @@ class SqliteStore final : public Store {
     if (writer_thread_.joinable()) writer_thread_.join();
     writer_.reset();
     if (write_db_ != nullptr) sqlite3_close(write_db_);
-    for (sqlite3* db : readers_) sqlite3_close(db);
+    for (auto& reader : readers_) {
+      reader->statements.clear();  // finalized before their connection closes
+      sqlite3_close(reader->db);
+    }
   }
 
   void open() {
@@ -927,7 +931,8 @@ class SqliteStore final : public Store {
   StatusOr<std::optional<ClientRecord>> findClient(std::string_view client_id) override {
     try {
       ReadConnection conn(*this);
-      Statement s(conn.db, (std::string(kClientSelect) + " WHERE client_id = ?1").c_str());
+      Statement& s = conn.prepared(std::string(kClientSelect) + " WHERE client_id = ?1");
+      ResetGuard guard{s};
       s.bind(1, client_id);
       if (!s.step()) return std::optional<ClientRecord>();
       return std::optional<ClientRecord>(clientFrom(s));
@@ -1248,23 +1253,43 @@ class SqliteStore final : public Store {
   }
 
   // Borrows a read connection from the pool for one scope.
+  // A pooled read connection with the statements prepared on it, so hot
+  // reads (read, vread, client lookup per request) skip SQL compilation.
+  struct Reader {
+    sqlite3* db = nullptr;
+    std::unordered_map<std::string, std::unique_ptr<Statement>> statements;
+  };
+
   struct ReadConnection {
     explicit ReadConnection(SqliteStore& store) : store(store) {
-      std::lock_guard lock(store.readers_mutex_);
-      if (!store.idle_readers_.empty()) {
-        db = store.idle_readers_.back();
-        store.idle_readers_.pop_back();
+      {
+        std::lock_guard lock(store.readers_mutex_);
+        if (!store.idle_readers_.empty()) {
+          reader = store.idle_readers_.back();
+          store.idle_readers_.pop_back();
+        }
       }
-      if (db == nullptr) {
-        db = openConnection(store.options_.path, false);
-        store.readers_.push_back(db);
+      if (reader == nullptr) {
+        auto fresh = std::make_unique<Reader>();
+        fresh->db = openConnection(store.options_.path, false);
+        reader = fresh.get();
+        std::lock_guard lock(store.readers_mutex_);
+        store.readers_.push_back(std::move(fresh));
       }
+      db = reader->db;
     }
     ~ReadConnection() {
       std::lock_guard lock(store.readers_mutex_);
-      store.idle_readers_.push_back(db);
+      store.idle_readers_.push_back(reader);
+    }
+    // The connection's cached statement for `sql`; reset it after use (ResetGuard).
+    Statement& prepared(const std::string& sql) {
+      auto& slot = reader->statements[sql];
+      if (!slot) slot = std::make_unique<Statement>(db, sql.c_str());
+      return *slot;
     }
     SqliteStore& store;
+    Reader* reader = nullptr;
     sqlite3* db = nullptr;
   };
 
@@ -1295,7 +1320,8 @@ class SqliteStore final : public Store {
                                                   std::optional<std::int64_t> version) {
     try {
       ReadConnection conn(*this);
-      Statement s(conn.db, sql);
+      Statement& s = conn.prepared(sql);
+      ResetGuard guard{s};
       s.bind(1, type).bind(2, id);
       if (version) s.bind(3, *version);
       if (!s.step()) return std::optional<StoredResource>();
@@ -1405,8 +1431,8 @@ class SqliteStore final : public Store {
   std::string last_stamp_;  // writer thread only (after open())
 
   std::mutex readers_mutex_;
-  std::vector<sqlite3*> readers_;
-  std::vector<sqlite3*> idle_readers_;
+  std::vector<std::unique_ptr<Reader>> readers_;
+  std::vector<Reader*> idle_readers_;
 };
 
 }  // namespace

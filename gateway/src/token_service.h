@@ -47,6 +47,11 @@ class TokenService {
   TokenService(std::string key_dir, int ttl_s) : key_dir_(std::move(key_dir)), ttl_s_(ttl_s) {}
   Status load();
   void reloadIfChanged();
+  StatusOr<TokenClaims> verifyUncached(std::string_view token);
+
+  static constexpr size_t kVerifiedCacheMax = 10000;
+  std::shared_mutex verified_mutex_;
+  std::map<std::string, TokenClaims, std::less<>> verified_;  // token text -> claims
 
   std::string key_dir_;
   int ttl_s_;
