@@ -83,7 +83,8 @@ GatewayProcess::GatewayProcess(GatewayOptions options) : plain_http_(options.pla
     if (!plugins.empty()) plugins += ",";
     plugins += entry;
   }
-  std::string config = "{\n  \"server\": {\"listen\": \"127.0.0.1:0\", \"threads\": 16";
+  std::string config =
+      "{\n  \"server\": {\"listen\": \"127.0.0.1:" + std::to_string(options.port) + "\", \"threads\": 16";
   if (options.plain_http) config += ", \"plain_http\": true";
   if (!options.server_config.empty()) config += ", " + options.server_config;
   config += "},\n  \"tls\": {\"cert\": " + quote((certs / "server.crt").string()) +

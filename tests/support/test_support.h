@@ -51,6 +51,9 @@ struct GatewayOptions {
   // Server section members (besides listen), e.g. R"("payload_max_bytes": 4096)".
   std::string server_config;
   bool plain_http = false;
+  // Port on 127.0.0.1; 0 = an ephemeral one. Fixed to restart a gateway on
+  // the port it had (tests/durability/upstream_gateway_test.cc).
+  int port = 0;
   std::string organization_id = "test-puskesmas";
   // Reuse an existing data directory (restart tests); empty = a fresh one.
   std::string data_dir;
