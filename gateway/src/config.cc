@@ -80,7 +80,9 @@ const std::vector<KeySpec>& keys() {
        "Requests per keep-alive connection before it is closed (cpp-httplib's default of 5 forces a TLS "
        "handshake every 5 requests).",
        set(&Config::keep_alive_max_count)},
-      {"server.keep_alive_timeout_s", KeyType::kInteger, "30", "Idle seconds before a keep-alive connection closes.",
+      {"server.keep_alive_timeout_s", KeyType::kInteger, "5",
+       "Idle seconds before a keep-alive connection closes. Also bounds how long SIGTERM waits for idle "
+       "connections (cpp-httplib 0.11.4 cannot interrupt them).",
        set(&Config::keep_alive_timeout_s)},
       {"server.listen_backlog", KeyType::kInteger, "512", "Listen queue length for pending connections.",
        set(&Config::listen_backlog)},

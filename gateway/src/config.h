@@ -46,7 +46,7 @@ struct Config {
   int read_timeout_s = 10;
   int write_timeout_s = 10;
   int keep_alive_max_count = 10000;
-  int keep_alive_timeout_s = 30;
+  int keep_alive_timeout_s = 5;
   int listen_backlog = 512;
   bool plain_http = false;
   // tls
