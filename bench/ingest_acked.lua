@@ -2,6 +2,7 @@
 -- resources), but counts only acknowledged posts (2xx: durable on disk) and
 -- prints them per second at the end. Env: BENCH_PATH, BENCH_SECONDS.
 local path = os.getenv("BENCH_PATH") or "/ingest/epuskesmas-json"
+local token = os.getenv("BENCH_TOKEN") or ""
 local threads = {}
 local counter = 0
 acked = 0
@@ -23,7 +24,7 @@ local run = os.time()
 function request()
   counter = counter + 1
   local body = string.format(template, run, id, counter, id, counter, (id * 100000 + counter) % 100000)
-  return wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", path, {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
 end
 
 function response(status, headers, body)

@@ -24,6 +24,7 @@ cat > "$work/gateway.json" <<JSON
 { "server": {"listen": "127.0.0.1:$port", "threads": 128},
   "tls": {"cert": "certs/dev/server.crt", "key": "certs/dev/server.key"},
   "store": {"data_dir": "$work/data", "batch_max": ${BATCH_MAX:-256}},
+  "limits": {"rate_per_s": 1000000, "rate_burst": 1000000},
   "plugin_dir": "$build/plugins",
   "plugins": [{"name": "epuskesmas-json", "library": "epuskesmas-json.so"}],
   "log_level": "warning" }
@@ -31,6 +32,13 @@ JSON
 "$build/gateway/ilp-gateway" serve --config "$work/gateway.json" > "$work/gw.out" 2> "$work/gw.err" &
 gw_pid=$!
 for _ in $(seq 100); do grep -q listening "$work/gw.out" 2>/dev/null && break; sleep 0.1; done
+# Posts carry a clinic client's bearer token, as deployed.
+secret=$("$build/gateway/ilp-gateway" client add --role clinic --org dev-puskesmas --id bench-clinic \
+  --config "$work/gateway.json" 2>/dev/null | sed -n 's/^client_secret=//p')
+BENCH_TOKEN=$(curl -s --cacert certs/dev/ca.crt -u "bench-clinic:$secret" -d grant_type=client_credentials \
+  "https://127.0.0.1:$port/oauth2/token" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+[[ -n $BENCH_TOKEN ]] || { echo "no token" >&2; exit 1; }
+export BENCH_TOKEN
 
 printf '%-10s %16s %10s %10s %12s\n' clients "acked records/s" acked refused "p99 ms"
 for c in ${CLIENTS:-1 16 64}; do
