@@ -795,13 +795,7 @@ class SqliteStore final : public Store {
         binds.emplace_back(static_cast<std::int64_t>(query.limit) + 1);
         Statement rows(conn.db, sql.c_str());
         bindAll(rows, binds);
-        while (rows.step()) {
-          if (static_cast<int>(page.resources.size()) == query.limit) {
-            page.more = true;
-            break;
-          }
-          page.resources.push_back(resourceFrom(rows));
-        }
+        page.more = readPage(rows, query.limit, page.resources);
       }
       return page;
     } catch (const std::exception& e) {
@@ -843,13 +837,7 @@ class SqliteStore final : public Store {
       binds.emplace_back(static_cast<std::int64_t>(query.limit) + 1);
       Statement rows(conn.db, sql.c_str());
       bindAll(rows, binds);
-      while (rows.step()) {
-        if (static_cast<int>(page.versions.size()) == query.limit) {
-          page.more = true;
-          break;
-        }
-        page.versions.push_back(resourceFrom(rows));
-      }
+      page.more = readPage(rows, query.limit, page.versions);
       return page;
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store history: ") + e.what());
@@ -1234,6 +1222,16 @@ class SqliteStore final : public Store {
     ~ReadTransaction() { sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr); }
     sqlite3* db;
   };
+
+  // Reads up to `limit` rows of a query that asked for limit + 1; returns
+  // whether the extra row exists (there is a next page).
+  static bool readPage(Statement& rows, int limit, std::vector<StoredResource>& out) {
+    while (rows.step()) {
+      if (static_cast<int>(out.size()) == limit) return true;
+      out.push_back(resourceFrom(rows));
+    }
+    return false;
+  }
 
   static StoredResource resourceFrom(const Statement& s) {
     return StoredResource{s.text(0), s.text(1), s.int64(2), s.text(3), s.text(4), s.int64(5), s.text(6)};
