@@ -2,7 +2,7 @@
 // is validated and the issues compared with <case>.outcome.json, a list of
 // {severity, code, expression}. Set ILPGW_UPDATE_GOLDEN=1 to rewrite the
 // outcome files after an intended change (then review the diff).
-#include "fhir_validator.h"
+#include "fhir/fhir_validator.h"
 
 #include <gtest/gtest.h>
 
@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "json.h"
-#include "outcome.h"
+#include "base/json.h"
+#include "fhir/outcome.h"
 
 namespace ilpgw::fhir {
 namespace {

@@ -21,10 +21,10 @@
 #include <string>
 #include <vector>
 
-#include "gateway.h"
-#include "host.h"
-#include "json.h"
-#include "resource_text.h"
+#include "ingest/gateway.h"
+#include "ingest/host.h"
+#include "base/json.h"
+#include "fhir/resource_text.h"
 #include "test_support.h"
 
 namespace ilpgw {

@@ -11,11 +11,11 @@
 #include <sstream>
 
 #include "csv.h"
-#include "gateway.h"
-#include "host.h"
-#include "json.h"
-#include "plugin_loader.h"
-#include "terminology_routes.h"
+#include "ingest/gateway.h"
+#include "ingest/host.h"
+#include "base/json.h"
+#include "ingest/plugin_loader.h"
+#include "http/terminology_routes.h"
 #include "test_support.h"
 #include "values.h"
 

@@ -6,7 +6,7 @@
 
 #include <thread>
 
-#include "json.h"
+#include "base/json.h"
 #include "test_support.h"
 
 namespace ilpgw {

@@ -11,9 +11,9 @@
 #include <string>
 #include <thread>
 
-#include "gateway.h"
-#include "json.h"
-#include "server.h"
+#include "ingest/gateway.h"
+#include "base/json.h"
+#include "http/server.h"
 
 namespace ilpgw::apitest {
 

@@ -1,10 +1,10 @@
 // The search-parameter table: what it extracts from resources and how it
 // parses (and refuses) search URLs.
-#include "search_params.h"
+#include "fhir/search_params.h"
 
 #include <gtest/gtest.h>
 
-#include "time_util.h"
+#include "base/time_util.h"
 
 namespace ilpgw {
 namespace {

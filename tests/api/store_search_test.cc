@@ -6,9 +6,9 @@
 #include <thread>
 
 #include "api_fixture.h"
-#include "resource_text.h"
-#include "search_params.h"
-#include "store.h"
+#include "fhir/resource_text.h"
+#include "fhir/search_params.h"
+#include "store/sqlite_store.h"
 
 namespace ilpgw::apitest {
 namespace {

@@ -1,7 +1,7 @@
 // The ilp-gateway command line: offline mapping and start-up failures.
 #include <gtest/gtest.h>
 
-#include "json.h"
+#include "base/json.h"
 #include "test_support.h"
 
 namespace ilpgw {

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "config.h"
+#include "base/config.h"
 #include "test_support.h"
 
 namespace ilpgw {

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "json.h"
-#include "resource_text.h"
+#include "base/json.h"
+#include "fhir/resource_text.h"
 
 namespace ilpgw {
 namespace {

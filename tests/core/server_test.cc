@@ -5,7 +5,7 @@
 
 #include <set>
 
-#include "json.h"
+#include "base/json.h"
 #include "test_support.h"
 
 namespace ilpgw {

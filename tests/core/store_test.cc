@@ -2,9 +2,9 @@
 
 #include <thread>
 
-#include "json.h"
-#include "resource_text.h"
-#include "store.h"
+#include "base/json.h"
+#include "fhir/resource_text.h"
+#include "store/sqlite_store.h"
 #include "test_support.h"
 
 namespace ilpgw {

@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "json.h"
+#include "base/json.h"
 #include "test_support.h"
 
 namespace ilpgw::testing {

@@ -6,7 +6,7 @@
 #include <map>
 
 #include "durability_helpers.h"
-#include "outbox_sender.h"
+#include "forward/outbox_sender.h"
 #include "test_support.h"
 #include "upstream_server.h"
 

@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "durability_helpers.h"
-#include "json.h"
+#include "base/json.h"
 #include "test_support.h"
 
 namespace ilpgw {

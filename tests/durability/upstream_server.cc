@@ -3,8 +3,8 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "crypto.h"
-#include "json.h"
+#include "base/crypto.h"
+#include "base/json.h"
 #include "test_support.h"
 
 namespace ilpgw::testing {

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string_view>
 
-#include "gateway.h"
+#include "ingest/gateway.h"
 
 namespace {
 

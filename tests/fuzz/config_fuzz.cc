@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "config.h"
+#include "base/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   (void)ilpgw::parseConfig(std::string_view(reinterpret_cast<const char*>(data), size));

@@ -5,9 +5,9 @@
 #include <string_view>
 #include <vector>
 
-#include "fhir_validator.h"
-#include "json.h"
-#include "resource_text.h"
+#include "fhir/fhir_validator.h"
+#include "base/json.h"
+#include "fhir/resource_text.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   rapidjson::Document doc;

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "json.h"
+#include "base/json.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   rapidjson::Document doc;

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "token_service.h"
+#include "security/token_service.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static ilpgw::TokenService* service = [] {

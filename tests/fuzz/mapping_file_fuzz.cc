@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-#include "terminology.h"
+#include "fhir/terminology.h"
 
 namespace {
 const std::string& scratchDir() {

@@ -2,7 +2,7 @@
 // becomes stored, valid FHIR that records the adapter version.
 #include <gtest/gtest.h>
 
-#include "json.h"
+#include "base/json.h"
 #include "test_support.h"
 
 namespace ilpgw {

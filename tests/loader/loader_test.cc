@@ -4,8 +4,8 @@
 
 #include <filesystem>
 
-#include "gateway.h"
-#include "plugin_loader.h"
+#include "ingest/gateway.h"
+#include "ingest/plugin_loader.h"
 #include "test_support.h"
 
 namespace ilpgw {

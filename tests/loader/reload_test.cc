@@ -7,8 +7,8 @@
 #include <future>
 #include <thread>
 
-#include "gateway.h"
-#include "json.h"
+#include "ingest/gateway.h"
+#include "base/json.h"
 #include "test_support.h"
 
 namespace ilpgw {

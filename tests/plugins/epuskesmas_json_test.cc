@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "host.h"
-#include "plugin_loader.h"
-#include "terminology.h"
+#include "ingest/host.h"
+#include "ingest/plugin_loader.h"
+#include "fhir/terminology.h"
 
 namespace ilpgw {
 namespace {

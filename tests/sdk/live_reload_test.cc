@@ -10,7 +10,7 @@
 #include <future>
 #include <thread>
 
-#include "json.h"
+#include "base/json.h"
 #include "test_support.h"
 
 namespace ilpgw {

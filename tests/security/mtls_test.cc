@@ -1,7 +1,7 @@
 // Mutual TLS (tls.client_ca) and certificate-bound tokens (RFC 8705).
 #include <gtest/gtest.h>
 
-#include "clients.h"
+#include "security/clients.h"
 #include "security_support.h"
 
 namespace ilpgw {

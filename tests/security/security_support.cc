@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <mutex>
 
-#include "crypto.h"
+#include "base/crypto.h"
 
 namespace ilpgw::testing {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "json.h"
+#include "base/json.h"
 #include "test_support.h"
 
 namespace ilpgw::testing {

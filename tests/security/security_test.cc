@@ -11,7 +11,7 @@
 #include <sstream>
 #include <thread>
 
-#include "crypto.h"
+#include "base/crypto.h"
 #include "security_support.h"
 
 namespace ilpgw {

@@ -2,11 +2,11 @@
 // classes, the token bucket and the store's tenant guard.
 #include <gtest/gtest.h>
 
-#include "clients.h"
-#include "crypto.h"
-#include "resource_text.h"
-#include "security.h"
-#include "store.h"
+#include "security/clients.h"
+#include "base/crypto.h"
+#include "fhir/resource_text.h"
+#include "http/auth.h"
+#include "store/sqlite_store.h"
 #include "test_support.h"
 
 namespace ilpgw {

@@ -1,0 +1,124 @@
+// ilp-gateway store | quarantine | outbox: the data directory offline.
+#include <pwd.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "ingest/adapter_tools.h"
+#include "security/audit.h"
+#include "security/clients.h"
+#include "base/config.h"
+#include "security/token_service.h"
+#include "ingest/gateway.h"
+#include "ingest/quarantine.h"
+#include "base/log.h"
+#include "fhir/outcome.h"
+#include "http/server.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+
+namespace ilpgw::cli {
+
+int storeCommand(const Args& args) {
+  if (args.files.size() != 1 || args.files[0] != "check") return fail("usage: store check --data DIR");
+  auto config = buildConfig(args);
+  if (!config.isOk()) return fail(config.status().message());
+  std::string path = config.value().storePath();
+  auto store = ilpgw::openStore(config.value(), {.batch_max = 1, .must_exist = true});
+  if (!store.isOk()) return fail(store.status().message());
+  ilpgw::Status integrity = store.value()->checkIntegrity();
+  if (!integrity.isOk()) {
+    std::printf("%s: %s\n", path.c_str(), integrity.message().c_str());
+    return 1;
+  }
+  auto stats = store.value()->stats();
+  std::printf("%s: ok", path.c_str());
+  if (stats.isOk()) {
+    std::printf(" (%lld resources, %lld versions, %lld payloads, %lld open quarantine entries)",
+                static_cast<long long>(stats->resources), static_cast<long long>(stats->versions),
+                static_cast<long long>(stats->payloads), static_cast<long long>(stats->quarantined_open));
+  }
+  std::printf("\n");
+  return 0;
+}
+
+int quarantineCommand(const Args& args) {
+  std::string sub = args.files.empty() ? "" : args.files[0];
+  auto config = buildConfig(args);
+  if (!config.isOk()) return fail(config.status().message());
+  if (sub == "list" || sub == "show") {
+    auto store = ilpgw::openStore(config.value(), {.batch_max = 1});
+    if (!store.isOk()) return fail(store.status().message());
+    if (sub == "show") {
+      long long id = 0;
+      if (args.files.size() != 2 || !parseId(args.files[1], id)) return fail("usage: quarantine show ID");
+      auto entry = store.value()->readQuarantine(id);
+      if (!entry.isOk()) return fail(entry.status().message());
+      if (!entry.value()) return fail("quarantine entry " + args.files[1] + " does not exist");
+      std::cout << ilpgw::quarantineEntryJson(*entry.value(), true) << "\n";
+      return 0;
+    }
+    ilpgw::QuarantineFilter filter{args.status, args.adapter, args.after, args.limit};
+    auto page = store.value()->listQuarantine(filter);
+    if (!page.isOk()) return fail(page.status().message());
+    for (const auto& entry : page.value()) std::cout << ilpgw::quarantineEntryJson(entry, false) << "\n";
+    return 0;
+  }
+  if (sub != "reprocess") return fail("usage: quarantine list|show|reprocess (see --help)");
+  long long id = 0;
+  bool one = args.files.size() == 2 && parseId(args.files[1], id);
+  if (one == args.all) return fail("usage: quarantine reprocess ID|--all [--adapter NAME]");
+  auto gateway = ilpgw::Gateway::start(config.value(), {}, false);
+  if (!gateway.isOk()) return fail(gateway.status().message());
+  std::vector<ilpgw::ReprocessResult> results;
+  if (one) {
+    results.push_back(ilpgw::reprocessQuarantine(*gateway.value(), id));
+  } else {
+    ilpgw::QuarantineFilter filter;
+    filter.adapter = args.adapter;
+    results = ilpgw::reprocessQuarantineMatching(*gateway.value(), filter, 1000000);
+  }
+  int code = 0;
+  for (const auto& r : results) {
+    std::cout << ilpgw::reprocessResultJson(r) << "\n";
+    if (r.http_status != 200) code = 2;
+    else if (r.status != "resolved" && code == 0) code = 1;
+  }
+  return code;
+}
+
+int outboxCommand(const Args& args) {
+  std::string sub = args.files.empty() ? "" : args.files[0];
+  auto config = buildConfig(args);
+  if (!config.isOk()) return fail(config.status().message());
+  auto store = ilpgw::openStore(config.value(), {.batch_max = 1});
+  if (!store.isOk()) return fail(store.status().message());
+  if (sub == "list") {
+    auto page = store.value()->listOutbox(args.state, args.after, args.limit);
+    if (!page.isOk()) return fail(page.status().message());
+    for (const auto& item : page.value()) {
+      std::printf("%lld %s/%s/_history/%lld %s attempts=%d %s\n", static_cast<long long>(item.seq), item.type.c_str(),
+                  item.id.c_str(), static_cast<long long>(item.version), item.state.c_str(), item.attempts,
+                  item.last_error.c_str());
+    }
+    return 0;
+  }
+  if (sub == "resend") {
+    long long seq = 0;
+    bool one = args.files.size() == 2 && parseId(args.files[1], seq);
+    if (one == args.all) return fail("usage: outbox resend SEQ|--all");
+    auto changed = store.value()->resendOutbox(one ? seq : 0);
+    if (!changed.isOk()) return fail(changed.status().message());
+    std::printf("requeued %lld\n", static_cast<long long>(changed.value()));
+    return one && changed.value() == 0 ? 1 : 0;
+  }
+  return fail("usage: outbox list|resend (see --help)");
+}
+
+}  // namespace ilpgw::cli

@@ -1,0 +1,168 @@
+#include "http/server.h"
+
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <httplib.h>
+
+#include "base/log.h"
+#include "fhir/outcome.h"
+#include "http/routes.h"
+#include "http/auth.h"
+
+namespace ilpgw {
+namespace {
+
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+// cpp-httplib 0.11.4 listens with a backlog of 5; re-listening on the bound
+// socket raises it so bursts of new connections are not dropped.
+template <typename Base>
+class TunedServer : public Base {
+ public:
+  using Base::Base;
+  void setBacklog(int backlog) { ::listen(this->svr_sock_, backlog); }
+};
+
+bool isLoopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "::1" || host == "localhost" || host.rfind("127.", 0) == 0;
+}
+
+template <typename Base>
+class ServerImpl final : public HttpServer {
+ public:
+  template <typename... Args>
+  ServerImpl(Gateway& gateway, Args&&... args) : gateway_(gateway), server_(std::forward<Args>(args)...) {}
+
+  TunedServer<Base>& raw() { return server_; }
+  // The security layer lives exactly as long as the server whose handlers use it.
+  void adopt(std::unique_ptr<Security> security) { security_ = std::move(security); }
+
+  StatusOr<int> bind() override {
+    const Config& c = gateway_.config();
+    int port = c.listen_port;
+    if (port == 0) {
+      port = server_.bind_to_any_port(c.listen_host);
+      if (port < 0) return Status(StatusCode::kUnavailable, "cannot bind " + c.listen_host);
+    } else if (!server_.bind_to_port(c.listen_host, port)) {
+      return Status(StatusCode::kUnavailable,
+                    "cannot bind " + c.listen_host + ":" + std::to_string(port) + " (in use or not permitted)");
+    }
+    server_.setBacklog(c.listen_backlog);
+    return port;
+  }
+
+  void serve() override { server_.listen_after_bind(); }
+  void stop() override { server_.stop(); }
+
+ private:
+  Gateway& gateway_;
+  std::unique_ptr<Security> security_;  // declared before server_: outlives its handlers
+  TunedServer<Base> server_;
+};
+
+void tune(httplib::Server& server, const Config& c) {
+  server.new_task_queue = [threads = c.threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  server.set_tcp_nodelay(true);  // without it keep-alive replies stall ~40 ms (Nagle + delayed ACK)
+  server.set_keep_alive_max_count(static_cast<size_t>(c.keep_alive_max_count));
+  server.set_keep_alive_timeout(c.keep_alive_timeout_s);
+  server.set_read_timeout(c.read_timeout_s);
+  server.set_write_timeout(c.write_timeout_s);
+  server.set_payload_max_length(static_cast<size_t>(c.payload_max_bytes));
+  server.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    // Log the cause, answer without internals (0.11.4 would copy e.what() into a header).
+    std::string what = "unknown";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    logLine(LogLevel::kError, "unhandled exception on " + req.method + " " + req.path + ": " + what);
+    res.status = 500;
+    res.set_content(outcomeJson(sdk::Severity::kError, "exception", "internal error; see the gateway log"),
+                    "application/fhir+json");
+  });
+  server.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
+                                                                   httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    std::string text;
+    std::string code = "processing";
+    switch (res.status) {
+      case 404: text = "no such endpoint: " + req.method + " " + req.path; code = "not-found"; break;
+      case 405: text = "method not allowed"; code = "not-supported"; break;
+      case 413: text = "payload too large"; code = "too-costly"; break;
+      case 400: text = "malformed HTTP request"; code = "invalid"; break;
+      default: text = "request failed"; break;
+    }
+    res.set_content(outcomeJson(sdk::Severity::kError, code, text), "application/fhir+json");
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    // Paths carry resource ids, never identifiers; query strings are left out.
+    logLine(LogLevel::kDebug, req.method + " " + req.path + " " + std::to_string(res.status));
+  });
+}
+
+}  // namespace
+
+Status checkDeploymentSafety(const Config& config) {
+  if (isLoopback(config.listen_host)) return Status::ok();
+  if (!config.auth_enabled) {
+    return Status(StatusCode::kInvalidArgument, "refusing auth.enabled=false on non-loopback address " +
+                                                    config.listen_host + " (every caller could read everything)");
+  }
+  if (config.plain_http) {
+    return Status(StatusCode::kInvalidArgument,
+                  "refusing plain HTTP on non-loopback address " + config.listen_host + " (health data needs TLS)");
+  }
+  if (config.tls_cert.find("certs/dev/") != std::string::npos) {
+    return Status(StatusCode::kInvalidArgument, "refusing development certificates on non-loopback address " +
+                                                    config.listen_host + "; configure tls.cert and tls.key");
+  }
+  return Status::ok();
+}
+
+StatusOr<std::unique_ptr<HttpServer>> makeServer(Gateway& gateway) {
+  const Config& c = gateway.config();
+  Status safe = checkDeploymentSafety(c);
+  if (!safe.isOk()) return safe;
+  auto security = Security::create(gateway);
+  if (!security.isOk()) return security.status();
+  if (c.plain_http) {
+    auto server = std::make_unique<ServerImpl<httplib::Server>>(gateway);
+    tune(server->raw(), c);
+    security.value()->install(server->raw());  // before the routes: one enforcement point for all
+    server->adopt(std::move(security.value()));
+    registerRoutes(server->raw(), gateway, false);
+    return std::unique_ptr<HttpServer>(std::move(server));
+  }
+  for (const auto& path : {c.tls_cert, c.tls_key}) {
+    if (FILE* f = std::fopen(path.c_str(), "rb")) {
+      std::fclose(f);
+    } else {
+      return Status(StatusCode::kInvalidArgument, "TLS file not readable: " + path);
+    }
+  }
+  const char* client_ca = c.tls_client_ca.empty() ? nullptr : c.tls_client_ca.c_str();
+  auto server = std::make_unique<ServerImpl<httplib::SSLServer>>(gateway, c.tls_cert.c_str(), c.tls_key.c_str(),
+                                                                 client_ca);
+  if (!server->raw().is_valid()) {
+    return Status(StatusCode::kInvalidArgument,
+                  "TLS set-up failed: certificate " + c.tls_cert + " and key " + c.tls_key +
+                      " must be PEM files that belong together");
+  }
+  SSL_CTX* ctx = server->raw().ssl_context();
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_cipher_list(ctx, kTls12Ciphers);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  tune(server->raw(), c);
+  security.value()->install(server->raw());  // before the routes: one enforcement point for all
+  server->adopt(std::move(security.value()));
+  registerRoutes(server->raw(), gateway, true);
+  return std::unique_ptr<HttpServer>(std::move(server));
+}
+
+}  // namespace ilpgw

@@ -1,0 +1,25 @@
+// Patient identity across sources. Patient ids come from business keys
+// ("nik|<NIK>" for anyone with a NIK), so SIMPUS, ePuskesmas and a posyandu
+// posting the same person produce the same id; but each post carries only its
+// own local identifiers and would overwrite the others. Before a batch is
+// committed, every Patient write is merged with the stored version (and with
+// earlier writes of the same Patient in the batch): identifiers are united,
+// other elements come from the newest post. A birthDate or gender that
+// contradicts the stored one is a warning on the record, never a silent
+// change: the value that agrees with the NIK's embedded facts is kept, and
+// when that does not decide, the stored value stays.
+//
+// Known limit: two posts for the same Patient committed concurrently may each
+// read the older version; the later commit can then miss an identifier of the
+// other until the next post of that person.
+#pragma once
+
+#include "ingest/gateway.h"
+
+namespace ilpgw {
+
+// Rewrites the Patient writes of accepted records in `mapped`; adds warnings
+// to their records. A store read failure leaves the write as it was.
+void mergePatientIdentities(Store& store, MappedPayload& mapped);
+
+}  // namespace ilpgw

@@ -1,0 +1,27 @@
+#include "store/store.h"
+
+namespace ilpgw {
+
+std::string assembleResource(const ResourceWrite& write, std::int64_t version, std::string_view last_updated) {
+  std::string out;
+  out.reserve(write.head.size() + write.tail.size() + 64);
+  out += write.head;
+  out += "\"versionId\":\"";
+  out += std::to_string(version);
+  out += "\",\"lastUpdated\":\"";
+  out += last_updated;
+  out += "\"";
+  out += write.tail;
+  return out;
+}
+
+std::string unversionedResource(const ResourceWrite& write) {
+  static constexpr std::string_view kMetaOpen = ",\"meta\":{";
+  if (write.tail.starts_with("}")) {
+    // Empty meta: leave it out entirely (FHIR forbids empty objects).
+    return write.head.substr(0, write.head.size() - kMetaOpen.size()) + write.tail.substr(1);
+  }
+  return write.head + write.tail.substr(1);
+}
+
+}  // namespace ilpgw

@@ -1,0 +1,1454 @@
+// SQLite backend of Store: WAL mode, synchronous=FULL, one writer thread that
+// folds concurrent WriteBatches into one transaction (group commit), and a
+// pool of read connections.
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+
+#include "base/log.h"
+#include "store/sqlite_store.h"
+#include "base/time_util.h"
+
+namespace ilpgw {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS resource_version (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- commit order, never reused
+  type TEXT NOT NULL,
+  id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  last_updated TEXT NOT NULL,
+  hash BLOB NOT NULL,
+  organization TEXT NOT NULL,
+  payload_id INTEGER,
+  source_locator TEXT,
+  body TEXT NOT NULL,
+  UNIQUE (type, id, version)
+);
+CREATE TABLE IF NOT EXISTS resource_current (
+  type TEXT NOT NULL,
+  id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  hash BLOB NOT NULL,
+  organization TEXT NOT NULL,
+  PRIMARY KEY (type, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS resource_current_seq ON resource_current (type, seq);
+CREATE INDEX IF NOT EXISTS resource_version_type_seq ON resource_version (type, seq);
+-- Search index of current versions, written in the same transaction as the
+-- version (see search_params.cc for what goes in).
+CREATE TABLE IF NOT EXISTS search_token (
+  type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, system TEXT NOT NULL, value TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_token_lookup ON search_token (type, param, value, system);
+CREATE INDEX IF NOT EXISTS search_token_resource ON search_token (type, id);
+CREATE TABLE IF NOT EXISTS search_string (
+  type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, normalized TEXT NOT NULL, exact TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_string_lookup ON search_string (type, param, normalized);
+CREATE INDEX IF NOT EXISTS search_string_resource ON search_string (type, id);
+CREATE TABLE IF NOT EXISTS search_date (
+  type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, low TEXT NOT NULL, high TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_date_lookup ON search_date (type, param, low);
+CREATE INDEX IF NOT EXISTS search_date_resource ON search_date (type, id);
+CREATE TABLE IF NOT EXISTS search_reference (
+  type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, target_type TEXT NOT NULL, target_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_reference_lookup ON search_reference (type, param, target_id, target_type);
+CREATE INDEX IF NOT EXISTS search_reference_resource ON search_reference (type, id);
+CREATE TABLE IF NOT EXISTS payload (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  received_at TEXT NOT NULL,
+  adapter TEXT NOT NULL,
+  organization TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  payload_id INTEGER,
+  locator TEXT NOT NULL,
+  source_key TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'open'
+);
+)sql";
+
+// ---- Durability (feature/durability) ----------------------------------------
+// quarantine_state: reprocessing bookkeeping beside the foundation's
+// quarantine table. outbox: one row per stored version waiting to go
+// upstream, keyed by the version's seq; claimed_by/claimed_until are a lease
+// so several instances sharing one database (PostgreSQL) never send the same
+// row at the same time. Times in *_ms columns are unix milliseconds.
+constexpr const char* kDurabilitySchema = R"sql(
+CREATE TABLE IF NOT EXISTS quarantine_state (
+  quarantine_id INTEGER PRIMARY KEY,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_attempt_at TEXT,
+  resolved_at TEXT,
+  produced TEXT
+);
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY,
+  type TEXT NOT NULL,
+  id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+  claimed_by TEXT,
+  claimed_until_ms INTEGER,
+  last_error TEXT,
+  http_status INTEGER,
+  outcome TEXT,
+  dead_at TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_state_seq ON outbox (state, seq);
+CREATE INDEX IF NOT EXISTS outbox_resource ON outbox (type, id);
+)sql";
+
+// Errors after which SQLite may have rolled the whole transaction back, or
+// the disk cannot take the write: the whole group fails, nothing is acknowledged.
+bool isTransactionFatal(int code) {
+  switch (code & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_NOMEM:
+    case SQLITE_CORRUPT:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+      return true;
+    default:
+      return false;
+  }
+}
+
+struct SqliteError : std::runtime_error {
+  SqliteError(int code, const std::string& message) : std::runtime_error(message), code(code) {}
+  int code;
+};
+// ---- end durability ---------------------------------------------------------
+// ---- Security tables (feature/security) --------------------------------------
+// client: the registry; audit_event: append-only, hash-chained (seq is given
+// explicitly, consecutive, so a deleted row leaves a visible gap); audit_head:
+// the newest seq and hash kept apart, so deleting the newest rows shows too.
+constexpr const char* kSecuritySchema = R"sql(
+CREATE TABLE IF NOT EXISTS client (
+  client_id TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  organization TEXT NOT NULL,
+  secret_hash TEXT NOT NULL,
+  cert_thumbprint TEXT NOT NULL,
+  local_only INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  revoked_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit_event (
+  seq INTEGER PRIMARY KEY,
+  recorded TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  entities TEXT NOT NULL,
+  json TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_event_recorded ON audit_event (recorded);
+CREATE INDEX IF NOT EXISTS audit_event_agent ON audit_event (agent, seq);
+CREATE TABLE IF NOT EXISTS audit_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL
+);
+)sql";
+
+// Thrown inside a batch to refuse it with a specific status (the savepoint is
+// rolled back, the neighbours in the group commit are unaffected).
+struct BatchRefused {
+  Status status;
+};
+
+// Where the audit chain stands inside the open transaction.
+struct AuditChain {
+  std::int64_t seq = 0;
+  std::string hash;
+};
+constexpr const char* kClientSelect =
+    "SELECT client_id, role, organization, secret_hash, cert_thumbprint, local_only, created_at, revoked_at "
+    "FROM client";
+// ---- End security tables ----
+
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) {
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(std::string("prepare failed: ") + sqlite3_errmsg(db));
+    }
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int index, std::string_view text) {
+    sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bindBlob(int index, std::string_view bytes) {
+    sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind(int index, std::int64_t value) {
+    sqlite3_bind_int64(stmt_, index, value);
+    return *this;
+  }
+  Statement& bindNull(int index) {
+    sqlite3_bind_null(stmt_, index);
+    return *this;
+  }
+  // Returns true when a row is available.
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw SqliteError(rc, std::string("step failed: ") + sqlite3_errmsg(sqlite3_db_handle(stmt_)));
+  }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  std::int64_t int64(int column) const { return sqlite3_column_int64(stmt_, column); }
+  std::string text(int column) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    return p == nullptr ? std::string() : std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+  }
+  sqlite3_stmt* raw() const { return stmt_; }
+  std::string blob(int column) const {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+    return p == nullptr ? std::string() : std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Resets a statement when the scope ends, whatever happened.
+struct ResetGuard {
+  Statement& statement;
+  ~ResetGuard() { statement.reset(); }
+};
+
+// Values bound to a compiled query, in placeholder order.
+using Binding = std::variant<std::string, std::int64_t>;
+
+void bindAll(Statement& statement, const std::vector<Binding>& binds) {
+  int index = 1;
+  for (const auto& b : binds) {
+    if (const auto* text = std::get_if<std::string>(&b)) {
+      statement.bind(index++, *text);
+    } else {
+      statement.bind(index++, std::get<std::int64_t>(b));
+    }
+  }
+}
+
+void exec(sqlite3* db, const char* sql) {
+  char* error = nullptr;
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
+  if (rc != SQLITE_OK) {
+    std::string message = error != nullptr ? error : "unknown error";
+    sqlite3_free(error);
+    throw SqliteError(rc, message);
+  }
+}
+
+sqlite3* openConnection(const std::string& path, bool create) {
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    std::string message = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    throw std::runtime_error("cannot open " + path + ": " + message);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+
+// A failed ResourceWrite precondition: fails its WriteBatch with 412.
+class PreconditionError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+constexpr const char* kResourceColumns = "v.type, v.id, v.version, v.last_updated, v.organization, v.seq, v.body";
+constexpr const char* kCurrentFrom = " FROM resource_current c JOIN resource_version v ON v.seq = c.seq WHERE c.type = ?";
+
+// Compiles SearchQuery::all_of into SQL over `c` (resource_current) and `v`
+// (its version). Only fixed SQL text and `?` placeholders: every value from
+// the request is bound, never spliced.
+std::string compileConditions(const SearchQuery& query, std::vector<Binding>& binds) {
+  std::string sql;
+  // Numbered placeholders: the text is built out of binding order.
+  auto text = [&](std::string value) {
+    binds.emplace_back(std::move(value));
+    return "?" + std::to_string(binds.size());
+  };
+  // Tenant isolation (security): in SQL, so count and paging see only these.
+  if (query.organization) sql += " AND c.organization = " + text(*query.organization);
+  for (const auto& clause : query.all_of) {
+    std::string alternatives;
+    for (const auto& v : clause.any_of) {
+      std::string cond;
+      switch (clause.kind) {
+        case SearchKind::kId: cond = "c.id = " + text(v.value); break;
+        case SearchKind::kLastUpdated: {
+          const char* col = "v.last_updated";
+          switch (v.prefix) {
+            case SearchPrefix::kEq: cond = std::string(col) + " >= " + text(v.low) + " AND " + col + " <= " + text(v.high); break;
+            case SearchPrefix::kNe: cond = "NOT (" + std::string(col) + " >= " + text(v.low) + " AND " + col + " <= " + text(v.high) + ")"; break;
+            case SearchPrefix::kGt: cond = std::string(col) + " > " + text(v.high); break;
+            case SearchPrefix::kGe: cond = std::string(col) + " >= " + text(v.low); break;
+            case SearchPrefix::kLt: cond = std::string(col) + " < " + text(v.low); break;
+            case SearchPrefix::kLe: cond = std::string(col) + " <= " + text(v.high); break;
+          }
+          break;
+        }
+        case SearchKind::kDate:
+          // A stored value is a range [low, high]; semantics as in FHIR R4 search.
+          switch (v.prefix) {
+            case SearchPrefix::kEq: cond = "low >= " + text(v.low) + " AND high <= " + text(v.high); break;
+            case SearchPrefix::kNe: cond = "NOT (low >= " + text(v.low) + " AND high <= " + text(v.high) + ")"; break;
+            case SearchPrefix::kGt: cond = "high > " + text(v.high); break;
+            case SearchPrefix::kGe: cond = "high >= " + text(v.low); break;
+            case SearchPrefix::kLt: cond = "low < " + text(v.low); break;
+            case SearchPrefix::kLe: cond = "low <= " + text(v.high); break;
+          }
+          break;
+        case SearchKind::kToken:
+          if (!v.value.empty()) cond = "value = " + text(v.value);
+          if (v.system) cond += (cond.empty() ? "" : " AND ") + std::string("system = ") + text(*v.system);
+          break;
+        case SearchKind::kString:
+          switch (clause.string_match) {
+            case StringMatch::kExact: cond = "exact = " + text(v.value); break;
+            case StringMatch::kContains: cond = "instr(normalized, " + text(v.value) + ") > 0"; break;
+            case StringMatch::kStartsWith:
+              // 0xFF never occurs in UTF-8, so this bounds every text starting with the value.
+              cond = "normalized >= " + text(v.value) + " AND normalized < " + text(v.value + "\xFF");
+              break;
+          }
+          break;
+        case SearchKind::kReference:
+          if (!v.value.empty()) cond = "target_id = " + text(v.value);
+          if (!v.target_type.empty()) cond += (cond.empty() ? "" : " AND ") + std::string("target_type = ") + text(v.target_type);
+          if (cond.empty()) cond = "1";
+          break;
+      }
+      alternatives += (alternatives.empty() ? "(" : " OR (") + cond + ")";
+    }
+    if (alternatives.empty()) alternatives = "0";
+    const char* table = nullptr;
+    switch (clause.kind) {
+      case SearchKind::kToken: table = "search_token"; break;
+      case SearchKind::kString: table = "search_string"; break;
+      case SearchKind::kDate: table = "search_date"; break;
+      case SearchKind::kReference: table = "search_reference"; break;
+      case SearchKind::kId:
+      case SearchKind::kLastUpdated: break;
+    }
+    if (table == nullptr) {
+      sql += " AND (" + alternatives + ")";
+    } else {
+      sql += std::string(" AND c.id IN (SELECT id FROM ") + table + " WHERE type = c.type AND param = " +
+             text(clause.param) + " AND (" + alternatives + "))";
+    }
+  }
+  return sql;
+}
+
+// The writer connection with its prepared statements.
+class Writer {
+ public:
+  Writer(sqlite3* db, bool outbox)
+      : db_(db),
+        outbox_enabled_(outbox),
+        insert_outbox_(db,
+                       "INSERT INTO outbox (seq, type, id, version, created_at) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        resolve_quarantine_(db, "UPDATE quarantine SET status = 'resolved' WHERE id = ?1 AND status = 'open'"),
+        reoutcome_quarantine_(db, "UPDATE quarantine SET outcome = ?2 WHERE id = ?1 AND status = 'open'"),
+        upsert_quarantine_state_(
+            db,
+            "INSERT INTO quarantine_state (quarantine_id, attempts, last_attempt_at, resolved_at, produced) "
+            "VALUES (?1, 1, ?2, ?3, ?4) ON CONFLICT (quarantine_id) DO UPDATE SET attempts = attempts + 1, "
+            "last_attempt_at = excluded.last_attempt_at, "
+            "resolved_at = coalesce(excluded.resolved_at, resolved_at), produced = coalesce(excluded.produced, produced)"),
+        current_(db,
+                 "SELECT c.version, c.hash, v.last_updated, c.organization FROM resource_current c JOIN resource_version v "
+                 "ON v.seq = c.seq WHERE c.type = ?1 AND c.id = ?2"),
+        insert_version_(db,
+                        "INSERT INTO resource_version (type, id, version, last_updated, hash, organization, "
+                        "payload_id, source_locator, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        upsert_current_(db,
+                        "INSERT INTO resource_current (type, id, version, seq, hash, organization) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (type, id) DO UPDATE SET "
+                        "version = excluded.version, seq = excluded.seq, hash = excluded.hash, "
+                        "organization = excluded.organization"),
+        insert_payload_(db,
+                        "INSERT INTO payload (received_at, adapter, organization, content_type, body) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5)"),
+        insert_quarantine_(db,
+                           "INSERT INTO quarantine (payload_id, locator, source_key, outcome, created_at) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5)"),
+        delete_tokens_(db, "DELETE FROM search_token WHERE type = ?1 AND id = ?2"),
+        delete_strings_(db, "DELETE FROM search_string WHERE type = ?1 AND id = ?2"),
+        delete_dates_(db, "DELETE FROM search_date WHERE type = ?1 AND id = ?2"),
+        delete_references_(db, "DELETE FROM search_reference WHERE type = ?1 AND id = ?2"),
+        insert_token_(db, "INSERT INTO search_token (type, id, param, system, value) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        insert_string_(db,
+                       "INSERT INTO search_string (type, id, param, normalized, exact) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        insert_date_(db, "INSERT INTO search_date (type, id, param, low, high) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        insert_reference_(db,
+                          "INSERT INTO search_reference (type, id, param, target_type, target_id) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5)"),
+        upsert_client_(db,
+                       "INSERT OR REPLACE INTO client (client_id, role, organization, secret_hash, cert_thumbprint, "
+                       "local_only, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        insert_audit_(db,
+                      "INSERT INTO audit_event (seq, recorded, agent, entities, json, prev_hash, hash) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+        upsert_head_(db, "INSERT OR REPLACE INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2)"),
+        read_head_(db, "SELECT seq, hash FROM audit_head WHERE id = 1") {}
+
+  // The chain position at the start of a transaction (read under the write
+  // lock, so another process appending, e.g. the CLI, is taken into account).
+  AuditChain loadChain() {
+    ResetGuard guard{read_head_};
+    if (read_head_.step()) return {read_head_.int64(0), read_head_.text(1)};
+    return {};
+  }
+
+  void applyAudit(const std::vector<AuditWrite>& events, AuditChain& chain) {
+    if (events.empty()) return;
+    for (const auto& event : events) {
+      std::int64_t seq = chain.seq + 1;
+      std::string hash = auditChainHash(chain.hash, seq, event);
+      ResetGuard guard{insert_audit_};
+      insert_audit_.bind(1, seq)
+          .bind(2, event.recorded)
+          .bind(3, event.agent)
+          .bind(4, event.entities)
+          .bind(5, event.json)
+          .bind(6, chain.hash)
+          .bind(7, hash)
+          .step();
+      chain = {seq, hash};
+    }
+    ResetGuard guard{upsert_head_};
+    upsert_head_.bind(1, chain.seq).bind(2, chain.hash).step();
+  }
+
+  CommitResult apply(const WriteBatch& batch, const std::string& now, AuditChain& chain) {
+    CommitResult result;
+    if (batch.existing_payload_id) result.payload_id = batch.existing_payload_id;
+    if (batch.payload) {
+      ResetGuard guard{insert_payload_};
+      insert_payload_.bind(1, now)
+          .bind(2, batch.payload->adapter)
+          .bind(3, batch.payload->organization)
+          .bind(4, batch.payload->content_type)
+          .bindBlob(5, batch.payload->body)
+          .step();
+      result.payload_id = sqlite3_last_insert_rowid(db_);
+    }
+    for (const auto& write : batch.resources) result.resources.push_back(applyResource(write, result.payload_id, now));
+    for (const auto& q : batch.quarantine) {
+      ResetGuard guard{insert_quarantine_};
+      if (result.payload_id) {
+        insert_quarantine_.bind(1, *result.payload_id);
+      } else {
+        insert_quarantine_.bindNull(1);
+      }
+      insert_quarantine_.bind(2, q.locator).bind(3, q.source_key).bind(4, q.outcome_json).bind(5, now).step();
+      result.quarantine_ids.push_back(sqlite3_last_insert_rowid(db_));
+    }
+    if (!batch.quarantine_updates.empty()) applyQuarantineUpdates(batch, result, now);
+    for (const auto& c : batch.clients) {
+      ResetGuard guard{upsert_client_};
+      upsert_client_.bind(1, c.client_id)
+          .bind(2, c.role)
+          .bind(3, c.organization)
+          .bind(4, c.secret_hash)
+          .bind(5, c.cert_thumbprint)
+          .bind(6, std::int64_t{c.local_only ? 1 : 0})
+          .bind(7, c.created_at.empty() ? now : c.created_at)
+          .bind(8, c.revoked_at)
+          .step();
+    }
+    applyAudit(batch.audit, chain);
+    return result;
+  }
+
+  sqlite3* db() const { return db_; }
+
+ private:
+  WrittenResource applyResource(const ResourceWrite& write, std::optional<std::int64_t> payload_id,
+                                const std::string& now) {
+    if (write.if_none_exist) {
+      // Runs on the writer's connection inside the open transaction, so it
+      // also sees what earlier batches of this group wrote.
+      std::vector<Binding> binds{write.if_none_exist->type};
+      std::string sql = std::string("SELECT v.id, v.version, v.last_updated") + kCurrentFrom +
+                        compileConditions(*write.if_none_exist, binds) + " LIMIT 2";
+      Statement match(db_, sql.c_str());
+      bindAll(match, binds);
+      if (match.step()) {
+        WrittenResource existing{write.type, match.text(0), match.int64(1), match.text(2), WriteOutcome::kExisting};
+        if (match.step()) {
+          throw PreconditionError("If-None-Exist matches more than one " + write.type + "; make the condition more specific");
+        }
+        return existing;
+      }
+    }
+    WrittenResource written{write.type, write.id, 1, now, WriteOutcome::kCreated};
+    {
+      ResetGuard guard{current_};
+      current_.bind(1, write.type).bind(2, write.id);
+      bool exists = current_.step();
+      // Tenant isolation: one organization may never overwrite another's resource.
+      if (exists && current_.text(3) != write.organization) {
+        throw BatchRefused{Status(StatusCode::kPermissionDenied,
+                                  write.type + "/" + write.id + " belongs to another organization")};
+      }
+      std::int64_t version = exists ? current_.int64(0) : 0;
+      if (write.if_match_version && *write.if_match_version != version) {
+        throw PreconditionError(write.type + "/" + write.id + " is at version " +
+                                (exists ? std::to_string(version) : std::string("none (it does not exist)")) +
+                                ", not " + std::to_string(*write.if_match_version) + " (If-Match)");
+      }
+      if (exists) {
+        if (current_.blob(1) == write.hash) {
+          written.version = version;
+          written.last_updated = current_.text(2);
+          written.outcome = WriteOutcome::kUnchanged;
+          return written;
+        }
+        written.version = version + 1;
+        written.outcome = WriteOutcome::kUpdated;
+      }
+    }
+    std::string body = assembleResource(write, written.version, now);
+    {
+      ResetGuard guard{insert_version_};
+      insert_version_.bind(1, write.type)
+          .bind(2, write.id)
+          .bind(3, written.version)
+          .bind(4, now)
+          .bindBlob(5, write.hash)
+          .bind(6, write.organization);
+      if (payload_id) {
+        insert_version_.bind(7, *payload_id);
+      } else {
+        insert_version_.bindNull(7);
+      }
+      insert_version_.bind(8, write.source_locator).bind(9, body).step();
+    }
+    std::int64_t seq = sqlite3_last_insert_rowid(db_);
+    if (outbox_enabled_) {
+      // Same transaction as the version: a version is durable iff its outbox row is.
+      ResetGuard outbox_guard{insert_outbox_};
+      insert_outbox_.bind(1, seq).bind(2, write.type).bind(3, write.id).bind(4, written.version).bind(5, now).step();
+    }
+    ResetGuard guard{upsert_current_};
+    upsert_current_.bind(1, write.type)
+        .bind(2, write.id)
+        .bind(3, written.version)
+        .bind(4, seq)
+        .bindBlob(5, write.hash)
+        .bind(6, write.organization)
+        .step();
+    replaceIndex(write);
+    return written;
+  }
+
+  // Durability: marks reprocessed quarantine entries; an entry already
+  // resolved keeps what it first produced (reprocessing is idempotent).
+  void applyQuarantineUpdates(const WriteBatch& batch, const CommitResult& result, const std::string& now) {
+    std::string produced = "[";
+    for (size_t i = 0; i < result.resources.size(); ++i) {
+      const auto& r = result.resources[i];
+      if (i > 0) produced += ",";
+      produced += "\"" + r.type + "/" + r.id + "/_history/" + std::to_string(r.version) + "\"";
+    }
+    produced += "]";
+    for (const auto& update : batch.quarantine_updates) {
+      bool newly_resolved = false;
+      if (update.resolved) {
+        ResetGuard guard{resolve_quarantine_};
+        resolve_quarantine_.bind(1, update.id).step();
+        newly_resolved = sqlite3_changes(db_) > 0;
+      } else {
+        ResetGuard guard{reoutcome_quarantine_};
+        reoutcome_quarantine_.bind(1, update.id).bind(2, update.outcome_json).step();
+      }
+      ResetGuard guard{upsert_quarantine_state_};
+      upsert_quarantine_state_.bind(1, update.id).bind(2, now);
+      if (newly_resolved) {
+        upsert_quarantine_state_.bind(3, now).bind(4, produced);
+      } else {
+        upsert_quarantine_state_.bindNull(3).bindNull(4);
+      }
+      upsert_quarantine_state_.step();
+    }
+  }
+
+  void replaceIndex(const ResourceWrite& write) {
+    for (Statement* del : {&delete_tokens_, &delete_strings_, &delete_dates_, &delete_references_}) {
+      ResetGuard guard{*del};
+      del->bind(1, write.type).bind(2, write.id).step();
+    }
+    auto insert = [&](Statement& s, const std::string& param, const std::string& a, const std::string& b) {
+      ResetGuard guard{s};
+      s.bind(1, write.type).bind(2, write.id).bind(3, param).bind(4, a).bind(5, b).step();
+    };
+    for (const auto& r : write.index.tokens) insert(insert_token_, r.param, r.system, r.value);
+    for (const auto& r : write.index.strings) insert(insert_string_, r.param, r.normalized, r.exact);
+    for (const auto& r : write.index.dates) insert(insert_date_, r.param, r.low, r.high);
+    for (const auto& r : write.index.references) insert(insert_reference_, r.param, r.target_type, r.target_id);
+  }
+
+  sqlite3* db_;
+  bool outbox_enabled_;
+  Statement insert_outbox_;
+  Statement resolve_quarantine_;
+  Statement reoutcome_quarantine_;
+  Statement upsert_quarantine_state_;
+  Statement current_;
+  Statement insert_version_;
+  Statement upsert_current_;
+  Statement insert_payload_;
+  Statement insert_quarantine_;
+  Statement delete_tokens_;
+  Statement delete_strings_;
+  Statement delete_dates_;
+  Statement delete_references_;
+  Statement insert_token_;
+  Statement insert_string_;
+  Statement insert_date_;
+  Statement insert_reference_;
+  Statement upsert_client_;
+  Statement insert_audit_;
+  Statement upsert_head_;
+  Statement read_head_;
+};
+
+// ---- Durability (feature/durability) ----------------------------------------
+constexpr const char* kQuarantineSelect =
+    "SELECT q.id, q.payload_id, coalesce(p.adapter, ''), q.locator, q.source_key, q.outcome, q.created_at, "
+    "q.status, coalesce(s.attempts, 0), coalesce(s.last_attempt_at, ''), coalesce(s.resolved_at, ''), "
+    "coalesce(s.produced, '') FROM quarantine q LEFT JOIN payload p ON p.id = q.payload_id "
+    "LEFT JOIN quarantine_state s ON s.quarantine_id = q.id";
+
+// superseded: a newer version exists and is no longer waiting (it was sent).
+constexpr const char* kOutboxClaimSelect =
+    "SELECT o.seq, o.type, o.id, o.version, o.attempts, o.created_at, v.body, "
+    "(c.version > o.version AND NOT EXISTS (SELECT 1 FROM outbox n WHERE n.type = o.type AND n.id = o.id "
+    "AND n.version = c.version))";
+constexpr const char* kOutboxClaimFrom =
+    "outbox o JOIN resource_version v ON v.seq = o.seq JOIN resource_current c ON c.type = o.type AND c.id = o.id";
+
+QuarantineEntry quarantineRow(const Statement& s) {
+  QuarantineEntry e;
+  e.id = s.int64(0);
+  if (sqlite3_column_type(s.raw(), 1) != SQLITE_NULL) e.payload_id = s.int64(1);
+  e.adapter = s.text(2);
+  e.locator = s.text(3);
+  e.source_key = s.text(4);
+  e.outcome_json = s.text(5);
+  e.created_at = s.text(6);
+  e.status = s.text(7);
+  e.attempts = static_cast<int>(s.int64(8));
+  e.last_attempt_at = s.text(9);
+  e.resolved_at = s.text(10);
+  e.produced_json = s.text(11);
+  return e;
+}
+// ---- end durability ---------------------------------------------------------
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(SqliteOptions options) : options_(std::move(options)) {}
+
+  ~SqliteStore() override {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (writer_thread_.joinable()) writer_thread_.join();
+    writer_.reset();
+    if (write_db_ != nullptr) sqlite3_close(write_db_);
+    for (auto& reader : readers_) {
+      reader->statements.clear();  // finalized before their connection closes
+      sqlite3_close(reader->db);
+    }
+  }
+
+  void open() {
+    write_db_ = openConnection(options_.path, true);
+    // page_size only takes effect before the first table exists.
+    exec(write_db_, "PRAGMA page_size = 16384");
+    exec(write_db_, "PRAGMA journal_mode = WAL");
+    exec(write_db_, "PRAGMA synchronous = FULL");
+    exec(write_db_, "PRAGMA foreign_keys = ON");
+    exec(write_db_, "PRAGMA cache_size = -65536");
+    exec(write_db_, kSchema);
+    exec(write_db_, kDurabilitySchema);
+    if (options_.max_page_count > 0) {
+      exec(write_db_, ("PRAGMA max_page_count = " + std::to_string(options_.max_page_count)).c_str());
+    }
+    exec(write_db_, kSecuritySchema);
+    {
+      // lastUpdated must keep increasing across restarts, even if the clock went back.
+      Statement last(write_db_, "SELECT max(last_updated) FROM resource_version");
+      if (last.step()) last_stamp_ = last.text(0);
+    }
+    writer_ = std::make_unique<Writer>(write_db_, options_.outbox);
+    writer_thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "ilpgw-writer");
+      writerLoop();
+    });
+  }
+
+  StatusOr<CommitResult> commit(WriteBatch batch) override {
+    return enqueue(
+        [this, &batch](const std::string& now, AuditChain& chain) { return writer_->apply(batch, now, chain); });
+  }
+
+  // Runs `apply` on the writer thread inside the next group's transaction and
+  // returns once that transaction is durable (or failed).
+  StatusOr<CommitResult> enqueue(std::function<CommitResult(const std::string& now, AuditChain& chain)> apply) {
+    Pending pending{std::move(apply), {}};
+    auto future = pending.promise.get_future();
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return Status(StatusCode::kUnavailable, "store is shutting down");
+      queue_.push_back(&pending);
+    }
+    wake_.notify_one();
+    return future.get();
+  }
+
+  StatusOr<std::optional<StoredResource>> read(std::string_view type, std::string_view id) override {
+    return readOne(
+        "SELECT v.type, v.id, v.version, v.last_updated, v.organization, v.seq, v.body FROM resource_current c "
+        "JOIN resource_version v ON v.seq = c.seq WHERE c.type = ?1 AND c.id = ?2",
+        type, id, std::nullopt);
+  }
+
+  StatusOr<std::optional<StoredResource>> readVersion(std::string_view type, std::string_view id,
+                                                      std::int64_t version) override {
+    return readOne(
+        "SELECT type, id, version, last_updated, organization, seq, body FROM resource_version "
+        "WHERE type = ?1 AND id = ?2 AND version = ?3",
+        type, id, version);
+  }
+
+  StatusOr<SearchPage> search(const SearchQuery& query) override {
+    try {
+      ReadConnection conn(*this);
+      ReadTransaction txn(conn.db);
+      SearchPage page;
+      page.watermark = watermark(conn.db);
+      std::vector<Binding> binds{query.type};
+      std::string where = compileConditions(query, binds);
+      if (query.want_total) {
+        std::string sql = std::string("SELECT count(*)") + kCurrentFrom + where;
+        Statement count(conn.db, sql.c_str());
+        bindAll(count, binds);
+        count.step();
+        page.total = count.int64(0);
+      }
+      if (query.limit > 0) {
+        bool newest_first = query.order == SearchOrder::kNewestFirst;
+        if (query.after_seq) {
+          where += newest_first ? " AND c.seq < ?" : " AND c.seq > ?";
+          binds.emplace_back(*query.after_seq);
+        }
+        std::string sql = std::string("SELECT ") + kResourceColumns + kCurrentFrom + where + " ORDER BY c.seq " +
+                          (newest_first ? "DESC" : "ASC") + " LIMIT ?";
+        binds.emplace_back(static_cast<std::int64_t>(query.limit) + 1);
+        Statement rows(conn.db, sql.c_str());
+        bindAll(rows, binds);
+        page.more = readPage(rows, query.limit, page.resources);
+      }
+      return page;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store search: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  StatusOr<HistoryPage> history(const HistoryQuery& query) override {
+    try {
+      ReadConnection conn(*this);
+      ReadTransaction txn(conn.db);
+      HistoryPage page;
+      page.watermark = watermark(conn.db);
+      std::vector<Binding> binds;
+      std::string sql = std::string("SELECT ") + kResourceColumns + " FROM resource_version v WHERE 1 = 1";
+      if (!query.type.empty()) {
+        sql += " AND v.type = ?";
+        binds.emplace_back(query.type);
+      }
+      if (!query.id.empty()) {
+        sql += " AND v.id = ?";
+        binds.emplace_back(query.id);
+      }
+      if (query.organization) {
+        sql += " AND v.organization = ?";
+        binds.emplace_back(*query.organization);
+      }
+      if (query.since) {
+        sql += " AND v.last_updated >= ?";
+        binds.emplace_back(*query.since);
+      }
+      bool newest_first = query.order == SearchOrder::kNewestFirst;
+      if (query.after_seq) {
+        sql += newest_first ? " AND v.seq < ?" : " AND v.seq > ?";
+        binds.emplace_back(*query.after_seq);
+      }
+      sql += std::string(" ORDER BY v.seq ") + (newest_first ? "DESC" : "ASC") + " LIMIT ?";
+      binds.emplace_back(static_cast<std::int64_t>(query.limit) + 1);
+      Statement rows(conn.db, sql.c_str());
+      bindAll(rows, binds);
+      page.more = readPage(rows, query.limit, page.versions);
+      return page;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store history: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  StatusOr<std::vector<StoredResource>> readCurrent(const std::vector<ResourceKey>& keys) override {
+    try {
+      ReadConnection conn(*this);
+      ReadTransaction txn(conn.db);
+      std::string sql = std::string("SELECT ") + kResourceColumns + kCurrentFrom + " AND c.id = ?";
+      Statement one(conn.db, sql.c_str());
+      std::vector<StoredResource> found;
+      for (const auto& key : keys) {
+        ResetGuard guard{one};
+        one.bind(1, key.type).bind(2, key.id);
+        if (one.step()) found.push_back(resourceFrom(one));
+      }
+      return found;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store read: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  StatusOr<Watermark> scan(const std::vector<SearchQuery>& queries,
+                           const std::function<bool(size_t, const StoredResource&)>& visit) override {
+    try {
+      // One read transaction: every query sees the same snapshot, and rows
+      // are stepped one at a time, never collected.
+      ReadConnection conn(*this);
+      ReadTransaction txn(conn.db);
+      Watermark mark = watermark(conn.db);
+      for (size_t i = 0; i < queries.size(); ++i) {
+        std::vector<Binding> binds{queries[i].type};
+        std::string sql = std::string("SELECT ") + kResourceColumns + kCurrentFrom +
+                          compileConditions(queries[i], binds) + " AND c.seq <= ? ORDER BY c.seq";
+        binds.emplace_back(mark.seq);
+        Statement rows(conn.db, sql.c_str());
+        bindAll(rows, binds);
+        while (rows.step()) {
+          if (!visit(i, resourceFrom(rows))) return mark;
+        }
+      }
+      return mark;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store scan: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  StatusOr<StoreStats> stats() override {
+    try {
+      ReadConnection conn(*this);
+      StoreStats stats;
+      auto count = [&](const char* sql) {
+        Statement s(conn.db, sql);
+        s.step();
+        return s.int64(0);
+      };
+      stats.resources = count("SELECT count(*) FROM resource_current");
+      stats.versions = count("SELECT count(*) FROM resource_version");
+      stats.payloads = count("SELECT count(*) FROM payload");
+      stats.quarantined_open = count("SELECT count(*) FROM quarantine WHERE status = 'open'");
+      return stats;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store stats: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  Status checkWritable() override {
+    auto result = commit(WriteBatch{});
+    return result.isOk() ? Status::ok() : result.status();
+  }
+
+  // ---- Security (feature/security) ----
+  StatusOr<std::optional<ClientRecord>> findClient(std::string_view client_id) override {
+    try {
+      ReadConnection conn(*this);
+      Statement& s = conn.prepared(std::string(kClientSelect) + " WHERE client_id = ?1");
+      ResetGuard guard{s};
+      s.bind(1, client_id);
+      if (!s.step()) return std::optional<ClientRecord>();
+      return std::optional<ClientRecord>(clientFrom(s));
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store client read: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  StatusOr<std::vector<ClientRecord>> listClients() override {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db, (std::string(kClientSelect) + " ORDER BY client_id").c_str());
+      std::vector<ClientRecord> out;
+      while (s.step()) out.push_back(clientFrom(s));
+      return out;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store client list: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  void recordAudit(std::vector<AuditWrite> events) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) {
+        logLine(LogLevel::kError, "audit events dropped: store is shutting down");
+        return;
+      }
+      for (auto& e : events) async_audit_.push_back(std::move(e));
+    }
+    wake_.notify_one();
+  }
+
+  StatusOr<std::vector<AuditRecord>> searchAudit(const AuditQuery& q) override {
+    return auditRows(
+        "SELECT seq, recorded, agent, entities, json, prev_hash, hash FROM audit_event WHERE seq > ?1 "
+        "AND (?2 = '' OR recorded >= ?2) AND (?3 = '' OR recorded < ?3) AND (?4 = '' OR agent = ?4) "
+        "AND (?5 = '' OR instr(entities, '|' || ?5 || '|') > 0) ORDER BY seq LIMIT ?6",
+        q.after_seq, q.limit, &q);
+  }
+
+  StatusOr<std::vector<AuditRecord>> scanAudit(std::int64_t after_seq, int limit) override {
+    return auditRows(
+        "SELECT seq, recorded, agent, entities, json, prev_hash, hash FROM audit_event WHERE seq > ?1 "
+        "ORDER BY seq LIMIT ?6",
+        after_seq, limit, nullptr);
+  }
+
+  StatusOr<std::optional<std::pair<std::int64_t, std::string>>> auditHead() override {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db, "SELECT seq, hash FROM audit_head WHERE id = 1");
+      if (!s.step()) return std::optional<std::pair<std::int64_t, std::string>>();
+      return std::optional<std::pair<std::int64_t, std::string>>(std::make_pair(s.int64(0), s.text(1)));
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store audit head: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+  // ---- End security ----
+
+  Status checkIntegrity() override {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db, "PRAGMA integrity_check");
+      std::string verdict = s.step() ? s.text(0) : "no answer";
+      if (verdict != "ok") return Status(StatusCode::kInternal, "integrity check: " + verdict);
+      return Status::ok();
+    } catch (const std::exception& e) {
+      return Status(StatusCode::kInternal, std::string("integrity check: ") + e.what());
+    }
+  }
+
+  // ---- Durability (feature/durability) ----------------------------------------
+
+  StatusOr<std::vector<QuarantineEntry>> listQuarantine(const QuarantineFilter& filter) override {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db, (std::string(kQuarantineSelect) +
+                            " WHERE q.id > ?1 AND (?2 = '' OR q.status = ?2) AND (?3 = '' OR p.adapter = ?3) "
+                            "ORDER BY q.id LIMIT ?4")
+                               .c_str());
+      s.bind(1, filter.after_id).bind(2, filter.status).bind(3, filter.adapter).bind(4, std::int64_t{filter.limit});
+      std::vector<QuarantineEntry> out;
+      while (s.step()) out.push_back(quarantineRow(s));
+      return out;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store quarantine list: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  StatusOr<std::optional<QuarantineEntry>> readQuarantine(std::int64_t id) override {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db, (std::string(kQuarantineSelect) + " WHERE q.id = ?1").c_str());
+      s.bind(1, id);
+      if (!s.step()) return std::optional<QuarantineEntry>();
+      return std::optional<QuarantineEntry>(quarantineRow(s));
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store quarantine read: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  StatusOr<std::optional<StoredPayload>> readPayload(std::int64_t id) override {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db,
+                  "SELECT id, received_at, adapter, organization, content_type, body FROM payload WHERE id = ?1");
+      s.bind(1, id);
+      if (!s.step()) return std::optional<StoredPayload>();
+      return std::optional<StoredPayload>(
+          StoredPayload{s.int64(0), s.text(1), s.text(2), s.text(3), s.text(4), s.blob(5)});
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store payload read: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  StatusOr<std::vector<OutboxItem>> claimOutbox(const OutboxClaim& claim) override {
+    std::vector<OutboxItem> items;
+    auto done = enqueue([&](const std::string&, AuditChain&) {
+      items.clear();  // a retried group must not keep rows of a rolled-back attempt
+      sqlite3* db = writer_->db();
+      std::string ready = "(o.next_attempt_ms <= ?1 AND (o.claimed_until_ms IS NULL OR o.claimed_until_ms < ?1))";
+      std::string sql = std::string(kOutboxClaimSelect) + ", " + ready + " FROM " + kOutboxClaimFrom +
+                        " WHERE o.state = 'pending'";
+      Statement update(db, "UPDATE outbox SET claimed_by = ?2, claimed_until_ms = ?3 WHERE seq = ?1");
+      auto take = [&](Statement& s) {
+        while (s.step()) {
+          OutboxItem item;
+          item.seq = s.int64(0);
+          item.type = s.text(1);
+          item.id = s.text(2);
+          item.version = s.int64(3);
+          item.attempts = static_cast<int>(s.int64(4));
+          item.created_at = s.text(5);
+          item.body = s.text(6);
+          item.superseded = s.int64(7) != 0;
+          item.claimed = s.int64(8) != 0;
+          if (!item.claimed) item.body.clear();
+          item.state = "pending";
+          items.push_back(std::move(item));
+        }
+      };
+      if (claim.resources.empty()) {
+        Statement s(db, (sql + " AND " + ready + " ORDER BY o.seq LIMIT ?2").c_str());
+        s.bind(1, claim.now_ms).bind(2, std::int64_t{claim.limit});
+        take(s);
+      } else {
+        Statement s(db, (sql + " AND o.type = ?2 AND o.id = ?3 ORDER BY o.seq").c_str());
+        for (const auto& [type, id] : claim.resources) {
+          s.bind(1, claim.now_ms).bind(2, type).bind(3, id);
+          take(s);
+          s.reset();
+        }
+      }
+      for (const auto& item : items) {
+        if (!item.claimed) continue;
+        update.bind(1, item.seq).bind(2, claim.claimer).bind(3, claim.now_ms + claim.lease_ms).step();
+        update.reset();
+      }
+      return CommitResult{};
+    });
+    if (!done.isOk()) return done.status();
+    return items;
+  }
+
+  Status completeOutbox(const std::vector<OutboxCompletion>& completions) override {
+    if (completions.empty()) return Status::ok();
+    auto done = enqueue([&](const std::string& now, AuditChain&) {
+      sqlite3* db = writer_->db();
+      Statement sent(db, "DELETE FROM outbox WHERE seq = ?1");
+      Statement retry(db,
+                      "UPDATE outbox SET attempts = attempts + ?2, next_attempt_ms = ?3, last_error = ?4, "
+                      "claimed_by = NULL, claimed_until_ms = NULL WHERE seq = ?1");
+      Statement release(db,
+                        "UPDATE outbox SET next_attempt_ms = ?2, claimed_by = NULL, claimed_until_ms = NULL "
+                        "WHERE seq = ?1");
+      Statement dead(db,
+                     "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?2, http_status = ?3, "
+                     "outcome = ?4, dead_at = ?5, claimed_by = NULL, claimed_until_ms = NULL WHERE seq = ?1");
+      for (const auto& c : completions) {
+        switch (c.result) {
+          case OutboxResult::kSent:
+            sent.bind(1, c.seq).step();
+            sent.reset();
+            break;
+          case OutboxResult::kRetry:
+            retry.bind(1, c.seq)
+                .bind(2, std::int64_t{c.count_attempt ? 1 : 0})
+                .bind(3, c.next_attempt_ms)
+                .bind(4, c.error)
+                .step();
+            retry.reset();
+            break;
+          case OutboxResult::kRelease:
+            release.bind(1, c.seq).bind(2, c.next_attempt_ms).step();
+            release.reset();
+            break;
+          case OutboxResult::kDead:
+            dead.bind(1, c.seq)
+                .bind(2, c.error)
+                .bind(3, std::int64_t{c.http_status})
+                .bind(4, c.outcome_json)
+                .bind(5, now)
+                .step();
+            dead.reset();
+            break;
+        }
+      }
+      return CommitResult{};
+    });
+    return done.isOk() ? Status::ok() : done.status();
+  }
+
+  // An embedded store has exactly one serving instance: claims left by a
+  // crashed predecessor are released when the forwarding gateway opens it,
+  // instead of waiting for their leases.
+  Status releaseOutboxClaims() {
+    auto done = enqueue([&](const std::string&, AuditChain&) {
+      exec(writer_->db(), "UPDATE outbox SET claimed_by = NULL, claimed_until_ms = NULL WHERE claimed_by IS NOT NULL");
+      return CommitResult{};
+    });
+    return done.isOk() ? Status::ok() : done.status();
+  }
+
+  StatusOr<std::int64_t> resendOutbox(std::int64_t seq) override {
+    std::int64_t changed = 0;
+    auto done = enqueue([&](const std::string&, AuditChain&) {
+      Statement s(writer_->db(),
+                  "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_ms = 0, http_status = NULL, "
+                  "outcome = NULL, dead_at = NULL WHERE state = 'dead' AND (?1 = 0 OR seq = ?1)");
+      s.bind(1, seq).step();
+      changed = sqlite3_changes(writer_->db());
+      return CommitResult{};
+    });
+    if (!done.isOk()) return done.status();
+    return changed;
+  }
+
+  StatusOr<std::vector<OutboxItem>> listOutbox(std::string_view state, std::int64_t after_seq, int limit) override {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db,
+                  "SELECT seq, type, id, version, state, attempts, created_at, coalesce(last_error, ''), "
+                  "coalesce(http_status, 0), coalesce(outcome, '') FROM outbox "
+                  "WHERE seq > ?1 AND (?2 = '' OR state = ?2) ORDER BY seq LIMIT ?3");
+      s.bind(1, after_seq).bind(2, state).bind(3, std::int64_t{limit});
+      std::vector<OutboxItem> out;
+      while (s.step()) {
+        OutboxItem item;
+        item.seq = s.int64(0);
+        item.type = s.text(1);
+        item.id = s.text(2);
+        item.version = s.int64(3);
+        item.state = s.text(4);
+        item.attempts = static_cast<int>(s.int64(5));
+        item.created_at = s.text(6);
+        item.last_error = s.text(7);
+        item.http_status = static_cast<int>(s.int64(8));
+        item.outcome_json = s.text(9);
+        out.push_back(std::move(item));
+      }
+      return out;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store outbox list: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  StatusOr<OutboxStats> outboxStats() override {
+    try {
+      ReadConnection conn(*this);
+      OutboxStats stats;
+      Statement pending(conn.db, "SELECT count(*), min(created_at) FROM outbox WHERE state = 'pending'");
+      pending.step();
+      stats.pending = pending.int64(0);
+      stats.oldest_pending_at = pending.text(1);
+      Statement dead(conn.db, "SELECT count(*) FROM outbox WHERE state = 'dead'");
+      dead.step();
+      stats.dead = dead.int64(0);
+      return stats;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store outbox stats: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+  // ---- end durability ---------------------------------------------------------
+
+ private:
+  struct Pending {
+    std::function<CommitResult(const std::string& now, AuditChain& chain)> apply;
+    std::promise<StatusOr<CommitResult>> promise;
+  };
+
+  // A read transaction: everything read inside it comes from one snapshot.
+  struct ReadTransaction {
+    explicit ReadTransaction(sqlite3* db) : db(db) { exec(db, "BEGIN"); }
+    ~ReadTransaction() { sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr); }
+    sqlite3* db;
+  };
+
+  // Reads up to `limit` rows of a query that asked for limit + 1; returns
+  // whether the extra row exists (there is a next page).
+  static bool readPage(Statement& rows, int limit, std::vector<StoredResource>& out) {
+    while (rows.step()) {
+      if (static_cast<int>(out.size()) == limit) return true;
+      out.push_back(resourceFrom(rows));
+    }
+    return false;
+  }
+
+  static StoredResource resourceFrom(const Statement& s) {
+    return StoredResource{s.text(0), s.text(1), s.int64(2), s.text(3), s.text(4), s.int64(5), s.text(6)};
+  }
+
+  // The newest commit visible in the current read transaction. With one
+  // writer and strictly increasing lastUpdated, no later commit can carry a
+  // smaller seq or an equal or earlier lastUpdated.
+  static Watermark watermark(sqlite3* db) {
+    Statement s(db, "SELECT seq, last_updated FROM resource_version ORDER BY seq DESC LIMIT 1");
+    Watermark mark;
+    if (s.step()) {
+      mark.seq = s.int64(0);
+      mark.last_updated = s.text(1);
+    }
+    return mark;
+  }
+
+  // Borrows a read connection from the pool for one scope.
+  // A pooled read connection with the statements prepared on it, so hot
+  // reads (read, vread, client lookup per request) skip SQL compilation.
+  struct Reader {
+    sqlite3* db = nullptr;
+    std::unordered_map<std::string, std::unique_ptr<Statement>> statements;
+  };
+
+  struct ReadConnection {
+    explicit ReadConnection(SqliteStore& store) : store(store) {
+      {
+        std::lock_guard lock(store.readers_mutex_);
+        if (!store.idle_readers_.empty()) {
+          reader = store.idle_readers_.back();
+          store.idle_readers_.pop_back();
+        }
+      }
+      if (reader == nullptr) {
+        auto fresh = std::make_unique<Reader>();
+        fresh->db = openConnection(store.options_.path, false);
+        reader = fresh.get();
+        std::lock_guard lock(store.readers_mutex_);
+        store.readers_.push_back(std::move(fresh));
+      }
+      db = reader->db;
+    }
+    ~ReadConnection() {
+      std::lock_guard lock(store.readers_mutex_);
+      store.idle_readers_.push_back(reader);
+    }
+    // The connection's cached statement for `sql`; reset it after use (ResetGuard).
+    Statement& prepared(const std::string& sql) {
+      auto& slot = reader->statements[sql];
+      if (!slot) slot = std::make_unique<Statement>(db, sql.c_str());
+      return *slot;
+    }
+    SqliteStore& store;
+    Reader* reader = nullptr;
+    sqlite3* db = nullptr;
+  };
+
+  static ClientRecord clientFrom(const Statement& s) {
+    return ClientRecord{s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.int64(5) != 0, s.text(6), s.text(7)};
+  }
+
+  StatusOr<std::vector<AuditRecord>> auditRows(const char* sql, std::int64_t after_seq, int limit,
+                                               const AuditQuery* q) {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db, sql);
+      s.bind(1, after_seq).bind(6, std::int64_t{limit});
+      if (q != nullptr) s.bind(2, q->recorded_ge).bind(3, q->recorded_lt).bind(4, q->agent).bind(5, q->entity);
+      std::vector<AuditRecord> out;
+      while (s.step()) {
+        out.push_back(AuditRecord{s.int64(0), AuditWrite{s.text(1), s.text(2), s.text(3), s.text(4)}, s.text(5),
+                                  s.text(6)});
+      }
+      return out;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store audit read: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  StatusOr<std::optional<StoredResource>> readOne(const char* sql, std::string_view type, std::string_view id,
+                                                  std::optional<std::int64_t> version) {
+    try {
+      ReadConnection conn(*this);
+      Statement& s = conn.prepared(sql);
+      ResetGuard guard{s};
+      s.bind(1, type).bind(2, id);
+      if (version) s.bind(3, *version);
+      if (!s.step()) return std::optional<StoredResource>();
+      return std::optional<StoredResource>(
+          StoredResource{s.text(0), s.text(1), s.int64(2), s.text(3), s.text(4), s.int64(5), s.text(6)});
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store read: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
+
+  void writerLoop() {
+    for (;;) {
+      std::vector<Pending*> group;
+      std::vector<AuditWrite> audit;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || !async_audit_.empty(); });
+        if (queue_.empty() && async_audit_.empty() && stopping_) return;
+        while (!queue_.empty() && static_cast<int>(group.size()) < options_.batch_max) {
+          group.push_back(queue_.front());
+          queue_.pop_front();
+        }
+        audit.swap(async_audit_);
+      }
+      commitGroup(group, audit);
+    }
+  }
+
+  // One transaction for the whole group; each batch in its own savepoint so a
+  // failing batch does not take its neighbours down.
+  void commitGroup(const std::vector<Pending*>& group, const std::vector<AuditWrite>& audit) {
+    std::string now = nowInstant();
+    // Strictly increasing, so lastUpdated order is commit order and a puller's
+    // `_lastUpdated=gt{last seen}` can never miss a later commit.
+    if (now <= last_stamp_) now = instantFromMillis(millisFromInstant(last_stamp_).value_or(0) + 1);
+    last_stamp_ = now;
+    std::vector<std::optional<StatusOr<CommitResult>>> results(group.size());
+    try {
+      exec(write_db_, "BEGIN IMMEDIATE");
+      AuditChain chain = writer_->loadChain();
+      for (size_t i = 0; i < group.size(); ++i) {
+        exec(write_db_, "SAVEPOINT batch");
+        AuditChain before = chain;
+        try {
+          results[i] = group[i]->apply(now, chain);
+          exec(write_db_, "RELEASE batch");
+        } catch (const BatchRefused& refused) {
+          exec(write_db_, "ROLLBACK TO batch");
+          exec(write_db_, "RELEASE batch");
+          chain = before;
+          results[i] = StatusOr<CommitResult>(refused.status);
+        } catch (const PreconditionError& e) {
+          exec(write_db_, "ROLLBACK TO batch");
+          exec(write_db_, "RELEASE batch");
+          chain = before;
+          results[i] = StatusOr<CommitResult>(Status(StatusCode::kPreconditionFailed, e.what()));
+        } catch (const SqliteError& e) {
+          // Disk full, I/O error, ...: SQLite may already have rolled the whole
+          // transaction back, so no batch of this group may be acknowledged.
+          if (isTransactionFatal(e.code) || sqlite3_get_autocommit(write_db_) != 0) throw;
+          logLine(LogLevel::kError, std::string("store write: ") + e.what());
+          exec(write_db_, "ROLLBACK TO batch");
+          exec(write_db_, "RELEASE batch");
+          chain = before;
+          results[i] = StatusOr<CommitResult>(Status(StatusCode::kInternal, "store write failed"));
+        } catch (const std::exception& e) {
+          logLine(LogLevel::kError, std::string("store write: ") + e.what());
+          exec(write_db_, "ROLLBACK TO batch");
+          exec(write_db_, "RELEASE batch");
+          chain = before;
+          results[i] = StatusOr<CommitResult>(Status(StatusCode::kInternal, "store write failed"));
+        }
+      }
+      if (!audit.empty()) {
+        exec(write_db_, "SAVEPOINT audit");
+        AuditChain before = chain;
+        try {
+          writer_->applyAudit(audit, chain);
+          exec(write_db_, "RELEASE audit");
+        } catch (const std::exception& e) {
+          logLine(LogLevel::kError, std::string("store audit write: ") + e.what() + "; " +
+                                        std::to_string(audit.size()) + " audit events lost");
+          exec(write_db_, "ROLLBACK TO audit");
+          exec(write_db_, "RELEASE audit");
+          chain = before;
+        }
+      }
+      exec(write_db_, "COMMIT");  // synchronous=FULL: durable when this returns
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store commit: ") + e.what());
+      sqlite3_exec(write_db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      for (auto& r : results) r = StatusOr<CommitResult>(Status(StatusCode::kUnavailable, "store commit failed"));
+    }
+    for (size_t i = 0; i < group.size(); ++i) group[i]->promise.set_value(std::move(*results[i]));
+  }
+
+  SqliteOptions options_;
+  sqlite3* write_db_ = nullptr;
+  std::unique_ptr<Writer> writer_;
+  std::thread writer_thread_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending*> queue_;
+  std::vector<AuditWrite> async_audit_;  // security: queued by recordAudit()
+  bool stopping_ = false;
+  std::string last_stamp_;  // writer thread only (after open())
+
+  std::mutex readers_mutex_;
+  std::vector<std::unique_ptr<Reader>> readers_;
+  std::vector<Reader*> idle_readers_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Store>> openSqliteStore(const SqliteOptions& options) {
+  auto store = std::make_unique<SqliteStore>(options);
+  try {
+    store->open();
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kUnavailable, std::string("store: ") + e.what());
+  }
+  if (options.outbox) {
+    Status released = store->releaseOutboxClaims();
+    if (!released.isOk()) return released;
+  }
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace ilpgw
