@@ -189,8 +189,8 @@ struct AuditChain {
   std::string hash;
 };
 constexpr const char* kClientSelect =
-    "SELECT client_id, role, organization, secret_hash, cert_thumbprint, local_only, created_at, revoked_at "
-    "FROM client";
+    "SELECT client_id, role, organization, secret_hash, cert_thumbprint, local_only, created_at, revoked_at, "
+    "jwks, jwks_url FROM client";
 // ---- End security tables ----
 
 class Statement {
@@ -275,6 +275,31 @@ void exec(sqlite3* db, const char* sql) {
     throw SqliteError(rc, message);
   }
 }
+
+// ---- Client key columns (SMART Backend Services, private_key_jwt) ----------
+// Clients that authenticate with a signed JWT carry a JWKS (inline text) or
+// the HTTPS URL of one instead of a secret. Added to databases created before
+// these columns existed; the check keeps the step idempotent.
+void addClientKeyColumns(sqlite3* db) {
+  bool has_jwks = false;
+  bool has_jwks_url = false;
+  {
+    sqlite3_stmt* columns = nullptr;
+    if (sqlite3_prepare_v2(db, "PRAGMA table_info(client)", -1, &columns, nullptr) != SQLITE_OK) {
+      throw SqliteError(sqlite3_errcode(db), std::string("client columns: ") + sqlite3_errmsg(db));
+    }
+    while (sqlite3_step(columns) == SQLITE_ROW) {
+      const auto* name = reinterpret_cast<const char*>(sqlite3_column_text(columns, 1));
+      std::string_view column = name == nullptr ? "" : name;
+      has_jwks = has_jwks || column == "jwks";
+      has_jwks_url = has_jwks_url || column == "jwks_url";
+    }
+    sqlite3_finalize(columns);
+  }
+  if (!has_jwks) exec(db, "ALTER TABLE client ADD COLUMN jwks TEXT NOT NULL DEFAULT ''");
+  if (!has_jwks_url) exec(db, "ALTER TABLE client ADD COLUMN jwks_url TEXT NOT NULL DEFAULT ''");
+}
+// ---- End client key columns ----
 
 sqlite3* openConnection(const std::string& path, bool create) {
   sqlite3* db = nullptr;
@@ -427,7 +452,7 @@ class Writer {
                           "VALUES (?1, ?2, ?3, ?4, ?5)"),
         upsert_client_(db,
                        "INSERT OR REPLACE INTO client (client_id, role, organization, secret_hash, cert_thumbprint, "
-                       "local_only, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                       "local_only, created_at, revoked_at, jwks, jwks_url) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
         insert_audit_(db,
                       "INSERT INTO audit_event (seq, recorded, agent, entities, json, prev_hash, hash) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
@@ -497,6 +522,8 @@ class Writer {
           .bind(6, std::int64_t{c.local_only ? 1 : 0})
           .bind(7, c.created_at.empty() ? now : c.created_at)
           .bind(8, c.revoked_at)
+          .bind(9, c.jwks)
+          .bind(10, c.jwks_url)
           .step();
     }
     applyAudit(batch.audit, chain);
@@ -722,6 +749,7 @@ class SqliteStore final : public Store {
       exec(write_db_, ("PRAGMA max_page_count = " + std::to_string(options_.max_page_count)).c_str());
     }
     exec(write_db_, kSecuritySchema);
+    addClientKeyColumns(write_db_);
     {
       // lastUpdated must keep increasing across restarts, even if the clock went back.
       Statement last(write_db_, "SELECT max(last_updated) FROM resource_version");
@@ -1294,7 +1322,8 @@ class SqliteStore final : public Store {
   };
 
   static ClientRecord clientFrom(const Statement& s) {
-    return ClientRecord{s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.int64(5) != 0, s.text(6), s.text(7)};
+    return ClientRecord{s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.int64(5) != 0,
+                        s.text(6), s.text(7), s.text(8), s.text(9)};
   }
 
   StatusOr<std::vector<AuditRecord>> auditRows(const char* sql, std::int64_t after_seq, int limit,

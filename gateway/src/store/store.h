@@ -182,6 +182,10 @@ struct ClientRecord {
   bool local_only = false;      // tokens only for loopback peers (the demo client)
   std::string created_at;
   std::string revoked_at;  // empty while active
+  // private_key_jwt clients (SMART Backend Services) have no secret
+  // (secret_hash empty) but public keys: a JWKS document, or its HTTPS URL.
+  std::string jwks;
+  std::string jwks_url;
 };
 
 // One AuditEvent. The store assigns its sequence number and chains it: each
