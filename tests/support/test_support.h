@@ -52,14 +52,14 @@ struct GatewayOptions {
   std::string server_config;
   bool plain_http = false;
   // Port on 127.0.0.1; 0 = an ephemeral one. Fixed to restart a gateway on
-  // the port it had (tests/durability/upstream_gateway_test.cc).
+  // the port it had (tests/forward/upstream_gateway_test.cc).
   int port = 0;
   std::string organization_id = "test-puskesmas";
   // Reuse an existing data directory (restart tests); empty = a fresh one.
   std::string data_dir;
   // Mapping files to load instead of the bundled mappings/ (empty = bundled).
   std::string mappings_dir;
-  // Security (feature/security). false: `auth.enabled: false`, which the
+  // Authentication. false: `auth.enabled: false`, which the
   // gateway accepts only on loopback (the fixture's address), so tests that
   // are not about security need no tokens. true: every API call needs a
   // token; get one with token() or addClient() + fetchToken().

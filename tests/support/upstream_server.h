@@ -2,8 +2,8 @@
 // client-credentials token endpoint and `PUT /fhir/{type}/{id}` over TLS on
 // 127.0.0.1, with fault injection (429, 5xx, 4xx refusals, slowness, being
 // stopped and restarted on the same port) and a record of everything it
-// received. Stands in until a second ilp-gateway instance has both
-// POST /oauth2/token and PUT /fhir (feature/security, feature/api).
+// received. tests/forward/upstream_gateway_test.cc also runs the same stories
+// against a second real ilp-gateway.
 #pragma once
 
 #include <httplib.h>

@@ -40,7 +40,7 @@ void assign(Field& target, const rapidjson::Value& value) {
   }
 }
 
-// Setter for a member of Config::upstream (durability).
+// Setter for a member of Config::upstream.
 template <typename Field>
 std::function<void(Config&, const rapidjson::Value&)> setUpstream(Field UpstreamConfig::*field) {
   return [field](Config& config, const rapidjson::Value& value) { assign(config.upstream.*field, value); };
@@ -86,6 +86,22 @@ const std::vector<KeySpec>& keys() {
        set(&Config::keep_alive_timeout_s)},
       {"server.listen_backlog", KeyType::kInteger, "512", "Listen queue length for pending connections.",
        set(&Config::listen_backlog)},
+      {"server.header_timeout_ms", KeyType::kInteger, "10000",
+       "Deadline for the TLS handshake plus the whole request head, counted from when a worker takes the "
+       "connection or from the end of the previous response (not per read: a client trickling bytes is closed "
+       "when it passes). 100..600000.",
+       set(&Config::header_timeout_ms)},
+      {"server.min_body_bytes_per_s", KeyType::kInteger, "1024",
+       "Slowest average rate of a request body, and of a response being read by the client, once "
+       "`server.body_grace_ms` has passed; a slower body gets 408 and the connection is closed. 0 = no minimum.",
+       set(&Config::min_body_bytes_per_s)},
+      {"server.body_grace_ms", KeyType::kInteger, "10000",
+       "Time a request body or a response may take before `server.min_body_bytes_per_s` applies.",
+       set(&Config::body_grace_ms)},
+      {"server.max_connections_per_peer", KeyType::kInteger, "32",
+       "Open connections one client address may hold; more are closed as soon as a worker takes them, before "
+       "any TLS work. Clients behind one NAT share the cap. 0 = no cap.",
+       set(&Config::max_connections_per_peer)},
       {"server.plain_http", KeyType::kBoolean, "false",
        "Serve plain HTTP instead of HTTPS. Only for local experiments; refused on non-loopback addresses.",
        set(&Config::plain_http)},
@@ -108,6 +124,14 @@ const std::vector<KeySpec>& keys() {
       {"store.batch_max", KeyType::kInteger, "256",
        "Most write requests committed together in one durable transaction (group commit).",
        set(&Config::store_batch_max)},
+      {"export.retention_hours", KeyType::kInteger, "24",
+       "Hours a finished Bulk Data `$export` job (its status and files under `<store.data_dir>/exports`) is kept; "
+       "then it is deleted and its status URL answers 404. 1..8760.",
+       set(&Config::export_retention_hours)},
+      {"export.max_bytes", KeyType::kInteger, "2147483648",
+       "Most bytes the NDJSON files of one `$export` job may take on disk; a job that would write more fails "
+       "(its status URL answers 500 with an OperationOutcome saying so). At most 16 jobs are kept at a time.",
+       set(&Config::export_max_bytes)},
       {"facility.organization_id", KeyType::kString, "dev-puskesmas",
        "FHIR Organization id of the facility this gateway posts for (SATUSEHAT organization id).",
        set(&Config::organization_id)},
@@ -126,7 +150,7 @@ const std::vector<KeySpec>& keys() {
        "POST /admin/plugins/reload.",
        applyPlugins},
       {"log_level", KeyType::kString, "info", "debug, info, warning or error.", set(&Config::log_level)},
-      // ---- store-and-forward (durability) ----
+      // ---- store-and-forward to the upstream ----
       {"upstream.enabled", KeyType::kBoolean, "false",
        "Forward every stored resource version to the upstream FHIR server (outbox filled in the same transaction "
        "as the store; see docs/durability.md). Versions stored while disabled are not forwarded later.",
@@ -164,7 +188,7 @@ const std::vector<KeySpec>& keys() {
       {"upstream.poll_interval_ms", KeyType::kInteger, "1000",
        "How often an idle sender looks for new rows (new commits wake it at once).",
        setUpstream(&UpstreamConfig::poll_interval_ms)},
-      // ---- security (feature/security); see docs/security.md ----
+      // ---- clients, tokens and limits; see docs/security.md ----
       {"auth.enabled", KeyType::kBoolean, "true",
        "Require OAuth2 bearer tokens (POST /oauth2/token) on every API call. `false` is accepted only on a "
        "loopback address and logs a warning at start-up.",
@@ -175,6 +199,10 @@ const std::vector<KeySpec>& keys() {
        "Directory of the ES256 token signing keys (created with mode 0700, a key is generated on first start). "
        "Empty: `<store.data_dir>/keys`.",
        set(&Config::signing_key_dir)},
+      {"auth.jwks_ca_file", KeyType::kString, "",
+       "PEM CA bundle trusted when fetching the JWKS URL of a private_key_jwt client (`client add --jwks-url`). "
+       "Empty: the system trust store.",
+       set(&Config::jwks_ca_file)},
       {"limits.rate_per_s", KeyType::kInteger, "50",
        "Requests per second each client may make on average (token bucket); beyond it 429 with Retry-After.",
        set(&Config::rate_per_s)},
@@ -318,6 +346,16 @@ StatusOr<Config> parseConfig(std::string_view text) {
   if (config.threads < 1 || config.threads > 4096) {
     return Status(StatusCode::kInvalidArgument, "config key server.threads: must be 1..4096");
   }
+  if (config.header_timeout_ms < 100 || config.header_timeout_ms > 600000) {
+    return Status(StatusCode::kInvalidArgument, "config key server.header_timeout_ms: must be 100..600000");
+  }
+  if (config.min_body_bytes_per_s < 0 || config.body_grace_ms < 0 || config.body_grace_ms > 600000) {
+    return Status(StatusCode::kInvalidArgument,
+                  "config keys server.min_body_bytes_per_s and server.body_grace_ms: must be >= 0 (grace <= 600000)");
+  }
+  if (config.max_connections_per_peer < 0) {
+    return Status(StatusCode::kInvalidArgument, "config key server.max_connections_per_peer: must be >= 0");
+  }
   if (config.payload_max_bytes < 1024) {
     return Status(StatusCode::kInvalidArgument, "config key server.payload_max_bytes: must be at least 1024");
   }
@@ -357,6 +395,12 @@ StatusOr<Config> parseConfig(std::string_view text) {
   if (config.batch_max_records < 1 || config.search_count_max < 1) {
     return Status(StatusCode::kInvalidArgument,
                   "config keys limits.batch_max_records and limits.search_count_max: must be >= 1");
+  }
+  if (config.export_retention_hours < 1 || config.export_retention_hours > 8760) {
+    return Status(StatusCode::kInvalidArgument, "config key export.retention_hours: must be 1..8760");
+  }
+  if (config.export_max_bytes < 1) {
+    return Status(StatusCode::kInvalidArgument, "config key export.max_bytes: must be >= 1");
   }
   if (config.store_backend != "sqlite") {
     return Status(StatusCode::kInvalidArgument, "config key store.backend: only \"sqlite\" is supported");

@@ -19,7 +19,7 @@ struct PluginConfig {
   int timeout_ms = 10000;      // per-call deadline of map(); 0 = none
 };
 
-// Durability (feature/durability): where the outbox sender forwards stored
+// Store-and-forward: where the outbox sender forwards stored
 // resources (the national platform or a provincial hub).
 struct UpstreamConfig {
   bool enabled = false;
@@ -48,6 +48,11 @@ struct Config {
   int keep_alive_max_count = 10000;
   int keep_alive_timeout_s = 5;
   int listen_backlog = 512;
+  // slow and idle clients (http/connection_guard.h)
+  int header_timeout_ms = 10000;
+  long long min_body_bytes_per_s = 1024;
+  int body_grace_ms = 10000;
+  int max_connections_per_peer = 32;
   bool plain_http = false;
   // tls
   std::string tls_cert = "certs/dev/server.crt";
@@ -57,6 +62,9 @@ struct Config {
   std::string store_backend = "sqlite";
   std::string data_dir = "data";
   int store_batch_max = 256;
+  // Bulk Data $export
+  int export_retention_hours = 24;                       // finished jobs' output kept this long
+  long long export_max_bytes = 2LL * 1024 * 1024 * 1024;  // most bytes of one job's files
   // facility
   std::string organization_id = "dev-puskesmas";
   std::string timezone_offset = "+07:00";
@@ -68,12 +76,13 @@ struct Config {
   std::string log_level = "info";
   // base URL used in Bundle links and Locations; empty = derived from the request
   std::string public_base_url;
-  // store-and-forward (durability)
+  // store-and-forward
   UpstreamConfig upstream;
-  // ---- security (feature/security) ----
+  // ---- clients, tokens and limits ----
   bool auth_enabled = true;
   int token_ttl_s = 900;
   std::string signing_key_dir;  // empty = <data_dir>/keys
+  std::string jwks_ca_file;     // trust for clients' JWKS URLs; empty = system trust store
   int rate_per_s = 50;          // per-client token bucket refill
   int rate_burst = 200;         // per-client bucket size
   int batch_max_records = 5000;  // native records per post

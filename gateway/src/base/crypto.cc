@@ -28,7 +28,7 @@ std::string hex(std::string_view bytes) {
 
 }  // namespace ilpgw
 
-// ---- Security helpers (feature/security) -------------------------------------
+// ---- Secrets, tokens and constant-time comparison -----------------------------
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>

@@ -11,7 +11,7 @@ namespace ilpgw {
 std::string sha256(std::string_view data);
 std::string hex(std::string_view bytes);
 
-// ---- Security helpers (feature/security) -------------------------------------
+// ---- Secrets, tokens and constant-time comparison -----------------------------
 
 // `count` bytes from OpenSSL's CSPRNG; throws when the generator fails.
 std::string randomBytes(size_t count);

@@ -19,7 +19,7 @@ struct Args {
   std::vector<std::pair<std::string, std::string>> overrides;
   std::string adapter;
   std::vector<std::string> files;
-  // durability commands
+  // quarantine and outbox commands
   std::string status;
   std::string state;
   long long after = 0;
@@ -37,6 +37,8 @@ struct Args {
   std::string client_id;
   std::string cert;
   bool local_only = false;
+  std::string jwks_file;  // private_key_jwt: the client's public JWKS ...
+  std::string jwks_url;   // ... or the https:// URL that serves it
 };
 
 // Parses argv; on a usage error prints it and returns the exit code.

@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "forward/outbox_sender.h"
 #include "fhir/outcome.h"
+#include "http/errors.h"
 #include "ingest/quarantine.h"
 
 namespace ilpgw {
@@ -13,11 +14,6 @@ namespace {
 
 constexpr const char* kJson = "application/json";
 constexpr int kMaxPage = 1000;
-
-void sendOutcome(httplib::Response& res, int status, std::string_view code, std::string_view text) {
-  res.status = status;
-  res.set_content(outcomeJson(sdk::Severity::kError, code, text), "application/fhir+json");
-}
 
 // Non-negative integer query parameter; `fallback` when absent; nullopt when malformed.
 std::optional<std::int64_t> intParam(const httplib::Request& req, const char* name, std::int64_t fallback) {
@@ -37,20 +33,17 @@ void handleQuarantineList(Gateway& gateway, const httplib::Request& req, httplib
   auto after = intParam(req, "after", 0);
   auto count = intParam(req, "_count", 100);
   if (!after || !count || *count < 1 || *count > kMaxPage) {
-    sendOutcome(res, 400, "invalid", "after and _count must be numbers, _count 1.." + std::to_string(kMaxPage));
+    sendStatus(res, {StatusCode::kInvalidArgument, "after and _count must be numbers, _count 1.." + std::to_string(kMaxPage)});
     return;
   }
   if (!filter.status.empty() && filter.status != "open" && filter.status != "resolved") {
-    sendOutcome(res, 400, "invalid", "status must be open or resolved");
+    sendStatus(res, {StatusCode::kInvalidArgument, "status must be open or resolved"});
     return;
   }
   filter.after_id = *after;
   filter.limit = static_cast<int>(*count);
   auto page = gateway.store().listQuarantine(filter);
-  if (!page.isOk()) {
-    sendOutcome(res, 503, "transient", "the store is unavailable; retry later");
-    return;
-  }
+  if (!page.isOk()) return sendStatus(res, page.status());
   std::string body = "{\"entries\":[";
   for (size_t i = 0; i < page.value().size(); ++i) {
     if (i > 0) body += ",";
@@ -71,12 +64,9 @@ void handleQuarantineList(Gateway& gateway, const httplib::Request& req, httplib
 
 void handleQuarantineRead(Gateway& gateway, const httplib::Request& req, httplib::Response& res) {
   auto found = gateway.store().readQuarantine(std::stoll(req.matches[1]));
-  if (!found.isOk()) {
-    sendOutcome(res, 503, "transient", "the store is unavailable; retry later");
-    return;
-  }
+  if (!found.isOk()) return sendStatus(res, found.status());
   if (!found.value()) {
-    sendOutcome(res, 404, "not-found", "quarantine entry " + std::string(req.matches[1]) + " does not exist");
+    sendStatus(res, {StatusCode::kNotFound, "quarantine entry " + std::string(req.matches[1]) + " does not exist"});
     return;
   }
   res.set_content(quarantineEntryJson(*found.value(), true), kJson);
@@ -84,12 +74,9 @@ void handleQuarantineRead(Gateway& gateway, const httplib::Request& req, httplib
 
 void handlePayloadRead(Gateway& gateway, const httplib::Request& req, httplib::Response& res) {
   auto found = gateway.store().readPayload(std::stoll(req.matches[1]));
-  if (!found.isOk()) {
-    sendOutcome(res, 503, "transient", "the store is unavailable; retry later");
-    return;
-  }
+  if (!found.isOk()) return sendStatus(res, found.status());
   if (!found.value()) {
-    sendOutcome(res, 404, "not-found", "payload " + std::string(req.matches[1]) + " does not exist");
+    sendStatus(res, {StatusCode::kNotFound, "payload " + std::string(req.matches[1]) + " does not exist"});
     return;
   }
   const StoredPayload& p = *found.value();
@@ -101,6 +88,7 @@ void handlePayloadRead(Gateway& gateway, const httplib::Request& req, httplib::R
 void handleReprocessOne(Gateway& gateway, const httplib::Request& req, httplib::Response& res) {
   ReprocessResult r = reprocessQuarantine(gateway, std::stoll(req.matches[1]));
   res.status = r.http_status;
+  for (const auto& [name, value] : r.headers) res.set_header(name.c_str(), value);
   res.set_content(reprocessResultJson(r), kJson);
 }
 
@@ -109,10 +97,17 @@ void handleReprocessBulk(Gateway& gateway, const httplib::Request& req, httplib:
   filter.adapter = req.get_param_value("adapter");
   auto max = intParam(req, "max", 1000);
   if (!max || *max < 1 || *max > 100000) {
-    sendOutcome(res, 400, "invalid", "max must be a number 1..100000");
+    sendStatus(res, {StatusCode::kInvalidArgument, "max must be a number 1..100000"});
     return;
   }
   auto results = reprocessQuarantineMatching(gateway, filter, static_cast<int>(*max));
+  if (results.size() == 1 && results[0].id == 0 && results[0].http_status != 200) {
+    // The store failed before any entry was reached: the request failed as a whole.
+    res.status = results[0].http_status;
+    for (const auto& [name, value] : results[0].headers) res.set_header(name.c_str(), value);
+    res.set_content(results[0].outcome_json, "application/fhir+json");
+    return;
+  }
   res.set_content(reprocessSummaryJson(results), kJson);
 }
 
@@ -144,18 +139,15 @@ void handleOutboxList(Gateway& gateway, const httplib::Request& req, httplib::Re
   auto after = intParam(req, "after", 0);
   auto count = intParam(req, "_count", 100);
   if (!after || !count || *count < 1 || *count > kMaxPage) {
-    sendOutcome(res, 400, "invalid", "after and _count must be numbers, _count 1.." + std::to_string(kMaxPage));
+    sendStatus(res, {StatusCode::kInvalidArgument, "after and _count must be numbers, _count 1.." + std::to_string(kMaxPage)});
     return;
   }
   if (!state.empty() && state != "pending" && state != "dead") {
-    sendOutcome(res, 400, "invalid", "state must be pending or dead");
+    sendStatus(res, {StatusCode::kInvalidArgument, "state must be pending or dead"});
     return;
   }
   auto page = gateway.store().listOutbox(state, *after, static_cast<int>(*count));
-  if (!page.isOk()) {
-    sendOutcome(res, 503, "transient", "the store is unavailable; retry later");
-    return;
-  }
+  if (!page.isOk()) return sendStatus(res, page.status());
   std::string body = "{\"entries\":[";
   for (size_t i = 0; i < page.value().size(); ++i) {
     if (i > 0) body += ",";
@@ -172,12 +164,9 @@ void handleOutboxList(Gateway& gateway, const httplib::Request& req, httplib::Re
 
 void handleResend(Gateway& gateway, std::int64_t seq, httplib::Response& res) {
   auto changed = gateway.store().resendOutbox(seq);
-  if (!changed.isOk()) {
-    sendOutcome(res, 503, "transient", "the store is unavailable; retry later");
-    return;
-  }
+  if (!changed.isOk()) return sendStatus(res, changed.status());
   if (seq != 0 && changed.value() == 0) {
-    sendOutcome(res, 404, "not-found", "outbox entry " + std::to_string(seq) + " is not a dead letter");
+    sendStatus(res, {StatusCode::kNotFound, "outbox entry " + std::to_string(seq) + " is not a dead letter"});
     return;
   }
   if (gateway.sender() != nullptr) gateway.sender()->notify();
@@ -238,7 +227,7 @@ std::string readyJson(Gateway& gateway, bool& ready) {
   return json::write(doc);
 }
 
-void registerDurabilityRoutes(httplib::Server& server, Gateway& gateway) {
+void registerAdminRoutes(httplib::Server& server, Gateway& gateway) {
   server.Get("/admin/quarantine", [&gateway](const httplib::Request& req, httplib::Response& res) {
     handleQuarantineList(gateway, req, res);
   });

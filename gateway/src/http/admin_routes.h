@@ -1,4 +1,4 @@
-// Admin routes of the durability work: quarantine (list, show, reprocess),
+// Admin routes: quarantine (list, show, reprocess),
 // raw payloads, the outbox (list, resend dead letters) and GET /ready with
 // the outbox state. Handlers stay thin: the work is in quarantine.cc and the
 // store.
@@ -10,7 +10,7 @@
 
 namespace ilpgw {
 
-void registerDurabilityRoutes(httplib::Server& server, Gateway& gateway);
+void registerAdminRoutes(httplib::Server& server, Gateway& gateway);
 
 // The body of GET /ready; `ready` tells whether to answer 200 or 503.
 std::string readyJson(Gateway& gateway, bool& ready);

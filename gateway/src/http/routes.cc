@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "fhir/outcome.h"
 #include "http/auth.h"
+#include "http/errors.h"
 #include "http/terminology_routes.h"
 #include "base/time_util.h"
 
@@ -19,6 +20,7 @@ void handleIngest(Gateway& gateway, const httplib::Request& req, httplib::Respon
       gateway.ingest(currentRequest(), std::string(req.matches[1]), req.body, req.get_header_value("Content-Type"));
   currentRequest().audited = answer.audited;
   res.status = answer.http_status;
+  for (const auto& [name, value] : answer.headers) res.set_header(name.c_str(), value);
   res.set_content(answer.body, kFhirJson);
 }
 
@@ -78,13 +80,9 @@ void handleReload(Gateway& gateway, httplib::Response& res) {
   if (!reloaded.isOk()) {
     // A refused configuration is the client's (the operator's) problem to
     // fix: 422, while the previous adapters keep serving.
-    int status = reloaded.code() == StatusCode::kInvalidArgument || reloaded.code() == StatusCode::kNotFound
-                     ? 422
-                     : httpStatus(reloaded.code());
-    res.status = status;
-    res.set_content(outcomeJson(sdk::Severity::kError, "invalid",
-                                "reload refused, the previous adapters keep serving: " + reloaded.message()),
-                    kFhirJson);
+    bool operator_error = reloaded.code() == StatusCode::kInvalidArgument || reloaded.code() == StatusCode::kNotFound;
+    sendStatus(res, {operator_error ? StatusCode::kUnprocessable : reloaded.code(),
+                     "reload refused, the previous adapters keep serving: " + reloaded.message()});
     return;
   }
   res.set_content(pluginsJson(gateway), "application/json");
@@ -106,8 +104,8 @@ void registerRoutes(httplib::Server& server, Gateway& gateway, bool tls) {
   server.Get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"up\"}", "application/json");
   });
-  // Durability: quarantine, payloads, outbox and GET /ready (durability_routes.cc).
-  registerDurabilityRoutes(server, gateway);
+  // Quarantine, payloads, outbox and GET /ready (admin_routes.cc).
+  registerAdminRoutes(server, gateway);
 }
 
 }  // namespace ilpgw

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/config.h"
@@ -69,6 +70,7 @@ struct IngestResponse {
   std::string body;  // Bundle (batch-response) or OperationOutcome JSON
   bool all_records_ok = true;
   bool audited = false;  // the AuditEvent was committed with the data
+  std::vector<std::pair<std::string, std::string>> headers;  // e.g. Retry-After when the store is unavailable
 };
 
 // Produces the configuration afresh (re-reads gateway.json and re-applies
@@ -86,7 +88,7 @@ class Gateway {
   const Config& config() const { return config_; }
   Store& store() { return *store_; }
   std::shared_ptr<const AdapterSet> adapters() const;
-  // Durability: the upstream sender, or nullptr when not forwarding.
+  // The upstream sender, or nullptr when not forwarding.
   OutboxSender* sender() { return sender_.get(); }
 
   // Re-reads the plugin list, adapter libraries and mapping files, loads and
