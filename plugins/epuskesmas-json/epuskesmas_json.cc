@@ -18,33 +18,32 @@
 
 #include "fhir_writer.h"
 #include "ilpgw/sdk/adapter.h"
-#include "values.h"
+#include "ilpgw/sdk/identifiers.h"
+#include "ilpgw/sdk/values.h"
+#include "signa.h"
 
 namespace ilpgw::plugins::epuskesmas_json {
 namespace {
 
 using sdk::Severity;
+using namespace sdk::values;
 
 constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag |
                                  rapidjson::kParseValidateEncodingFlag;
 
-// Identifier systems (SATUSEHAT where it defines one, our namespace otherwise).
-constexpr std::string_view kNikSystem = "https://fhir.kemkes.go.id/id/nik";
-constexpr std::string_view kMrnSystemPrefix = "http://sys-ids.kemkes.go.id/mrn/";
-constexpr std::string_view kEncounterSystemPrefix = "http://sys-ids.kemkes.go.id/encounter/";
-// Kemenkes publishes no identifier system for the BPJS card number; we keep it
-// in our own namespace rather than invent one under fhir.kemkes.go.id.
-constexpr std::string_view kBpjsSystem = "https://ilp-gateway.id/fhir/sid/bpjs";
+// Identifier and code systems shared with the core: ilpgw/sdk/identifiers.h.
+using sdk::kAdministrativeCodeUrl;
+using sdk::kBpjsSystem;
+using sdk::kEncounterSystemPrefix;
+using sdk::kMrnSystemPrefix;
+using sdk::kNikSystem;
+constexpr std::string_view kLoinc = sdk::kLoincSystem;
+constexpr std::string_view kIcd10 = sdk::kIcd10System;
+constexpr std::string_view kKfa = sdk::kKfaSystem;
 
-// Extensions.
-constexpr std::string_view kAdministrativeCodeUrl =
-    "https://fhir.kemkes.go.id/r4/StructureDefinition/administrativeCode";
 constexpr std::string_view kKasusUrl = "https://ilp-gateway.id/fhir/StructureDefinition/kasus";
 
-// Code systems.
-constexpr std::string_view kLoinc = "http://loinc.org";
-constexpr std::string_view kIcd10 = "http://hl7.org/fhir/sid/icd-10";
-constexpr std::string_view kKfa = "http://sys-ids.kemkes.go.id/kfa";
+// Code systems of our own.
 constexpr std::string_view kKlasterSystem = "https://ilp-gateway.id/fhir/CodeSystem/klaster";
 constexpr std::string_view kPoliSystem = "https://ilp-gateway.id/fhir/CodeSystem/poli";
 constexpr std::string_view kActCode = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
@@ -56,25 +55,15 @@ constexpr std::string_view kConditionClinical = "http://terminology.hl7.org/Code
 constexpr std::string_view kDiagnosisRole = "http://terminology.hl7.org/CodeSystem/diagnosis-role";
 
 // ConceptMap ids in mappings/.
-constexpr std::string_view kPoliKlasterMap = "poli-klaster";
 constexpr std::string_view kSkriningMap = "skrining";
 constexpr std::string_view kProfesiMap = "profesi";
 
 constexpr std::string_view kDurationOption = "encounter_duration_minutes";
 
-struct Klaster {
-  std::string_view code;
-  std::string_view display;
-};
-
 // The `klaster` field may only name clusters 1..4; 5 (lintas klaster) comes
-// from the poli map alone.
-constexpr Klaster kKlasters[] = {
-    {"1", "Manajemen"},
-    {"2", "Ibu dan Anak"},
-    {"3", "Usia Dewasa dan Lansia"},
-    {"4", "Penanggulangan Penyakit Menular"},
-};
+// from the poli map alone, which the core's ILP semantics apply
+// (gateway/src/ingest/ilp_semantics.cc), as for every adapter.
+constexpr std::string_view kKlasterCodes[] = {"1", "2", "3", "4"};
 
 // One measured value in `pemeriksaan`. The plausible range only produces a
 // warning: a value outside it is usually a typing slip (366 for 36.6) that a
@@ -304,20 +293,17 @@ class RecordMapper {
 
     auto waktu = requiredText(visit_, "waktu", "waktu", "Encounter.period.start");
     if (!waktu) return;
-    auto parsed = parseDateTime(*waktu);
-    if (!parsed) {
+    auto parsed = parseDateTime(*waktu, "iso");
+    if (!parsed || !parsed->has_time) {
       error("value", "waktu", "Encounter.period.start",
             "waktu must be an ISO 8601 date-time such as 2024-11-26T10:05:00+07:00");
       return;
     }
-    if (parsed->offset.empty()) {
-      // Local clinic time: the facility's zone comes from the gateway config.
-      if (!isUtcOffset(context_.timezone_offset)) {
-        error("business-rule", "waktu", "Encounter.period.start",
-              "waktu has no UTC offset and the facility has no valid timezone_offset configured");
-        return;
-      }
-      parsed->offset = context_.timezone_offset;
+    // Local clinic time: the facility's zone comes from the gateway config.
+    if (!applyFacilityOffset(*parsed, context_.timezone_offset)) {
+      error("business-rule", "waktu", "Encounter.period.start",
+            "waktu has no UTC offset and the facility has no valid timezone_offset configured");
+      return;
     }
     visit_time_ = *parsed;
     effective_ = formatDateTime(*parsed);
@@ -332,7 +318,7 @@ class RecordMapper {
       return;
     }
     std::optional<std::string> nik = text(*pasien, "nik", "pasien.nik", "Patient.identifier");
-    if (nik && !(nik->size() == 16 && isDigits(*nik))) {
+    if (nik && !isNik(*nik)) {
       error("value", "pasien.nik", "Patient.identifier", "NIK must be 16 digits");
       nik.reset();
       nik_invalid_ = true;
@@ -344,8 +330,8 @@ class RecordMapper {
     }
     auto nama = requiredText(*pasien, "nama", "pasien.nama", "Patient.name[0].text");
     std::string gender = readGender(*pasien);
-    std::optional<Date> birth_date = readBirthDate(*pasien);
-    if (nik && birth_date && !gender.empty()) checkNikFacts(*nik, *birth_date, gender);
+    std::optional<DateTime> birth_date = readBirthDate(*pasien);
+    if (nik && birth_date && sex_) checkNikFacts(*nik, *birth_date, *sex_);
 
     if (nik) {
       patient_id_ = resourceId("Patient", "nik|" + *nik);
@@ -400,22 +386,21 @@ class RecordMapper {
   std::string readGender(const rapidjson::Value& pasien) {
     auto jk = requiredText(pasien, "jk", "pasien.jk", "Patient.gender");
     if (!jk) return {};
-    std::string upper = toUpper(*jk);
-    if (upper == "L") return "male";
-    if (upper == "P") return "female";
+    sex_ = parseSex(*jk);
+    if (sex_) return std::string(fhirGender(*sex_));
     error("value", "pasien.jk", "Patient.gender", "jk must be L (laki-laki) or P (perempuan)");
     return {};
   }
 
-  std::optional<Date> readBirthDate(const rapidjson::Value& pasien) {
+  std::optional<DateTime> readBirthDate(const rapidjson::Value& pasien) {
     auto raw = requiredText(pasien, "tgl_lahir", "pasien.tgl_lahir", "Patient.birthDate");
     if (!raw) return std::nullopt;
-    auto date = parseDate(*raw);
-    if (!date) {
+    auto date = parseDateTime(*raw, "iso");
+    if (!date || date->has_time) {
       error("value", "pasien.tgl_lahir", "Patient.birthDate", "tgl_lahir must be a date yyyy-mm-dd");
       return std::nullopt;
     }
-    if (visit_time_ && formatDate(*date) > formatDate(visit_time_->date)) {
+    if (visit_time_ && formatDate(*date) > formatDate(*visit_time_)) {
       error("value", "pasien.tgl_lahir", "Patient.birthDate", "tgl_lahir is after the visit");
       return std::nullopt;
     }
@@ -424,16 +409,13 @@ class RecordMapper {
 
   // A NIK embeds the birth date as DDMMYY with DD + 40 for women; a mismatch
   // is a likely data-entry error but the NIK itself may be the right one.
-  void checkNikFacts(const std::string& nik, const Date& birth_date, const std::string& gender) {
-    int day = std::stoi(nik.substr(6, 2));
-    int month = std::stoi(nik.substr(8, 2));
-    int year2 = std::stoi(nik.substr(10, 2));
-    bool nik_female = day > 40;
-    if (nik_female) day -= 40;
-    if (nik_female != (gender == "female")) {
+  void checkNikFacts(const std::string& nik, const DateTime& birth_date, Sex sex) {
+    auto facts = decodeNik(nik);
+    if (!facts) return;
+    if (!facts->agreesWithSex(sex)) {
       warning("business-rule", "pasien.nik", "Patient.identifier", "the sex encoded in the NIK does not match jk");
     }
-    if (day != birth_date.day || month != birth_date.month || year2 != birth_date.year % 100) {
+    if (!facts->agreesWithBirthDate(formatDate(birth_date))) {
       warning("business-rule", "pasien.nik", "Patient.identifier",
               "the birth date encoded in the NIK does not match tgl_lahir");
     }
@@ -540,7 +522,7 @@ class RecordMapper {
       missing();
       return;
     }
-    if (!(nik->size() == 16 && isDigits(*nik))) {
+    if (!isNik(*nik)) {
       error("value", "tenaga_medis.nik", "Practitioner.identifier[0].value", "NIK must be 16 digits");
       return;
     }
@@ -682,12 +664,13 @@ class RecordMapper {
       bool primer = readJenis(item, path);
       auto kasus = readKasus(item, path);
       if (!icd10) continue;
-      std::string code = toUpper(*icd10);
-      if (!isIcd10(code)) {
+      auto normalized = normalizeIcd10(*icd10);
+      if (!normalized) {
         error("code-invalid", path + ".icd10", "Condition.code.coding[0].code",
               "icd10 " + quoted(*icd10) + " is not an ICD-10 code such as I10 or E11.9");
         continue;
       }
+      const std::string& code = *normalized;
       if (!seen.insert(code).second) {
         warning("duplicate", path + ".icd10", "Condition", "diagnosis " + code + " repeated; kept once");
         continue;
@@ -930,12 +913,14 @@ class RecordMapper {
 
   // ---- Encounter ---------------------------------------------------------------------
 
-  // The `klaster` field, when present: 1..4, as a JSON number or a string.
-  std::optional<Klaster> readKlasterOverride() {
+  // The `klaster` field, when present: 1..4, as a JSON number or a string. It
+  // overrides the poli; without it the core derives the klaster from the
+  // poli (or the life-cycle stage) and adds the display.
+  std::optional<std::string> readKlasterOverride() {
     auto raw = text(visit_, "klaster", "klaster", "Encounter.serviceType");
     if (!raw) return std::nullopt;
-    for (const Klaster& klaster : kKlasters) {
-      if (*raw == klaster.code) return klaster;
+    for (std::string_view code : kKlasterCodes) {
+      if (*raw == code) return std::string(code);
     }
     error("value", "klaster", "Encounter.serviceType", "klaster must be 1, 2, 3 or 4");
     return std::nullopt;
@@ -943,25 +928,12 @@ class RecordMapper {
 
   void writeServiceType(FhirWriter& w) {
     auto poli = text(visit_, "poli", "poli", "Encounter.serviceType");
-    auto override_klaster = readKlasterOverride();
-    sdk::Coding klaster;
-    bool have_klaster = false;
-    if (override_klaster) {
-      klaster = {std::string(kKlasterSystem), std::string(override_klaster->code),
-                 std::string(override_klaster->display)};
-      have_klaster = true;
-    } else if (poli) {
-      have_klaster = context_.host->translate(kPoliKlasterMap, *poli, klaster);
-      if (!have_klaster) {
-        warning("code-invalid", "poli", "Encounter.serviceType",
-                "poli " + quoted(*poli) + " is not in the poli-klaster map; klaster left out");
-      }
-    }
-    if (!have_klaster && !poli) return;
+    auto klaster = readKlasterOverride();
+    if (!klaster && !poli) return;
     // Encounter.serviceType is 0..1 in R4: one CodeableConcept, two codings.
     w.beginObject("serviceType");
     w.beginArray("coding");
-    if (have_klaster) w.coding(klaster.system, klaster.code, klaster.display);
+    if (klaster) w.coding(kKlasterSystem, *klaster, "");
     if (poli) w.coding(kPoliSystem, toUpper(*poli), "");
     w.endArray();
     if (poli) w.string("text", *poli);
@@ -1081,6 +1053,7 @@ class RecordMapper {
   std::string patient_id_;
   std::string practitioner_id_;  // empty when the visit names no practitioner
   std::optional<DateTime> visit_time_;
+  std::optional<Sex> sex_;
   std::string effective_;  // visit time as a FHIR dateTime with offset
   std::vector<DiagnosisRef> diagnoses_;
 

@@ -1,8 +1,9 @@
 // hl7v2-oru: laboratory results as HL7 v2.x ORU^R01 messages (ER7 encoding)
 // posted over HTTP, mapped to Patient, DiagnosticReport and laboratory
 // Observations. Local test codes become LOINC through a ConceptMap
-// (mappings/lab-loinc.json), units become UCUM through another
-// (mappings/units-ucum.json). One record per message (a batch posts many).
+// (mappings/lab-loinc.json); a unit keeps its code when it already is valid
+// UCUM, else becomes UCUM through another ConceptMap (mappings/units-ucum.json).
+// One record per message (a batch posts many).
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -17,6 +18,8 @@
 
 #include "er7.h"
 #include "ilpgw/sdk/adapter.h"
+#include "ilpgw/sdk/identifiers.h"
+#include "ilpgw/sdk/ucum.h"
 
 namespace ilpgw::plugins::hl7v2_oru {
 namespace {
@@ -24,15 +27,15 @@ namespace {
 namespace sdk = ilpgw::sdk;
 
 constexpr const char* kVersion = "1.0.0";
-constexpr std::string_view kNikSystem = "https://fhir.kemkes.go.id/id/nik";
-constexpr std::string_view kIhsSystem = "https://fhir.kemkes.go.id/id/ihs-number";
-constexpr std::string_view kMrnSystemPrefix = "http://sys-ids.kemkes.go.id/mrn/";
-constexpr std::string_view kBpjsSystem = "https://ilp-gateway.id/fhir/sid/bpjs";
-constexpr std::string_view kLabReportSystemPrefix = "http://sys-ids.kemkes.go.id/diagnostic/";
-constexpr std::string_view kObservationSystemPrefix = "http://sys-ids.kemkes.go.id/observation/";
+using sdk::kBpjsSystem;
+using sdk::kMrnSystemPrefix;
+using sdk::kNikSystem;
+using sdk::kObservationSystemPrefix;
+constexpr std::string_view kIhsSystem = sdk::kIhsNumberSystem;
+constexpr std::string_view kLabReportSystemPrefix = sdk::kDiagnosticSystemPrefix;
 constexpr std::string_view kLocalCodePrefix = "https://ilp-gateway.id/fhir/CodeSystem/hl7v2-local/";
-constexpr std::string_view kLoinc = "http://loinc.org";
-constexpr std::string_view kUcum = "http://unitsofmeasure.org";
+constexpr std::string_view kLoinc = sdk::kLoincSystem;
+constexpr std::string_view kUcum = sdk::kUcumSystem;
 constexpr std::string_view kObservationCategory = "http://terminology.hl7.org/CodeSystem/observation-category";
 constexpr std::string_view kV20074 = "http://terminology.hl7.org/CodeSystem/v2-0074";
 constexpr std::string_view kV20203 = "http://terminology.hl7.org/CodeSystem/v2-0203";
@@ -177,6 +180,7 @@ struct Options {
   std::string unit_map;
   bool require_loinc = true;
   std::vector<std::string> nik_authorities;
+  const sdk::values::UcumUnits* ucum = nullptr;  // the UCUM table, when mappings/ has it
 };
 
 Options readOptions(const sdk::Context& context) {
@@ -588,7 +592,9 @@ class MessageMapper {
     return observation_id;
   }
 
-  // OBX-6 -> UCUM: the unit ConceptMap first, then a unit already marked UCUM.
+  // OBX-6 -> UCUM: the unit ConceptMap first, then a unit that already is
+  // valid UCUM (whether or not OBX-6.3 says so), then one marked UCUM when no
+  // UCUM table could be read.
   struct Unit {
     std::string text, code;
   };
@@ -597,11 +603,10 @@ class MessageMapper {
     u.text = trim(obx.value(6, 2)).empty() ? trim(obx.value(6, 1)) : trim(obx.value(6, 2));
     std::string id_text = trim(obx.value(6, 1));
     if (id_text.empty()) return u;
-    sdk::Coding ucum;
-    if (context_.host->translate(options_.unit_map, id_text, ucum)) {
-      u.code = ucum.code;
+    if (auto ucum = sdk::values::unitCoding(*context_.host, options_.unit_map, id_text, options_.ucum)) {
+      u.code = ucum->code;
       if (u.text.empty()) u.text = id_text;
-    } else if (upper(trim(obx.value(6, 3))) == "UCUM") {
+    } else if (options_.ucum == nullptr && upper(trim(obx.value(6, 3))) == "UCUM") {
       u.code = id_text;
     } else {
       warning("code-invalid", "OBX", occurrence, 6, "Observation.valueQuantity.code",
@@ -734,8 +739,9 @@ class MessageMapper {
     Unit u;
     if (upper(trim(obx.value(2))) == "NM" || upper(trim(obx.value(2))) == "SN") {
       u.text = trim(obx.value(6, 2)).empty() ? trim(obx.value(6, 1)) : trim(obx.value(6, 2));
-      sdk::Coding ucum;
-      if (context_.host->translate(options_.unit_map, trim(obx.value(6, 1)), ucum)) u.code = ucum.code;
+      if (auto ucum = sdk::values::unitCoding(*context_.host, options_.unit_map, trim(obx.value(6, 1)), options_.ucum)) {
+        u.code = ucum->code;
+      }
     }
     std::optional<std::string> low;
     std::optional<std::string> high;
@@ -771,6 +777,22 @@ class MessageMapper {
 
 class Hl7v2OruAdapter final : public sdk::Adapter {
  public:
+  // The UCUM table is read once here, never on the request path. Without it
+  // units go through the ConceptMap only.
+  bool setup(const sdk::AdapterSetup& setup, std::vector<sdk::Issue>& issues) noexcept override {
+    static_cast<void>(issues);
+    try {
+      std::string error;
+      ucum_ = sdk::values::UcumUnits::load(setup.mappings_dir + "/ucum-units.json", error);
+      if (!ucum_ && setup.host != nullptr) {
+        setup.host->log(sdk::Severity::kWarning, "no UCUM table (" + error + "); units need the ConceptMap");
+      }
+    } catch (...) {
+      ucum_.reset();
+    }
+    return true;
+  }
+
   sdk::AdapterInfo info() const noexcept override {
     sdk::AdapterInfo info;
     try {
@@ -805,6 +827,7 @@ class Hl7v2OruAdapter final : public sdk::Adapter {
                                  "structure", where, "", problem.message});
       }
       Options options = readOptions(context);
+      options.ucum = ucum_ ? &*ucum_ : nullptr;
       for (size_t i = 0; i < parsed.messages.size(); ++i) {
         result.records.push_back(MessageMapper(parsed.messages[i], i, context, options).map());
       }
@@ -818,6 +841,9 @@ class Hl7v2OruAdapter final : public sdk::Adapter {
     }
     return result;
   }
+
+ private:
+  std::optional<sdk::values::UcumUnits> ucum_;  // set once in setup(), read-only after
 };
 
 }  // namespace ilpgw::plugins::hl7v2_oru

@@ -1,7 +1,8 @@
-// The mapping language: its value parsers and CSV reader (unit tests of the
-// engine library), mapping-file validation with file/line/key messages
-// through the real mapping.so and the core's loader, the JSON Schema against
-// the bundled mapping files, and ConceptMap $translate.
+// The mapping language: its CSV reader (a unit test of the engine library;
+// the value parsers are the SDK's, tested in tests/sdk/values_test.cc),
+// mapping-file validation with file/line/key messages through the real
+// mapping.so and the core's loader, the JSON Schema against the bundled
+// mapping files, and ConceptMap $translate.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <rapidjson/schema.h>
@@ -17,7 +18,6 @@
 #include "ingest/plugin_loader.h"
 #include "http/terminology_routes.h"
 #include "test_support.h"
-#include "values.h"
 
 namespace ilpgw {
 namespace {
@@ -32,50 +32,6 @@ std::string readText(const std::string& path) {
 }
 
 // ---- engine helpers ---------------------------------------------------------------
-
-TEST(MappingValuesTest, DecimalsAcceptACommaAndKeepPrecision) {
-  EXPECT_EQ(m::normalizeDecimal("36,8", true), "36.8");
-  EXPECT_EQ(m::normalizeDecimal(" 36.80 ", true), "36.80");
-  EXPECT_EQ(m::normalizeDecimal("036", true), "36");
-  EXPECT_FALSE(m::normalizeDecimal("36,8", false));
-  EXPECT_FALSE(m::normalizeDecimal("1.500,5", true));
-  EXPECT_FALSE(m::normalizeDecimal("12a", true));
-  EXPECT_FALSE(m::normalizeDecimal("", true));
-}
-
-TEST(MappingValuesTest, DateLayouts) {
-  auto d = m::parseWithLayout("05-01-1990", "dd-mm-yyyy");
-  ASSERT_TRUE(d);
-  EXPECT_EQ(m::formatDate(*d), "1990-01-05");
-  EXPECT_TRUE(m::parseWithLayout("5/1/1990", "dd/mm/yyyy"));
-  EXPECT_FALSE(m::parseWithLayout("31-02-1990", "dd-mm-yyyy"));
-  EXPECT_FALSE(m::parseWithLayout("05-01-1990", "dd/mm/yyyy"));
-  auto t = m::parseWithLayout("26-11-2024 09:15", "dd-mm-yyyy HH:MM");
-  ASSERT_TRUE(t);
-  t->offset = "+07:00";
-  EXPECT_EQ(m::formatDateTime(*t), "2024-11-26T09:15:00+07:00");
-  auto iso = m::parseWithLayout("2024-11-26T10:05:00+08:00", "iso");
-  ASSERT_TRUE(iso);
-  EXPECT_EQ(iso->offset, "+08:00");
-}
-
-TEST(MappingValuesTest, BloodPressureIcd10AndNik) {
-  auto bp = m::parseBloodPressure("150 / 95");
-  ASSERT_TRUE(bp);
-  EXPECT_EQ(bp->systolic, "150");
-  EXPECT_EQ(bp->diastolic, "95");
-  EXPECT_FALSE(m::parseBloodPressure("95/150"));
-  EXPECT_FALSE(m::parseBloodPressure("160-90"));
-  EXPECT_EQ(m::normalizeIcd10("e119"), "E11.9");
-  EXPECT_EQ(m::normalizeIcd10("I10"), "I10");
-  EXPECT_FALSE(m::normalizeIcd10("I1O"));
-  auto facts = m::nikFacts("6203014501900002");
-  ASSERT_TRUE(facts);
-  EXPECT_TRUE(facts->female);
-  EXPECT_EQ(facts->day, 5);
-  EXPECT_EQ(facts->month, 1);
-  EXPECT_EQ(facts->year2, 90);
-}
 
 TEST(CsvReaderTest, DetectsSeparatorQuotesBomAndLineNumbers) {
   m::CsvTable table;

@@ -16,6 +16,9 @@
 #include <unordered_map>
 #include <utility>
 
+#include "ilpgw/sdk/identifiers.h"
+#include "ilpgw/sdk/values.h"
+
 namespace ilpgw::fhir {
 namespace {
 
@@ -36,8 +39,8 @@ constexpr int kMaxDepth = 64;
 // issues; the first hundred are enough to fix the sender.
 constexpr std::size_t kMaxIssues = 100;
 
-constexpr std::string_view kNikSystem = "https://fhir.kemkes.go.id/id/nik";
-constexpr std::string_view kNikIbuSystem = "https://fhir.kemkes.go.id/id/nik-ibu";
+using sdk::kNikIbuSystem;
+using sdk::kNikSystem;
 
 // One element as written in a table. `types` is one type name, or several
 // separated by '|' for a choice element whose name ends in "[x]". Backbone
@@ -1685,27 +1688,20 @@ class Walker {
       const Value& identifier = (*identifiers)[i];
       if (json::string(identifier, "system") != kNikSystem) continue;
       std::string_view nik = json::string(identifier, "value");
-      if (!isSixteenDigits(nik)) continue;
+      if (!sdk::values::isNik(nik)) continue;
       std::string where = "Patient.identifier[" + std::to_string(i) + "].value";
-      int dd = numberAt(nik, 6, 2);
-      int mm = numberAt(nik, 8, 2);
-      int yy = numberAt(nik, 10, 2);
-      bool female = dd > 40;
-      int day = female ? dd - 40 : dd;
-      if (day < 1 || day > 31 || mm < 1 || mm > 12) {
+      auto facts = sdk::values::decodeNik(nik);
+      if (!facts->birth_date_valid) {
         add(Severity::kWarning, "business-rule", where,
             "NIK digits 7-12 are not a valid birth date (DDMMYY, DD+40 for women)");
         continue;
       }
-      if ((gender == "male" && female) || (gender == "female" && !female)) {
+      if ((gender == "male" && facts->female) || (gender == "female" && !facts->female)) {
         add(Severity::kWarning, "business-rule", where,
             "Sex encoded in the NIK (DD+40 for women) contradicts Patient.gender");
       }
       if (!birth_date.empty()) {
-        bool mismatch = numberAt(birth_date, 2, 2) != yy;
-        if (birth_date.size() >= 7) mismatch |= numberAt(birth_date, 5, 2) != mm;
-        if (birth_date.size() >= 10) mismatch |= numberAt(birth_date, 8, 2) != day;
-        if (mismatch) {
+        if (!facts->agreesWithBirthDate(birth_date)) {
           add(Severity::kWarning, "business-rule", where,
               "Birth date encoded in the NIK (DDMMYY) contradicts Patient.birthDate");
         }

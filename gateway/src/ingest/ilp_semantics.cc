@@ -242,7 +242,16 @@ class RecordSemantics {
 
     // Klaster: kept when the adapter set one; else poli, else the stage.
     const Value* service = json::member(doc, "serviceType");
-    if (codingIn(service, s_.klaster_system) != nullptr) return;
+    if (const Value* set = codingIn(service, s_.klaster_system)) {
+      // An adapter that takes the klaster from its payload may leave the
+      // display to the one table here.
+      auto it = s_.klaster_displays.find(std::string(json::string(*set, "code")));
+      if (!set->HasMember("display") && it != s_.klaster_displays.end()) {
+        const_cast<Value*>(set)->AddMember("display", Value(it->second.c_str(), a), a);
+        r.changed = true;
+      }
+      return;
+    }
     std::string klaster, display;
     if (const Value* poli = codingIn(service, s_.poli_system)) {
       std::string code(json::string(*poli, "code"));

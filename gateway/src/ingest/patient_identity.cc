@@ -5,13 +5,15 @@
 
 #include "base/json.h"
 #include "fhir/resource_text.h"
+#include "ilpgw/sdk/identifiers.h"
+#include "ilpgw/sdk/values.h"
 
 namespace ilpgw {
 namespace {
 
 using rapidjson::Value;
 
-constexpr std::string_view kNikSystem = "https://fhir.kemkes.go.id/id/nik";
+using sdk::kNikSystem;
 
 std::string identifierKey(const Value& identifier) {
   return std::string(json::string(identifier, "system")) + "|" + std::string(json::string(identifier, "value"));
@@ -29,17 +31,10 @@ std::string nikOf(const Value& patient) {
 // Does `value` of `element` agree with what the NIK encodes? nullopt: the NIK
 // says nothing (absent or malformed).
 std::optional<bool> agreesWithNik(const std::string& nik, std::string_view element, std::string_view value) {
-  if (nik.size() != 16) return std::nullopt;
-  for (char c : nik) {
-    if (c < '0' || c > '9') return std::nullopt;
-  }
-  int day = std::stoi(nik.substr(6, 2));
-  bool female = day > 40;
-  if (female) day -= 40;
-  if (element == "gender") return (value == "female") == female;
-  if (value.size() != 10) return false;
-  return std::stoi(std::string(value.substr(8, 2))) == day && value.substr(5, 2) == nik.substr(8, 2) &&
-         value.substr(2, 2) == nik.substr(10, 2);
+  auto facts = sdk::values::decodeNik(nik);
+  if (!facts) return std::nullopt;
+  if (element == "gender") return (value == "female") == facts->female;
+  return value.size() == 10 && facts->agreesWithBirthDate(value);
 }
 
 class Merger {

@@ -58,12 +58,6 @@ LoadedAdapter::~LoadedAdapter() {
   adapter_.reset();
 }
 
-std::string fileContentHash(const std::string& path) {
-  bool ok = false;
-  std::string bytes = readAll(path, ok);
-  return ok ? hex(sha256(bytes)) : std::string();
-}
-
 StatusOr<std::shared_ptr<const LoadedAdapter>> loadAdapter(const std::string& path, LoadOptions options,
                                                            const PrepareSetupFn& prepare) {
   std::error_code fs_error;

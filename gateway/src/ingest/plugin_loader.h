@@ -76,7 +76,4 @@ using PrepareSetupFn = std::function<StatusOr<sdk::AdapterSetup>(const sdk::Adap
 StatusOr<std::shared_ptr<const LoadedAdapter>> loadAdapter(const std::string& path, LoadOptions options = {},
                                                            const PrepareSetupFn& prepare = nullptr);
 
-// Hex SHA-256 of a file's content; empty when unreadable.
-std::string fileContentHash(const std::string& path);
-
 }  // namespace ilpgw

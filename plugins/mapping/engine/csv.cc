@@ -1,8 +1,12 @@
 #include "csv.h"
 
-#include "values.h"
+#include "ilpgw/sdk/values.h"
 
 namespace ilpgw::plugins::mapping {
+
+using sdk::values::toLower;
+using sdk::values::trim;
+
 namespace {
 
 char detectSeparator(std::string_view text) {

@@ -1,4 +1,4 @@
-#include "json_lines.h"
+#include "json_pointer_lines.h"
 
 #include <rapidjson/reader.h>
 
@@ -80,7 +80,7 @@ class LineRecorder {
     return true;
   }
   void record(const std::string& pointer) {
-    lines_.emplace(pointer, JsonLines::lineOfOffset(text_, stream_.Tell()));
+    lines_.emplace(pointer, JsonPointerLines::lineOfOffset(text_, stream_.Tell()));
   }
 
   std::string_view text_;
@@ -93,7 +93,7 @@ class LineRecorder {
 
 }  // namespace
 
-JsonLines::JsonLines(std::string_view text) {
+JsonPointerLines::JsonPointerLines(std::string_view text) {
   std::string copy(text);  // StringStream needs a NUL-terminated buffer
   rapidjson::StringStream stream(copy.c_str());
   LineRecorder recorder(copy, stream, lines_);
@@ -101,7 +101,7 @@ JsonLines::JsonLines(std::string_view text) {
   reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag>(stream, recorder);
 }
 
-int JsonLines::line(const std::string& pointer) const {
+int JsonPointerLines::line(const std::string& pointer) const {
   std::string p = pointer;
   while (true) {
     auto it = lines_.find(p);
@@ -112,7 +112,7 @@ int JsonLines::line(const std::string& pointer) const {
   }
 }
 
-int JsonLines::lineOfOffset(std::string_view text, std::size_t offset) {
+int JsonPointerLines::lineOfOffset(std::string_view text, std::size_t offset) {
   int line = 1;
   for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
     if (text[i] == '\n') ++line;

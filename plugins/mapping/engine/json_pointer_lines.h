@@ -10,10 +10,10 @@
 
 namespace ilpgw::plugins::mapping {
 
-class JsonLines {
+class JsonPointerLines {
  public:
   // Builds the index; text that does not parse yields an empty index.
-  explicit JsonLines(std::string_view text);
+  explicit JsonPointerLines(std::string_view text);
 
   // Line of `pointer`, or of its nearest recorded ancestor; 1 when unknown.
   int line(const std::string& pointer) const;

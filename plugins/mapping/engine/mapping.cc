@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -12,10 +13,14 @@
 #include <sstream>
 
 #include "csv.h"
-#include "json_lines.h"
-#include "values.h"
+#include "ilpgw/sdk/identifiers.h"
+#include "ilpgw/sdk/ucum.h"
+#include "ilpgw/sdk/values.h"
+#include "json_pointer_lines.h"
 
 namespace ilpgw::plugins::mapping {
+
+using namespace ilpgw::sdk::values;
 
 // ===========================================================================
 // Compiled form
@@ -46,7 +51,7 @@ const std::vector<TypeInfo>& typeTable() {
       {"nik", FieldType::kNik, {"nik_birth_date", "nik_sex"}, {}, false},
       {"digits", FieldType::kDigits, {"length", "min_length", "max_length"}, {}, false},
       {"enum", FieldType::kEnum, {"values"}, {}, false},
-      {"code", FieldType::kCode, {"concept_map", "unknown", "dose_suffix"}, {"code", "system", "display", "text", "dose"},
+      {"code", FieldType::kCode, {"concept_map", "unknown", "dose_suffix", "ucum"}, {"code", "system", "display", "text", "dose"},
        false},
       {"icd10", FieldType::kIcd10, {}, {"category"}, false},
       {"blood-pressure", FieldType::kBloodPressure, {}, {"systolic", "diastolic"}, false},
@@ -85,6 +90,7 @@ struct FieldSpec {
   std::string concept_map;
   Unknown unknown = Unknown::kError;
   bool dose_suffix = false;
+  bool ucum = false;  // a code already valid UCUM needs no ConceptMap entry
   std::map<std::string, std::string> values;  // enum: upper-cased input -> output
   std::string case_mode;
   int length = 0, min_length = 0, max_length = 0;
@@ -158,6 +164,7 @@ struct Mapping {
   std::vector<RepeatSpec> repeats;
   std::vector<ResourceSpec> resources;
   std::map<std::string, std::string> expressions;  // field (or group.field) -> first FHIR path using it
+  std::shared_ptr<const UcumUnits> ucum;  // loaded when a field says "ucum": true
 };
 
 std::string mappingName(const Mapping& m) { return m.name; }
@@ -223,8 +230,12 @@ std::string pointerToken(std::string_view token) {
 
 class Compiler {
  public:
-  Compiler(std::string_view text, std::string file_name) : text_(text), lines_(text) {
+  Compiler(std::string_view text, std::string file_name, std::string ucum_table)
+      : text_(text), lines_(text), ucum_table_(std::move(ucum_table)) {
     mapping_.file_name = std::move(file_name);
+    if (ucum_table_.empty()) {
+      ucum_table_ = (std::filesystem::path(mapping_.file_name).parent_path() / "ucum-units.json").string();
+    }
   }
 
   CompiledMapping run() {
@@ -232,7 +243,7 @@ class Compiler {
     doc.Parse<rapidjson::kParseIterativeFlag>(text_.data(), text_.size());
     if (doc.HasParseError()) {
       errors_.push_back(mapping_.file_name + ":" +
-                        std::to_string(JsonLines::lineOfOffset(text_, doc.GetErrorOffset())) +
+                        std::to_string(JsonPointerLines::lineOfOffset(text_, doc.GetErrorOffset())) +
                         ": not valid JSON: " + rapidjson::GetParseError_En(doc.GetParseError()));
       return finish();
     }
@@ -522,6 +533,19 @@ class Compiler {
       if (dose != value.MemberEnd()) {
         if (!dose->value.IsBool()) error(pointer + "/dose_suffix", "dose_suffix must be true or false");
         else field.dose_suffix = dose->value.GetBool();
+      }
+      auto ucum = value.FindMember("ucum");
+      if (ucum != value.MemberEnd()) {
+        if (!ucum->value.IsBool()) error(pointer + "/ucum", "ucum must be true or false");
+        else field.ucum = ucum->value.GetBool();
+      }
+      if (field.ucum && !mapping_.ucum) {
+        std::string why;
+        if (auto table = UcumUnits::load(ucum_table_, why)) {
+          mapping_.ucum = std::make_shared<const UcumUnits>(std::move(*table));
+        } else {
+          error(pointer + "/ucum", "the UCUM table is needed and unreadable: " + why);
+        }
       }
     }
     if (field.type == FieldType::kEnum) {
@@ -1063,7 +1087,8 @@ class Compiler {
   }
 
   std::string_view text_;
-  JsonLines lines_;
+  JsonPointerLines lines_;
+  std::string ucum_table_;
   Mapping mapping_;
   std::vector<std::string> errors_;
   std::set<std::string> resource_names_;
@@ -1307,7 +1332,7 @@ class RecordRun {
       case FieldType::kDateTime: {
         std::optional<DateTime> parsed;
         for (const auto& layout : field.layouts) {
-          parsed = parseWithLayout(text, layout);
+          parsed = parseDateTime(text, layout);
           if (parsed) break;
         }
         if (!parsed || (field.type == FieldType::kDateTime && !parsed->has_time)) {
@@ -1340,17 +1365,17 @@ class RecordRun {
         break;
       }
       case FieldType::kSex: {
-        std::string upper = toUpper(text);
-        if (upper != "L" && upper != "P") {
+        auto sex = parseSex(text);
+        if (!sex) {
           invalid(field, raw, group, label + " must be L (laki-laki) or P (perempuan)");
           return;
         }
-        value.text = upper == "L" ? "male" : "female";
-        value.parts["code"] = upper;
+        value.text = fhirGender(*sex);
+        value.parts["code"] = toUpper(text);
         break;
       }
       case FieldType::kNik: {
-        if (text.size() != 16 || !isDigits(text)) {
+        if (!isNik(text)) {
           invalid(field, raw, group, label + " must be 16 digits");
           return;
         }
@@ -1399,7 +1424,13 @@ class RecordRun {
         }
         value.parts["text"] = text;
         sdk::Coding coding;
-        if (context_.host->translate(field.concept_map, lookup, coding)) {
+        bool found = context_.host->translate(field.concept_map, lookup, coding);
+        if (!found && field.ucum && m_.ucum && m_.ucum->isValid(lookup)) {
+          // Already UCUM as written: it keeps its code without a map entry.
+          coding = {std::string(sdk::kUcumSystem), lookup, lookup};
+          found = true;
+        }
+        if (found) {
           value.text = coding.code;
           value.parts["code"] = coding.code;
           value.parts["system"] = coding.system;
@@ -1432,7 +1463,7 @@ class RecordRun {
         break;
       }
       case FieldType::kBloodPressure: {
-        auto bp = parseBloodPressure(text);
+        auto bp = parseBloodPressure(text, m_.decimal_comma);
         if (!bp) {
           invalid(field, raw, group, label + " must be systolic/diastolic in mmHg, such as 120/80");
           return;
@@ -1504,11 +1535,11 @@ class RecordRun {
                     : (field.from_root ? field.path.substr(2) : record_.locator + "." + field.path);
     };
     if (field.type == FieldType::kNik) {
-      auto facts = nikFacts(it->second.text);
+      auto facts = decodeNik(it->second.text);
       if (!facts) return;
       if (!field.nik_sex.empty()) {
         auto sex = values.find(field.nik_sex);
-        if (sex != values.end() && facts->female != (sex->second.text == "female")) {
+        if (sex != values.end() && facts->female != (sex->second.text == fhirGender(Sex::kFemale))) {
           issue(sdk::Severity::kWarning, "business-rule", location(), expressionOf(field, group),
                 "the sex encoded in the NIK does not match " + field.nik_sex);
         }
@@ -1516,10 +1547,7 @@ class RecordRun {
       if (!field.nik_birth_date.empty()) {
         auto birth = values.find(field.nik_birth_date);
         if (birth != values.end()) {
-          const std::string& d = birth->second.text;  // yyyy-mm-dd
-          int year = std::atoi(d.substr(0, 4).c_str()), month = std::atoi(d.substr(5, 2).c_str()),
-              day = std::atoi(d.substr(8, 2).c_str());
-          if (day != facts->day || month != facts->month || year % 100 != facts->year2) {
+          if (!facts->agreesWithBirthDate(birth->second.text)) {
             issue(sdk::Severity::kWarning, "business-rule", location(), expressionOf(field, group),
                   "the birth date encoded in the NIK does not match " + field.nik_birth_date);
           }
@@ -1998,7 +2026,7 @@ void runJson(const Mapping& mapping, std::string_view payload, const sdk::Contex
   if (doc.HasParseError()) {
     result.issues.push_back(payloadIssue("structure", std::string("payload is not valid JSON: ") +
                                                           rapidjson::GetParseError_En(doc.GetParseError()) + " (line " +
-                                                          std::to_string(JsonLines::lineOfOffset(payload, doc.GetErrorOffset())) + ")"));
+                                                          std::to_string(JsonPointerLines::lineOfOffset(payload, doc.GetErrorOffset())) + ")"));
     return;
   }
   const rapidjson::Value* records = &doc;
@@ -2043,9 +2071,9 @@ void runJson(const Mapping& mapping, std::string_view payload, const sdk::Contex
 
 }  // namespace
 
-CompiledMapping compileMapping(std::string_view text, const std::string& file_name) {
+CompiledMapping compileMapping(std::string_view text, const std::string& file_name, const std::string& ucum_table) {
   try {
-    return Compiler(text, file_name).run();
+    return Compiler(text, file_name, ucum_table).run();
   } catch (const std::exception& e) {
     CompiledMapping out;
     out.errors.push_back(file_name + ":1: internal error while reading the mapping: " + e.what());
@@ -2053,7 +2081,7 @@ CompiledMapping compileMapping(std::string_view text, const std::string& file_na
   }
 }
 
-CompiledMapping compileMappingFile(const std::string& path) {
+CompiledMapping compileMappingFile(const std::string& path, const std::string& ucum_table) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     CompiledMapping out;
@@ -2062,7 +2090,7 @@ CompiledMapping compileMappingFile(const std::string& path) {
   }
   std::stringstream text;
   text << in.rdbuf();
-  return compileMapping(text.str(), path);
+  return compileMapping(text.str(), path, ucum_table);
 }
 
 sdk::MapResult runMapping(const Mapping& mapping, std::string_view payload, const sdk::Context& context) {

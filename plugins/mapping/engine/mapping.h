@@ -22,9 +22,12 @@ struct CompiledMapping {
   std::vector<std::string> errors;         // "file:line: message", in file order
 };
 
-// `file_name` only appears in messages.
-CompiledMapping compileMapping(std::string_view text, const std::string& file_name);
-CompiledMapping compileMappingFile(const std::string& path);
+// `file_name` only appears in messages. `ucum_table` is the UCUM atom table
+// (mappings/ucum-units.json) read when a field says "ucum": true; empty: the
+// one beside the mapping file.
+CompiledMapping compileMapping(std::string_view text, const std::string& file_name,
+                               const std::string& ucum_table = {});
+CompiledMapping compileMappingFile(const std::string& path, const std::string& ucum_table = {});
 
 // What the mapping says about itself, for AdapterInfo.
 std::string mappingName(const Mapping& mapping);

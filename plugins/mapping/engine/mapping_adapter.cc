@@ -40,7 +40,9 @@ bool MappingAdapter::setup(const sdk::AdapterSetup& setup, std::vector<sdk::Issu
     if (file.empty()) return fatal("adapter " + setup.name + ": option mapping_file names no mapping file");
     std::filesystem::path path(file);
     if (path.is_relative() && !setup.mappings_dir.empty()) path = std::filesystem::path(setup.mappings_dir) / path;
-    CompiledMapping compiled = compileMappingFile(path.string());
+    std::string ucum_table;
+    if (!setup.mappings_dir.empty()) ucum_table = (std::filesystem::path(setup.mappings_dir) / "ucum-units.json").string();
+    CompiledMapping compiled = compileMappingFile(path.string(), ucum_table);
     if (!compiled.mapping) {
       for (auto& message : compiled.errors) fatal(std::move(message));
       return false;

@@ -14,25 +14,21 @@
 #include <string>
 
 #include "ilpgw/sdk/adapter.h"
+#include "ilpgw/sdk/identifiers.h"  // identifier systems shared with the gateway
+#include "ilpgw/sdk/values.h"       // dates, decimals, L/P, NIK facts: parsed as the gateway does
 
 namespace ilpgw::plugins::@ADAPTER_NAMESPACE@ {
 namespace {
 
 namespace sdk = ilpgw::sdk;
 
-constexpr std::string_view kNikSystem = "https://fhir.kemkes.go.id/id/nik";
+using sdk::kNikSystem;
+namespace values = sdk::values;
 
 std::string_view text(const rapidjson::Value& object, const char* name) {
   auto it = object.FindMember(name);
   if (it == object.MemberEnd() || !it->value.IsString()) return {};
   return {it->value.GetString(), it->value.GetStringLength()};
-}
-
-bool isDigits(std::string_view s) {
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-  }
-  return !s.empty();
 }
 
 }  // namespace
@@ -76,7 +72,7 @@ class @ADAPTER_CLASS@ final : public sdk::Adapter {
       }
       const bool require_nik = context.option("require_nik") == "true";
       std::string mrn_system(context.option("mrn_system"));
-      if (mrn_system.empty()) mrn_system = "http://sys-ids.kemkes.go.id/mrn/" + context.organization_id;
+      if (mrn_system.empty()) mrn_system = std::string(sdk::kMrnSystemPrefix) + context.organization_id;
 
       for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
         const rapidjson::Value& p = (*list)[i];
@@ -98,15 +94,17 @@ class @ADAPTER_CLASS@ final : public sdk::Adapter {
         std::string tgl_lahir(text(p, "tgl_lahir"));
         record.source_key = no_rm;
 
-        if (!nik.empty() && !(nik.size() == 16 && isDigits(nik))) error("nik", "Patient.identifier", "NIK must be 16 digits");
+        if (!nik.empty() && !values::isNik(nik)) error("nik", "Patient.identifier", "NIK must be 16 digits");
         if (nik.empty() && require_nik) error("nik", "Patient.identifier", "nik is required (option require_nik)");
         if (nik.empty() && no_rm.empty()) error("no_rm", "Patient.identifier", "a patient needs a nik or a no_rm");
         if (nama.empty()) error("nama", "Patient.name[0].text", "nama is required");
-        std::string gender = jk == "L" ? "male" : jk == "P" ? "female" : "";
+        auto sex = values::parseSex(jk);
+        std::string gender = sex ? std::string(values::fhirGender(*sex)) : "";
         if (!jk.empty() && gender.empty()) error("jk", "Patient.gender", "jk must be L or P");
         // The gateway validates every resource too (dates, codes, NIK facts);
         // checking here gives the clinic a message in its own field names.
-        if (!tgl_lahir.empty() && tgl_lahir.size() != 10) error("tgl_lahir", "Patient.birthDate", "tgl_lahir must be YYYY-MM-DD");
+        auto birth = values::parseDateTime(tgl_lahir, "iso");
+        if (!tgl_lahir.empty() && (!birth || birth->has_time)) error("tgl_lahir", "Patient.birthDate", "tgl_lahir must be YYYY-MM-DD");
 
         if (record.issues.empty()) {
           // The same business keys as the bundled adapters: one person, one Patient.
