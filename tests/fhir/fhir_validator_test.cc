@@ -18,6 +18,7 @@
 
 #include "base/json.h"
 #include "fhir/outcome.h"
+#include "test_support.h"
 
 namespace ilpgw::fhir {
 namespace {
@@ -26,12 +27,7 @@ namespace fs = std::filesystem;
 
 fs::path dataDir() { return fs::path(ILPGW_TEST_DATA_DIR) / "validator"; }
 
-std::string readFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+using ilpgw::testing::readFile;
 
 std::vector<std::string> goldenCases() {
   std::vector<std::string> cases;

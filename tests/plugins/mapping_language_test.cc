@@ -24,12 +24,7 @@ namespace {
 
 namespace m = plugins::mapping;
 
-std::string readText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using testing::readFile;
 
 // ---- engine helpers ---------------------------------------------------------------
 
@@ -147,7 +142,7 @@ TEST_F(MappingLoadTest, ReferenceToAnUnknownResourceAndMissingFile) {
 
 TEST(MappingSchemaTest, BundledMappingFilesMatchTheJsonSchema) {
   rapidjson::Document schema_doc;
-  std::string schema_text = readText(std::string(ILPGW_MAPPINGS_DIR) + "/schema/mapping.schema.json");
+  std::string schema_text = readFile(std::string(ILPGW_MAPPINGS_DIR) + "/schema/mapping.schema.json");
   ASSERT_FALSE(schema_doc.Parse(schema_text.c_str()).HasParseError());
   rapidjson::SchemaDocument schema(schema_doc);
   std::vector<std::string> files = {std::string(ILPGW_MAPPINGS_DIR) + "/simpus-csv.mapping.json",
@@ -155,7 +150,7 @@ TEST(MappingSchemaTest, BundledMappingFilesMatchTheJsonSchema) {
                                     std::string(ILPGW_TEST_DATA_DIR) + "/mapping/klinik-gigi.mapping.json"};
   for (const auto& file : files) {
     rapidjson::Document doc;
-    std::string text = readText(file);
+    std::string text = readFile(file);
     ASSERT_FALSE(doc.Parse(text.c_str()).HasParseError()) << file;
     rapidjson::SchemaValidator validator(schema);
     EXPECT_TRUE(doc.Accept(validator)) << file << ": schema keyword " << validator.GetInvalidSchemaKeyword();
