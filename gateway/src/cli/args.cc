@@ -56,8 +56,11 @@ commands:
                               them up at its next poll)
   store check                 integrity check of the store (--data DIR)
   client add --role ROLE [--org ORG] [--id ID] [--cert PEM] [--local-only]
+             [--jwks FILE | --jwks-url URL]
                               register a client (ROLE: clinic, puller, admin;
-                              clinic needs --org); prints the secret once
+                              clinic needs --org); prints the secret once, or
+                              with a JWKS no secret: the client signs RS384 or
+                              ES384 assertions (SMART Backend Services)
   client list                 registered clients (never secrets)
   client revoke ID            revoke a client; its tokens stop working at once
   client rotate ID            new secret for a client; prints it once
@@ -189,6 +192,10 @@ StatusOr<Args> parseArgs(int argc, char** argv, int& exit_code) {
         args.cert = value();
       } else if (arg == "--local-only") {
         args.local_only = true;
+      } else if (arg == "--jwks") {
+        args.jwks_file = value();
+      } else if (arg == "--jwks-url") {
+        args.jwks_url = value();
       } else if (arg == "--listen" || arg == "--data" || arg == "--plugin-dir" || arg == "--mappings" ||
                  arg == "--organization" || arg == "--threads" || arg == "--log-level") {
         args.overrides.emplace_back(arg, value());

@@ -11,7 +11,9 @@
 #include <thread>
 
 #include "ingest/adapter_tools.h"
+#include "http/client.h"
 #include "security/audit.h"
+#include "security/client_assertion.h"
 #include "security/clients.h"
 #include "base/config.h"
 #include "security/token_service.h"
@@ -29,11 +31,38 @@ namespace {
 
 void printCredentials(const ilpgw::IssuedCredentials& issued) {
   const auto& r = issued.record;
-  std::printf("client_id=%s\nclient_secret=%s\nrole=%s\n", r.client_id.c_str(), issued.secret.c_str(), r.role.c_str());
+  std::printf("client_id=%s\n", r.client_id.c_str());
+  if (!issued.secret.empty()) std::printf("client_secret=%s\n", issued.secret.c_str());
+  std::printf("role=%s\n", r.role.c_str());
   if (!r.organization.empty()) std::printf("organization=%s\n", r.organization.c_str());
   if (!r.cert_thumbprint.empty()) std::printf("cert_x5t_s256=%s\n", r.cert_thumbprint.c_str());
+  if (!r.jwks.empty()) std::printf("token_endpoint_auth_method=private_key_jwt\njwks=registered\n");
+  if (!r.jwks_url.empty()) std::printf("token_endpoint_auth_method=private_key_jwt\njwks_url=%s\n", r.jwks_url.c_str());
   if (r.local_only) std::printf("local_only=true\n");
-  std::fprintf(stderr, "The secret is shown only now and stored only as a salted hash: keep it safe.\n");
+  if (!issued.secret.empty()) {
+    std::fprintf(stderr, "The secret is shown only now and stored only as a salted hash: keep it safe.\n");
+  }
+}
+
+// The JWKS named on the command line: read from --jwks FILE, or fetched once
+// from --jwks-url so a typo or an unreachable URL is found now, not at the
+// client's first token request (the gateway fetches it again itself).
+ilpgw::Status readClientKeys(const Args& args, const ilpgw::Config& config, std::string& jwks) {
+  if (!args.jwks_file.empty()) {
+    std::ifstream in(args.jwks_file, std::ios::binary);
+    if (!in) return ilpgw::Status(ilpgw::StatusCode::kInvalidArgument, "cannot read " + args.jwks_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    jwks = text.str();
+    if (jwks.empty()) return ilpgw::Status(ilpgw::StatusCode::kInvalidArgument, args.jwks_file + " is empty");
+  }
+  if (!args.jwks_url.empty() && args.jwks_file.empty()) {
+    auto document = ilpgw::http::fetchDocument(args.jwks_url, {config.jwks_ca_file, 10});
+    if (!document.isOk()) return document.status();
+    auto keys = ilpgw::parseJwks(document.value());
+    if (!keys.isOk()) return ilpgw::Status(keys.status().code(), args.jwks_url + ": " + keys.status().message());
+  }
+  return ilpgw::Status::ok();
 }
 
 }  // namespace
@@ -47,7 +76,11 @@ int clientCommand(const Args& args) {
   ilpgw::Store& s = *store.value();
   const std::string& action = args.files[0];
   if (action == "add" && args.files.size() == 1) {
-    auto issued = ilpgw::addClient(s, {args.client_id, args.role, args.org, args.cert, args.local_only}, cliActor());
+    std::string jwks;
+    ilpgw::Status keys = readClientKeys(args, config.value(), jwks);
+    if (!keys.isOk()) return fail(keys.message());
+    auto issued = ilpgw::addClient(
+        s, {args.client_id, args.role, args.org, args.cert, args.local_only, jwks, args.jwks_url}, cliActor());
     if (!issued.isOk()) return fail(issued.status().message());
     printCredentials(issued.value());
     return 0;
@@ -55,10 +88,12 @@ int clientCommand(const Args& args) {
   if (action == "list" && args.files.size() == 1) {
     auto clients = s.listClients();
     if (!clients.isOk()) return fail(clients.status().message());
-    std::printf("%-32s %-7s %-24s %-6s %-5s %s\n", "client_id", "role", "organization", "cert", "local", "status");
+    std::printf("%-32s %-7s %-24s %-8s %-6s %-5s %s\n", "client_id", "role", "organization", "auth", "cert", "local",
+                "status");
     for (const auto& c : clients.value()) {
-      std::printf("%-32s %-7s %-24s %-6s %-5s %s\n", c.client_id.c_str(), c.role.c_str(),
-                  c.organization.empty() ? "*" : c.organization.c_str(), c.cert_thumbprint.empty() ? "-" : "bound",
+      const char* auth = !c.jwks.empty() ? "jwks" : !c.jwks_url.empty() ? "jwks-url" : "secret";
+      std::printf("%-32s %-7s %-24s %-8s %-6s %-5s %s\n", c.client_id.c_str(), c.role.c_str(),
+                  c.organization.empty() ? "*" : c.organization.c_str(), auth, c.cert_thumbprint.empty() ? "-" : "bound",
                   c.local_only ? "yes" : "no", c.revoked_at.empty() ? "active" : ("revoked " + c.revoked_at).c_str());
     }
     return 0;

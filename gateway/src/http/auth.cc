@@ -7,6 +7,8 @@
 
 #include "security/audit.h"
 #include "security/clients.h"
+#include "security/smart_configuration.h"
+#include "http/client.h"
 #include "base/crypto.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -142,6 +144,9 @@ std::string pathEntity(const std::string& path) {
 
 Access requiredAccess(std::string_view method, std::string_view path) {
   if (path == "/health" || path == "/ready" || path == "/fhir/metadata") return Access::kOpen;
+  if (path == "/.well-known/smart-configuration" || path == "/fhir/.well-known/smart-configuration") {
+    return Access::kOpen;  // SMART discovery: read before a client holds any token
+  }
   if (path == "/oauth2/token") return Access::kTokenEndpoint;
   if (path == "/admin" || startsWith(path, "/admin/")) return Access::kAdmin;
   if (path == "/fhir/AuditEvent" || startsWith(path, "/fhir/AuditEvent/")) return Access::kAdmin;
@@ -211,13 +216,28 @@ StatusOr<std::unique_ptr<Security>> Security::create(Gateway& gateway) {
 Security::Security(Gateway& gateway, std::unique_ptr<TokenService> tokens)
     : gateway_(gateway),
       tokens_(std::move(tokens)),
+      assertions_([ca_file = gateway.config().jwks_ca_file](const std::string& url) {
+        return http::fetchDocument(url, {ca_file, 10});
+      }),
       limiter_(gateway.config().rate_per_s, gateway.config().rate_burst) {}
+
+std::string Security::baseUrl(const httplib::Request& req) const {
+  const Config& c = gateway_.config();
+  if (!c.public_base_url.empty()) return c.public_base_url;
+  return std::string(c.plain_http ? "http://" : "https://") + req.get_header_value("Host");
+}
 
 void Security::install(httplib::Server& server) {
   server.set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response& res) { return authorize(req, res); });
   server.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) { audit(req, res); });
   server.Post("/oauth2/token", [this](const httplib::Request& req, httplib::Response& res) { handleToken(req, res); });
+  for (const char* path : {"/.well-known/smart-configuration", "/fhir/.well-known/smart-configuration"}) {
+    server.Get(path, [this](const httplib::Request& req, httplib::Response& res) {
+      res.status = 200;
+      res.set_content(smartConfigurationJson(baseUrl(req)), "application/json");
+    });
+  }
   server.Get("/fhir/AuditEvent",
              [this](const httplib::Request& req, httplib::Response& res) { handleAuditSearch(req, res); });
   server.Get(R"(/fhir/AuditEvent/([0-9]{1,18}))",
@@ -397,10 +417,36 @@ void Security::handleToken(const httplib::Request& req, httplib::Response& res) 
     id = basic_id;
     secret = percentDecode(decoded->substr(colon + 1));
   }
-  ctx.client_id = claimedId(id);
-  if (id.empty() || secret.empty()) return oauthError(401, "invalid_client", "client credentials are required");
-  auto client = authenticateClient(gateway_.store(), id, secret);
-  if (!client) return oauthError(401, "invalid_client", "client authentication failed");
+  std::optional<ClientRecord> client;
+  if (form.count("client_assertion") != 0 || form.count("client_assertion_type") != 0) {
+    // private_key_jwt (RFC 7523 2.2, SMART Backend Services): every refusal
+    // is invalid_client, as the SMART specification asks.
+    if (used_basic || !secret.empty()) {
+      return oauthError(400, "invalid_request", "use one client authentication method, not two");
+    }
+    if (form["client_assertion_type"] != kJwtBearerAssertionType) {
+      return oauthError(400, "invalid_request",
+                        "client_assertion_type must be " + std::string(kJwtBearerAssertionType));
+    }
+    auto assertion = parseClientAssertion(form["client_assertion"]);
+    ctx.client_id = claimedId(assertion.isOk() ? assertion->iss : id);
+    if (!assertion.isOk()) return oauthError(401, "invalid_client", assertion.status().message());
+    if (!id.empty() && id != assertion->iss) {
+      return oauthError(401, "invalid_client", "client_id differs from the client assertion's iss");
+    }
+    auto verified = assertions_.authenticate(gateway_.store(), assertion.value(), tokenEndpointUrl(baseUrl(req)));
+    if (!verified.isOk() && verified.status().code() == StatusCode::kUnavailable) {
+      res.set_header("Retry-After", "5");
+      return oauthError(503, "temporarily_unavailable", verified.status().message());
+    }
+    if (!verified.isOk()) return oauthError(401, "invalid_client", verified.status().message());
+    client = std::move(verified.value());
+  } else {
+    ctx.client_id = claimedId(id);
+    if (id.empty() || secret.empty()) return oauthError(401, "invalid_client", "client credentials are required");
+    client = authenticateClient(gateway_.store(), id, secret);
+    if (!client) return oauthError(401, "invalid_client", "client authentication failed");
+  }
   ctx.client_id = client->client_id;
   ctx.organization = client->organization;
   if (client->local_only && !isLoopbackAddress(req.remote_addr)) {

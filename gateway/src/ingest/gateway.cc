@@ -25,6 +25,13 @@
 namespace ilpgw {
 namespace {
 
+// How often an ingest re-merges Patient identities after a concurrent post of
+// the same person changed the stored Patient between read and commit.
+// Each attempt is one group commit, and of N posts of one person in the same
+// group one wins per round, so this bounds N for a post that must not fail.
+constexpr int kIdentityMergeAttempts = 32;
+
+
 constexpr const char* kSourceRecordUrl = "https://ilp-gateway.id/fhir/StructureDefinition/source-record";
 
 // Validates an adapter's config block against its declared options and
@@ -581,41 +588,41 @@ std::string collectionBundle(const MappedPayload& mapped) {
   return out;
 }
 
+namespace {
+
+// A refusal or a failed commit: nothing was stored.
+IngestResponse failed(const Status& status, std::string_view expression = {}) {
+  ErrorAnswer answer = errorAnswer(status, expression);
+  return {answer.http_status, std::move(answer.body), false, false, std::move(answer.headers)};
+}
+
+}  // namespace
+
 IngestResponse Gateway::ingest(const RequestContext& caller, std::string_view adapter_name,
                                std::string_view payload, std::string_view content_type) {
-  // Only clinic clients post, each for its own organization; with auth
-  // disabled (development) the configured facility stands in.
-  std::string organization;
-  if (caller.role == "clinic") {
-    organization = caller.organization;
-  } else if (caller.role == "dev") {
-    organization = config_.organization_id;
-  }
-  if (organization.empty() || !caller.hasScope(kScopeWrite)) {
-    return {403, outcomeJson(sdk::Severity::kError, "forbidden", "only clinic clients post records"), false};
-  }
+  // Who may post for which organization: RequestContext::writeOrganization().
+  std::optional<std::string> writes_for = caller.writeOrganization();
+  if (!writes_for) return failed(Status(StatusCode::kPermissionDenied, std::string(kWriteForbiddenText)));
+  const std::string& organization = *writes_for;
   auto set = adapters();
   auto it = set->adapters.find(adapter_name);
   if (it == set->adapters.end()) {
-    return {404, outcomeJson(sdk::Severity::kError, "not-found",
-                             "no adapter named \"" + std::string(adapter_name) + "\" is loaded (see GET /admin/plugins)"),
-            false};
+    return failed(Status(StatusCode::kNotFound,
+                         "no adapter named \"" + std::string(adapter_name) + "\" is loaded (see GET /admin/plugins)"));
   }
   const ActiveAdapter& adapter = it->second;
   Status type_ok = checkContentType(adapter.loaded->info(), content_type);
-  if (!type_ok.isOk()) return {415, outcomeJson(sdk::Severity::kError, "not-supported", type_ok.message()), false};
+  if (!type_ok.isOk()) return failed(Status(StatusCode::kUnsupportedMedia, type_ok.message()));
 
   CallLimits limits;
   limits.timeout_ms = adapter.timeout_ms;
   limits.marker_dir = adapterCallMarkerDir(config_);
   MappedPayload mapped = mapPayload(adapter, *set, config_, payload, content_type, organization, limits);
   if (static_cast<long long>(mapped.records.size()) > config_.batch_max_records) {
-    return {413,
-            outcomeJson(sdk::Severity::kError, "too-costly",
-                        "the post holds " + std::to_string(mapped.records.size()) + " records; at most " +
-                            std::to_string(config_.batch_max_records) + " per post (limits.batch_max_records)",
-                        "payload"),
-            false};
+    return failed(Status(StatusCode::kTooLarge, "the post holds " + std::to_string(mapped.records.size()) +
+                                                     " records; at most " + std::to_string(config_.batch_max_records) +
+                                                     " per post (limits.batch_max_records)"),
+                  "payload");
   }
 
   WriteBatch batch;
@@ -641,57 +648,86 @@ IngestResponse Gateway::ingest(const RequestContext& caller, std::string_view ad
     batch.quarantine.push_back({"payload", "", outcome});
     addAudit(batch, status);
     auto committed = store_->commit(std::move(batch));
-    if (!committed.isOk()) {
-      return {503, outcomeJson(sdk::Severity::kError, "transient", "the store is unavailable; retry later"), false};
-    }
-    return {status, outcome, false, true};
+    if (!committed.isOk()) return failed(committed.status());
+    return {status, outcome, false, true, {}};
   }
   if (isBlocking(mapped.payload_issues)) {
     // Unreadable as a whole: keep it in quarantine, then answer 400.
     batch.quarantine.push_back({"payload", "", outcomeJson(mapped.payload_issues)});
     addAudit(batch, 400);
     auto committed = store_->commit(std::move(batch));
-    if (!committed.isOk()) {
-      return {503, outcomeJson(sdk::Severity::kError, "transient", "the store is unavailable; retry later"), false};
-    }
-    return {400, outcomeJson(mapped.payload_issues), false, true};
+    if (!committed.isOk()) return failed(committed.status());
+    return {400, outcomeJson(mapped.payload_issues), false, true, {}};
   }
 
-  mergePatientIdentities(*store_, mapped);
-  size_t accepted = 0;
-  for (auto& record : mapped.records) {
-    if (record.accepted) {
-      ++accepted;
-      for (const auto& write : record.writes) {
-        batch.resources.push_back(write);
-        audit.entities.push_back(write.type + "/" + write.id);
-      }
-    } else {
-      batch.quarantine.push_back({record.locator, record.source_key, outcomeJson(record.issues)});
+  // The identity merge reads each stored Patient and commits on condition
+  // that it is still that version (or still absent). A concurrent post of the
+  // same person fails the precondition; the merge then runs again on the
+  // newer version, so neither post loses the other's identifiers.
+  std::vector<std::pair<size_t, size_t>> patient_slots;
+  std::vector<ResourceWrite> unmerged_patients;
+  for (size_t r = 0; r < mapped.records.size(); ++r) {
+    for (size_t w = 0; w < mapped.records[r].writes.size(); ++w) {
+      if (mapped.records[r].writes[w].type != "Patient") continue;
+      patient_slots.emplace_back(r, w);
+      unmerged_patients.push_back(mapped.records[r].writes[w]);
     }
   }
-  addAudit(batch, accepted == 0 ? 422 : 201);
-  auto committed = store_->commit(std::move(batch));
-  if (!committed.isOk() && committed.status().code() == StatusCode::kPermissionDenied) {
-    // Nothing was stored; the caller's own audit hook records the refusal.
-    return {403, outcomeJson(sdk::Severity::kError, "forbidden",
-                             "the post would change resources of another organization; nothing was stored"),
-            false};
+  std::vector<size_t> issues_before;
+  for (const auto& record : mapped.records) issues_before.push_back(record.issues.size());
+  StatusOr<CommitResult> committed = Status(StatusCode::kInternal, "not committed");
+  size_t accepted = 0;
+  for (int attempt = 0;; ++attempt) {
+    if (attempt > 0) {
+      for (size_t i = 0; i < patient_slots.size(); ++i) {
+        mapped.records[patient_slots[i].first].writes[patient_slots[i].second] = unmerged_patients[i];
+      }
+      for (size_t r = 0; r < mapped.records.size(); ++r) mapped.records[r].issues.resize(issues_before[r]);
+      batch = WriteBatch{};
+      batch.payload = PayloadWrite{std::string(adapter_name), organization, std::string(content_type),
+                                   std::string(payload)};
+      audit.entities.clear();
+    }
+    mergePatientIdentities(*store_, mapped);
+    accepted = 0;
+    for (auto& record : mapped.records) {
+      if (record.accepted) {
+        ++accepted;
+        for (const auto& write : record.writes) {
+          batch.resources.push_back(write);
+          audit.entities.push_back(write.type + "/" + write.id);
+        }
+      } else {
+        batch.quarantine.push_back({record.locator, record.source_key, outcomeJson(record.issues)});
+      }
+    }
+    addAudit(batch, accepted == 0 ? 422 : 201);
+    committed = store_->commit(std::move(batch));
+    if (committed.isOk() || committed.status().code() != StatusCode::kPreconditionFailed ||
+        attempt + 1 >= kIdentityMergeAttempts) {
+      break;
+    }
   }
-  if (!committed.isOk()) {
-    return {503, outcomeJson(sdk::Severity::kError, "transient", "the store is unavailable; retry later"), false};
+  if (!committed.isOk() && committed.status().code() == StatusCode::kPreconditionFailed) {
+    // Only the identity preconditions can fail here: the person keeps being
+    // changed by other posts. Nothing was stored; the client may retry.
+    committed = Status(StatusCode::kUnavailable,
+                       "the same patient is being changed by other posts at this moment; nothing was stored");
   }
+  // Nothing was stored; on a refusal (another organization's resource) the
+  // caller's own audit hook records it.
+  if (!committed.isOk()) return failed(committed.status());
   if (mapped.records.empty()) {
     return {422, outcomeJson(sdk::Severity::kError, "required", "the payload holds no records", "payload"), false,
-            true};
+            true, {}};
   }
   if (accepted == 0) {
     std::vector<sdk::Issue> all;
     for (const auto& record : mapped.records) all.insert(all.end(), record.issues.begin(), record.issues.end());
-    return {422, outcomeJson(all), false, true};
+    return {422, outcomeJson(all), false, true, {}};
   }
   if (sender_) sender_->notify();
-  return {201, batchResponseBundle(mapped, committed.value()), accepted == mapped.records.size(), true};
+  return {201, batchResponseBundle(mapped, committed.value()), accepted == mapped.records.size(), true, {}};
 }
 
 }  // namespace ilpgw

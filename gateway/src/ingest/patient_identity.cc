@@ -39,7 +39,7 @@ std::optional<bool> agreesWithNik(const std::string& nik, std::string_view eleme
 
 class Merger {
  public:
-  explicit Merger(Store& store) : store_(store) {}
+  explicit Merger(ResourceStore& store) : store_(store) {}
 
   void merge(MappedPayload::Record& record, ResourceWrite& write) {
     rapidjson::Document incoming;
@@ -47,13 +47,15 @@ class Merger {
     // The version to merge with: this batch's latest, else the stored one.
     rapidjson::Document current;
     bool have_current = false;
+    std::optional<std::int64_t> read_version;  // the stored version merged with (0: none stored)
     auto pending = pending_.find(write.id);
     if (pending != pending_.end()) {
       have_current = !json::parse(pending->second, current) && current.IsObject();
     } else {
       auto stored = store_.read("Patient", write.id);
-      if (stored.isOk() && stored.value()) {
-        have_current = !json::parse(stored.value()->json, current) && current.IsObject();
+      if (stored.isOk()) {
+        read_version = stored.value() ? stored.value()->version : 0;
+        if (stored.value()) have_current = !json::parse(stored.value()->json, current) && current.IsObject();
       }
     }
     if (have_current) {
@@ -65,6 +67,9 @@ class Merger {
       merged.source_locator = write.source_locator;
       write = std::move(merged);
     }
+    // Checked inside the commit: a concurrent post of the same person fails
+    // this batch's precondition and the caller merges again.
+    if (read_version) write.if_match_version = read_version;
     pending_[write.id] = unversionedResource(write);
   }
 
@@ -113,13 +118,13 @@ class Merger {
     record.issues.push_back(std::move(issue));
   }
 
-  Store& store_;
+  ResourceStore& store_;
   std::map<std::string, std::string> pending_;
 };
 
 }  // namespace
 
-void mergePatientIdentities(Store& store, MappedPayload& mapped) {
+void mergePatientIdentities(ResourceStore& store, MappedPayload& mapped) {
   Merger merger(store);
   for (auto& record : mapped.records) {
     if (!record.accepted) continue;

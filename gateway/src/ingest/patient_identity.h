@@ -9,9 +9,9 @@
 // change: the value that agrees with the NIK's embedded facts is kept, and
 // when that does not decide, the stored value stays.
 //
-// Known limit: two posts for the same Patient committed concurrently may each
-// read the older version; the later commit can then miss an identifier of the
-// other until the next post of that person.
+// Concurrent posts of the same person: every merged write carries the stored
+// version it was merged with (0 when none) as if_match_version, checked by
+// the store inside the commit; Gateway::ingest merges again when it fails.
 #pragma once
 
 #include "ingest/gateway.h"
@@ -19,7 +19,8 @@
 namespace ilpgw {
 
 // Rewrites the Patient writes of accepted records in `mapped`; adds warnings
-// to their records. A store read failure leaves the write as it was.
-void mergePatientIdentities(Store& store, MappedPayload& mapped);
+// to their records. A store read failure leaves the write as it was (and
+// without a precondition).
+void mergePatientIdentities(ResourceStore& store, MappedPayload& mapped);
 
 }  // namespace ilpgw

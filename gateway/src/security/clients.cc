@@ -4,6 +4,7 @@
 #include <openssl/x509.h>
 
 #include "security/audit.h"
+#include "security/client_assertion.h"
 #include "base/crypto.h"
 #include "security/request_context.h"
 #include "base/time_util.h"
@@ -65,13 +66,26 @@ StatusOr<IssuedCredentials> addClient(Store& store, NewClient request, const std
   auto existing = store.findClient(request.client_id);
   if (!existing.isOk()) return existing.status();
   if (existing.value()) return Status(StatusCode::kConflict, "client " + request.client_id + " already exists");
+  if (!request.jwks.empty() && !request.jwks_url.empty()) {
+    return Status(StatusCode::kInvalidArgument, "register either --jwks or --jwks-url, not both");
+  }
+  if (!request.jwks_url.empty() && (request.jwks_url.rfind("https://", 0) != 0 || request.jwks_url.size() > 2048)) {
+    return Status(StatusCode::kInvalidArgument, "--jwks-url must be an https:// URL");
+  }
+  if (!request.jwks.empty()) {
+    auto keys = parseJwks(request.jwks);
+    if (!keys.isOk()) return keys.status();
+  }
+  bool key_client = !request.jwks.empty() || !request.jwks_url.empty();
   IssuedCredentials issued;
-  issued.secret = newSecret();
+  if (!key_client) issued.secret = newSecret();
   ClientRecord& r = issued.record;
   r.client_id = request.client_id;
   r.role = request.role;
   r.organization = request.organization;
-  r.secret_hash = hashSecret(issued.secret);
+  r.secret_hash = key_client ? "" : hashSecret(issued.secret);
+  r.jwks = request.jwks;
+  r.jwks_url = request.jwks_url;
   r.local_only = request.local_only;
   r.created_at = nowInstant();
   if (!request.cert_path.empty()) {
@@ -81,7 +95,8 @@ StatusOr<IssuedCredentials> addClient(Store& store, NewClient request, const std
   }
   WriteBatch batch;
   batch.clients.push_back(r);
-  batch.audit.push_back(adminEvent("client-add", actor, r.client_id, 201, "role " + r.role));
+  batch.audit.push_back(adminEvent("client-add", actor, r.client_id, 201,
+                                   "role " + r.role + (key_client ? ", private_key_jwt" : "")));
   auto committed = store.commit(std::move(batch));
   if (!committed.isOk()) return committed.status();
   return issued;
@@ -106,6 +121,9 @@ StatusOr<IssuedCredentials> rotateClientSecret(Store& store, const std::string& 
   if (!found.isOk()) return found.status();
   if (!found.value()) return Status(StatusCode::kNotFound, "no client " + client_id);
   if (!found.value()->revoked_at.empty()) return Status(StatusCode::kConflict, "client " + client_id + " is revoked");
+  if (found.value()->secret_hash.empty()) {
+    return Status(StatusCode::kConflict, "client " + client_id + " authenticates with its JWKS; it has no secret to rotate");
+  }
   IssuedCredentials issued{*found.value(), newSecret()};
   issued.record.secret_hash = hashSecret(issued.secret);
   WriteBatch batch;
@@ -124,8 +142,10 @@ std::optional<ClientRecord> authenticateClient(Store& store, std::string_view cl
     auto found = store.findClient(client_id);
     if (found.isOk()) client = found.value();
   }
-  bool secret_ok = verifySecret(secret, client ? client->secret_hash : kDummyHash);
-  if (!client || !secret_ok || !client->revoked_at.empty()) return std::nullopt;
+  // JWKS clients have no secret: they do the same work and are refused.
+  bool has_secret = client && !client->secret_hash.empty();
+  bool secret_ok = verifySecret(secret, has_secret ? client->secret_hash : kDummyHash);
+  if (!has_secret || !secret_ok || !client->revoked_at.empty()) return std::nullopt;
   return client;
 }
 

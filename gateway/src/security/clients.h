@@ -23,11 +23,16 @@ struct NewClient {
   std::string organization;  // required for clinic, refused for the others
   std::string cert_path;     // PEM certificate the client must present (mutual TLS); optional
   bool local_only = false;
+  // private_key_jwt (SMART Backend Services): the client's public keys, as a
+  // JWKS document or an https:// URL serving one. With either, no secret is
+  // issued and the client authenticates only with signed assertions.
+  std::string jwks;
+  std::string jwks_url;
 };
 
 struct IssuedCredentials {
   ClientRecord record;
-  std::string secret;  // shown once, never stored
+  std::string secret;  // shown once, never stored; empty for JWKS clients
 };
 
 StatusOr<IssuedCredentials> addClient(Store& store, NewClient request, const std::string& actor);
