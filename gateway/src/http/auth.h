@@ -16,6 +16,7 @@
 
 #include "ingest/gateway.h"
 #include "security/request_context.h"
+#include "security/client_assertion.h"
 #include "security/token_service.h"
 
 namespace ilpgw {
@@ -64,11 +65,15 @@ class Security {
   httplib::Server::HandlerResponse authorize(const httplib::Request& req, httplib::Response& res);
   void audit(const httplib::Request& req, const httplib::Response& res);
   void handleToken(const httplib::Request& req, httplib::Response& res);
+  // The scheme and authority clients reach this gateway at: public_base_url,
+  // else taken from the request.
+  std::string baseUrl(const httplib::Request& req) const;
   void handleAuditSearch(const httplib::Request& req, httplib::Response& res);
   void handleAuditRead(const httplib::Request& req, httplib::Response& res);
 
   Gateway& gateway_;
   std::unique_ptr<TokenService> tokens_;  // null when auth is disabled
+  ClientAssertionVerifier assertions_;    // private_key_jwt at the token endpoint
   RateLimiter limiter_;
 };
 

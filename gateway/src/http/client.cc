@@ -64,6 +64,22 @@ StatusOr<Reply> Client::put(const std::string& path, const Headers& headers, con
   return toReply(impl_->client.Put(path.c_str(), toHeaders(headers), body, content_type.c_str()));
 }
 
+StatusOr<std::string> fetchDocument(const std::string& url, const ClientOptions& options) {
+  constexpr std::string_view kScheme = "https://";
+  if (url.rfind(kScheme, 0) != 0) return Status(StatusCode::kInvalidArgument, "not an https:// URL: " + url);
+  size_t path_at = url.find('/', kScheme.size());
+  std::string origin = url.substr(0, path_at);
+  std::string path = path_at == std::string::npos ? "/" : url.substr(path_at);
+  if (origin.size() == kScheme.size()) return Status(StatusCode::kInvalidArgument, "no host in " + url);
+  Client client(origin, options);
+  auto reply = client.get(path, {{"Accept", "application/json"}});
+  if (!reply.isOk()) return Status(StatusCode::kUnavailable, "GET " + url + ": " + reply.status().message());
+  if (reply->status != 200) {
+    return Status(StatusCode::kUnavailable, "GET " + url + " answered " + std::to_string(reply->status));
+  }
+  return std::move(reply->body);
+}
+
 std::string basicAuthorization(const std::string& user, const std::string& password) {
   return httplib::make_basic_authentication_header(user, password).second;
 }

@@ -52,6 +52,11 @@ class Client {
   std::unique_ptr<Impl> impl_;
 };
 
+// GET of a whole https:// URL on a fresh connection (a document fetched now
+// and then, such as a client's JWKS): the body of a 200 answer, otherwise
+// kUnavailable saying what happened. Redirects are not followed.
+StatusOr<std::string> fetchDocument(const std::string& url, const ClientOptions& options);
+
 // "Basic base64(user:password)" for an Authorization header.
 std::string basicAuthorization(const std::string& user, const std::string& password);
 
