@@ -79,6 +79,7 @@ class BundledAdapterTest : public ::testing::Test {
     return mapPayload(it->second, *set_, testConfig(), payload, "");
   }
 
+  static inline std::shared_ptr<const AdapterSet> set_;
 };
 
 

@@ -93,7 +93,9 @@ TEST_P(PluginReadmeTest, OptionsTableMatchesTheDeclaredOptions) {
     SCOPED_TRACE(name + ": option " + option.name);
     auto it = documented.find(option.name);
     ASSERT_NE(it, documented.end()) << "declared but missing from the README's options table";
-    if (!it->second.type.empty()) EXPECT_EQ(it->second.type, option.type);
+    if (!it->second.type.empty()) {
+      EXPECT_EQ(it->second.type, option.type);
+    }
     std::string doc_default = it->second.default_value == "(required)" ? "" : it->second.default_value;
     EXPECT_EQ(doc_default, option.default_value);
   }
