@@ -67,7 +67,9 @@ TEST(ClientAssertionTest, ParseRefusesMalformedAssertions) {
         header + "." + b64(R"({"iss":["c1"]})") + "." + b64("s"), std::string(kAssertionMaxBytes + 1, 'a')}) {
     auto parsed = parseClientAssertion(bad);
     EXPECT_FALSE(parsed.isOk()) << bad;
-    if (!parsed.isOk()) EXPECT_EQ(parsed.status().code(), StatusCode::kUnauthenticated);
+    if (!parsed.isOk()) {
+      EXPECT_EQ(parsed.status().code(), StatusCode::kUnauthenticated);
+    }
   }
   auto several = parseClientAssertion(header + "." + b64(R"({"aud":["a","b"],"exp":1.5e9})") + "." + b64("s"));
   ASSERT_TRUE(several.isOk());
