@@ -9,6 +9,8 @@
 #include "fhir/outcome.h"
 #include "http/routes.h"
 #include "http/auth.h"
+#include "http/connection_guard.h"
+#include "http/guarded_connection.h"
 
 namespace ilpgw {
 namespace {
@@ -17,13 +19,52 @@ constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
+ConnectionLimits limitsOf(const Config& c) {
+  ConnectionLimits limits;
+  limits.header_timeout = std::chrono::milliseconds(c.header_timeout_ms);
+  limits.min_bytes_per_s = c.min_body_bytes_per_s;
+  limits.rate_grace = std::chrono::milliseconds(c.body_grace_ms);
+  limits.max_per_peer = c.max_connections_per_peer;
+  return limits;
+}
+
 // cpp-httplib 0.11.4 listens with a backlog of 5; re-listening on the bound
-// socket raises it so bursts of new connections are not dropped.
+// socket raises it so bursts of new connections are not dropped. Its
+// per-connection loop (a private virtual, which C++ lets us override) is
+// replaced by serveConnection(), which holds every connection to the guard's
+// limits; parsing and routing remain cpp-httplib's process_request().
 template <typename Base>
 class TunedServer : public Base {
  public:
-  using Base::Base;
+  template <typename... Args>
+  TunedServer(const Config& config, Args&&... args)
+      : Base(std::forward<Args>(args)...), guard_(limitsOf(config)) {
+    options_.read_timeout = std::chrono::seconds(config.read_timeout_s);
+    options_.write_timeout = std::chrono::seconds(config.write_timeout_s);
+    options_.keep_alive_timeout = std::chrono::seconds(config.keep_alive_timeout_s);
+    options_.keep_alive_max_count = config.keep_alive_max_count;
+  }
   void setBacklog(int backlog) { ::listen(this->svr_sock_, backlog); }
+  ConnectionGuard& guard() { return guard_; }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    SSL_CTX* tls = nullptr;
+    if constexpr (std::is_base_of_v<httplib::SSLServer, Base>) tls = this->ssl_context();
+    serveConnection(sock, tls, guard_, options_, this->svr_sock_,
+                    [this](httplib::Stream& strm, bool close_connection, bool& connection_closed, SSL* ssl,
+                           const std::function<void()>& head_complete) {
+                      return this->process_request(strm, close_connection, connection_closed,
+                                                   [&](httplib::Request& req) {
+                                                     if (ssl != nullptr) req.ssl = ssl;
+                                                     head_complete();
+                                                   });
+                    });
+    return true;
+  }
+
+  ConnectionGuard guard_;
+  ConnectionOptions options_;
 };
 
 bool isLoopback(const std::string& host) {
@@ -34,7 +75,8 @@ template <typename Base>
 class ServerImpl final : public HttpServer {
  public:
   template <typename... Args>
-  ServerImpl(Gateway& gateway, Args&&... args) : gateway_(gateway), server_(std::forward<Args>(args)...) {}
+  ServerImpl(Gateway& gateway, Args&&... args)
+      : gateway_(gateway), server_(gateway.config(), std::forward<Args>(args)...) {}
 
   TunedServer<Base>& raw() { return server_; }
   // The security layer lives exactly as long as the server whose handlers use it.
@@ -55,7 +97,10 @@ class ServerImpl final : public HttpServer {
   }
 
   void serve() override { server_.listen_after_bind(); }
-  void stop() override { server_.stop(); }
+  void stop() override {
+    server_.stop();
+    server_.guard().closeUnbusy();  // idle keep-alive and unfinished heads need not delay the exit
+  }
 
  private:
   Gateway& gateway_;
@@ -63,8 +108,8 @@ class ServerImpl final : public HttpServer {
   TunedServer<Base> server_;
 };
 
-void tune(httplib::Server& server, const Config& c) {
-  server.new_task_queue = [threads = c.threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+void tune(httplib::Server& server, ConnectionGuard& guard, const Config& c) {
+  server.new_task_queue = [threads = c.threads, &guard] { return new WorkerPool(static_cast<size_t>(threads), guard); };
   server.set_tcp_nodelay(true);  // without it keep-alive replies stall ~40 ms (Nagle + delayed ACK)
   server.set_keep_alive_max_count(static_cast<size_t>(c.keep_alive_max_count));
   server.set_keep_alive_timeout(c.keep_alive_timeout_s);
@@ -88,6 +133,10 @@ void tune(httplib::Server& server, const Config& c) {
   server.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
                                                                    httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    if (res.status == 400 && requestBodyTooSlow()) {  // cpp-httplib reports any failed body read as 400
+      res.status = 408;
+      res.set_header("Connection", "close");
+    }
     std::string text;
     std::string code = "processing";
     switch (res.status) {
@@ -95,6 +144,7 @@ void tune(httplib::Server& server, const Config& c) {
       case 405: text = "method not allowed"; code = "not-supported"; break;
       case 413: text = "payload too large"; code = "too-costly"; break;
       case 400: text = "malformed HTTP request"; code = "invalid"; break;
+      case 408: text = "request body arrived too slowly (server.min_body_bytes_per_s)"; code = "timeout"; break;
       default: text = "request failed"; break;
     }
     res.set_content(outcomeJson(sdk::Severity::kError, code, text), "application/fhir+json");
@@ -133,7 +183,7 @@ StatusOr<std::unique_ptr<HttpServer>> makeServer(Gateway& gateway) {
   if (!security.isOk()) return security.status();
   if (c.plain_http) {
     auto server = std::make_unique<ServerImpl<httplib::Server>>(gateway);
-    tune(server->raw(), c);
+    tune(server->raw(), server->raw().guard(), c);
     security.value()->install(server->raw());  // before the routes: one enforcement point for all
     server->adopt(std::move(security.value()));
     registerRoutes(server->raw(), gateway, false);
@@ -158,7 +208,7 @@ StatusOr<std::unique_ptr<HttpServer>> makeServer(Gateway& gateway) {
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_cipher_list(ctx, kTls12Ciphers);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-  tune(server->raw(), c);
+  tune(server->raw(), server->raw().guard(), c);
   security.value()->install(server->raw());  // before the routes: one enforcement point for all
   server->adopt(std::move(security.value()));
   registerRoutes(server->raw(), gateway, true);
