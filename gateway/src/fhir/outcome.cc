@@ -68,4 +68,37 @@ std::string outcomeJson(sdk::Severity severity, std::string_view code, std::stri
   return outcomeJson(std::vector<sdk::Issue>{issue});
 }
 
+const char* issueTypeCode(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return "informational";
+    case StatusCode::kInvalidArgument: return "invalid";
+    case StatusCode::kUnauthenticated: return "login";
+    case StatusCode::kPermissionDenied: return "forbidden";
+    case StatusCode::kNotFound: return "not-found";
+    case StatusCode::kConflict: return "conflict";
+    case StatusCode::kPreconditionFailed: return "conflict";
+    case StatusCode::kTooLarge: return "too-costly";
+    case StatusCode::kUnsupportedMedia: return "not-supported";
+    case StatusCode::kUnprocessable: return "processing";
+    case StatusCode::kTooManyRequests: return "throttled";
+    case StatusCode::kUnavailable: return "transient";
+    case StatusCode::kInternal: return "exception";
+  }
+  return "exception";
+}
+
+ErrorAnswer errorAnswer(const Status& status, std::string_view expression) {
+  ErrorAnswer answer;
+  answer.http_status = httpStatus(status.code());
+  std::string_view text = status.message();
+  if (status.code() == StatusCode::kUnavailable) {
+    text = kUnavailableText;
+    answer.headers.emplace_back("Retry-After", std::to_string(kRetryAfterSeconds));
+  } else if (status.code() == StatusCode::kInternal || text.empty()) {
+    text = kInternalText;
+  }
+  answer.body = outcomeJson(sdk::Severity::kError, issueTypeCode(status.code()), text, expression);
+  return answer;
+}
+
 }  // namespace ilpgw

@@ -89,6 +89,11 @@ void handleReprocessOne(Gateway& gateway, const httplib::Request& req, httplib::
   ReprocessResult r = reprocessQuarantine(gateway, std::stoll(req.matches[1]));
   res.status = r.http_status;
   for (const auto& [name, value] : r.headers) res.set_header(name.c_str(), value);
+  if (r.http_status >= 500) {
+    // The store failed: the same OperationOutcome as on every other route.
+    res.set_content(r.outcome_json, "application/fhir+json");
+    return;
+  }
   res.set_content(reprocessResultJson(r), kJson);
 }
 

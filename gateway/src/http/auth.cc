@@ -13,6 +13,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "fhir/outcome.h"
+#include "http/errors.h"
 #include "base/time_util.h"
 
 namespace ilpgw {
@@ -293,7 +294,8 @@ httplib::Server::HandlerResponse Security::authorize(const httplib::Request& req
   ctx.client_id = claims->client_id;
   auto client = gateway_.store().findClient(claims->client_id);
   if (!client.isOk()) {
-    sendOutcome(res, 503, "transient", "the store is unavailable; retry later");
+    closeIfBody(req, res);
+    sendStatus(res, client.status());
     return HR::Handled;
   }
   if (!client.value() || !client.value()->revoked_at.empty()) return reject("client revoked", true);
@@ -310,8 +312,10 @@ httplib::Server::HandlerResponse Security::authorize(const httplib::Request& req
       return reject("token is bound to a client certificate that this connection did not present", true);
     }
   }
+  auto role = parseRole(record.role);
+  if (!role) return reject("client registration has no known role", true);
   ctx.authenticated = true;
-  ctx.role = record.role;
+  ctx.role = *role;
   ctx.organization = record.organization;
   ctx.scopes = claims->scopes;
 
@@ -544,7 +548,7 @@ void Security::handleAuditSearch(const httplib::Request& req, httplib::Response&
   }
   query.limit = count + 1;  // one more tells whether a next page exists
   auto found = gateway_.store().searchAudit(query);
-  if (!found.isOk()) return sendOutcome(res, 500, "exception", "audit search failed");
+  if (!found.isOk()) return sendStatus(res, found.status());
   auto& rows = found.value();
   bool more = static_cast<int>(rows.size()) > count;
   if (more) rows.resize(static_cast<size_t>(count));
@@ -579,7 +583,7 @@ void Security::handleAuditSearch(const httplib::Request& req, httplib::Response&
 void Security::handleAuditRead(const httplib::Request& req, httplib::Response& res) {
   std::int64_t seq = std::stoll(req.matches[1]);
   auto found = gateway_.store().scanAudit(seq - 1, 1);
-  if (!found.isOk()) return sendOutcome(res, 500, "exception", "audit read failed");
+  if (!found.isOk()) return sendStatus(res, found.status());
   if (found.value().empty() || found.value()[0].seq != seq) {
     return sendOutcome(res, 404, "not-found", "AuditEvent/" + std::to_string(seq) + " does not exist");
   }

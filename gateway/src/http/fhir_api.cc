@@ -43,14 +43,14 @@ FhirResponse outcome(int status, const std::vector<sdk::Issue>& issues) {
   return res;
 }
 
-FhirResponse storeFailure(const Status& status) {
-  if (status.code() == StatusCode::kPreconditionFailed) return outcome(412, "conflict", status.message());
-  if (status.code() == StatusCode::kPermissionDenied) {
-    // Tenant isolation: the write would change another organization's resource.
-    return outcome(403, "forbidden", "the write would change a resource of another organization; nothing was stored");
-  }
-  if (status.code() == StatusCode::kInternal) return outcome(500, "exception", "store failure; see the gateway log");
-  return outcome(503, "transient", "the store is unavailable; retry later");
+// A failed Status through the one mapping every route uses (fhir/outcome.h).
+FhirResponse failure(const Status& status) {
+  ErrorAnswer answer = errorAnswer(status);
+  FhirResponse res;
+  res.status = answer.http_status;
+  res.body = std::move(answer.body);
+  res.headers = std::move(answer.headers);
+  return res;
 }
 
 std::string etag(std::int64_t version) { return "W/\"" + std::to_string(version) + "\""; }
@@ -309,19 +309,8 @@ std::string resourceUrl(const std::string& base, const WrittenResource& w) {
   return base + "/" + w.type + "/" + w.id + "/_history/" + std::to_string(w.version);
 }
 
-// The organization the caller writes for: a clinic client its own, the
-// development caller (auth disabled) the configured facility; anyone else
-// (puller, admin) does not write clinical data.
-std::optional<std::string> writeOrganization(const RequestContext& caller, const Config& config) {
-  if (!caller.hasScope(kScopeWrite)) return std::nullopt;
-  if (caller.role == "clinic" && !caller.organization.empty()) return caller.organization;
-  if (caller.role == "dev") return config.organization_id;
-  return std::nullopt;
-}
-
-FhirResponse writeForbidden() {
-  return outcome(403, "forbidden", "only clinic clients write records, each for its own organization");
-}
+// Who may write for which organization: RequestContext::writeOrganization().
+FhirResponse writeForbidden() { return failure(Status(StatusCode::kPermissionDenied, std::string(kWriteForbiddenText))); }
 
 // The AuditEvent of a write, committed in the same transaction as the data.
 AuditWrite writeAudit(const RequestContext& caller, const std::string& organization, const char* subtype,
@@ -454,16 +443,16 @@ FhirResponse FhirApi::capabilities(const FhirRequest& req) const {
   return res;
 }
 
-FhirResponse FhirApi::read(const FhirRequest& req, const std::string& type, const std::string& id,
+FhirResponse FhirApi::read(const RequestContext& caller, const FhirRequest& req, const std::string& type, const std::string& id,
                            std::optional<std::int64_t> version) {
   if (!fhir::isSupportedResourceType(type)) {
     return outcome(404, "not-supported", "resource type " + type + " is not served by this gateway");
   }
   auto found = version ? gateway_.store().readVersion(type, id, *version) : gateway_.store().read(type, id);
-  if (!found.isOk()) return storeFailure(found.status());
+  if (!found.isOk()) return failure(found.status());
   // Tenant isolation: another organization's resource (or version) answers
   // exactly like a missing one, so not even its existence is revealed.
-  if (found.value() && !currentRequest().canRead(found.value()->organization)) found.value().reset();
+  if (found.value() && !caller.canRead(found.value()->organization)) found.value().reset();
   if (!found.value()) {
     return outcome(404, "not-found",
                    type + "/" + id + (version ? "/_history/" + std::to_string(*version) : "") + " does not exist");
@@ -480,7 +469,7 @@ FhirResponse FhirApi::read(const FhirRequest& req, const std::string& type, cons
   return res;
 }
 
-FhirResponse FhirApi::search(const FhirRequest& req, const std::string& type) {
+FhirResponse FhirApi::search(const RequestContext& caller, const FhirRequest& req, const std::string& type) {
   if (!fhir::isSupportedResourceType(type)) {
     return outcome(404, "not-supported", "resource type " + type + " is not served by this gateway");
   }
@@ -492,13 +481,13 @@ FhirResponse FhirApi::search(const FhirRequest& req, const std::string& type) {
   if (isBlocking(parsed.issues)) return outcome(400, parsed.issues);
   // Tenant isolation in the store's query: total and paging count only what
   // the caller may see.
-  parsed.query.organization = currentRequest().readOrganization();
+  parsed.query.organization = caller.readOrganization();
   // The total costs a count over every match: computed on the first page
   // only, where a client looks for it, not again on every `next`.
   if (parsed.query.after_seq) parsed.query.want_total = false;
   if (parsed.summary_count) parsed.query.want_total = true;
   auto page = gateway_.store().search(parsed.query);
-  if (!page.isOk()) return storeFailure(page.status());
+  if (!page.isOk()) return failure(page.status());
 
   std::string base = req.base_url + "/" + type;
   BundleWriter bundle("searchset", page->watermark);
@@ -536,9 +525,9 @@ FhirResponse FhirApi::search(const FhirRequest& req, const std::string& type) {
       }
     }
     auto included = gateway_.store().readCurrent(wanted);
-    if (!included.isOk()) return storeFailure(included.status());
+    if (!included.isOk()) return failure(included.status());
     for (const auto& r : included.value()) {
-      if (!currentRequest().canRead(r.organization)) continue;  // another organization's: as if missing
+      if (!caller.canRead(r.organization)) continue;  // another organization's: as if missing
       bundle.entry(req.base_url + "/" + r.type + "/" + r.id, r.json, "\"search\":{\"mode\":\"include\"}");
     }
   }
@@ -548,7 +537,7 @@ FhirResponse FhirApi::search(const FhirRequest& req, const std::string& type) {
   return res;
 }
 
-FhirResponse FhirApi::history(const FhirRequest& req, const std::string& type, const std::string& id) {
+FhirResponse FhirApi::history(const RequestContext& caller, const FhirRequest& req, const std::string& type, const std::string& id) {
   if (!type.empty() && !fhir::isSupportedResourceType(type)) {
     return outcome(404, "not-supported", "resource type " + type + " is not served by this gateway");
   }
@@ -556,13 +545,13 @@ FhirResponse FhirApi::history(const FhirRequest& req, const std::string& type, c
   if (isBlocking(parsed.issues)) return outcome(400, parsed.issues);
   parsed.query.type = type;
   parsed.query.id = id;
-  parsed.query.organization = currentRequest().readOrganization();  // tenant isolation, in the store's query
+  parsed.query.organization = caller.readOrganization();  // tenant isolation, in the store's query
   auto page = gateway_.store().history(parsed.query);
-  if (!page.isOk()) return storeFailure(page.status());
+  if (!page.isOk()) return failure(page.status());
   if (!id.empty() && page->versions.empty() && !parsed.query.after_seq && !parsed.query.since) {
     auto exists = gateway_.store().read(type, id);
     // Another organization's resource is missing for this caller.
-    if (exists.isOk() && (!exists.value() || !currentRequest().canRead(exists.value()->organization))) {
+    if (exists.isOk() && (!exists.value() || !caller.canRead(exists.value()->organization))) {
       return outcome(404, "not-found", type + "/" + id + " does not exist");
     }
   }
@@ -593,12 +582,11 @@ FhirResponse FhirApi::history(const FhirRequest& req, const std::string& type, c
   return res;
 }
 
-FhirResponse FhirApi::create(const FhirRequest& req, const std::string& type) {
+FhirResponse FhirApi::create(RequestContext& caller, const FhirRequest& req, const std::string& type) {
   if (!fhir::isSupportedResourceType(type)) {
     return outcome(404, "not-supported", "resource type " + type + " is not served by this gateway");
   }
-  RequestContext& caller = currentRequest();
-  auto organization = writeOrganization(caller, gateway_.config());
+  auto organization = caller.writeOrganization();
   if (!organization) return writeForbidden();
   rapidjson::Document doc;
   if (auto error = json::parse(req.body, doc)) return outcome(400, "structure", "invalid JSON: " + *error);
@@ -621,7 +609,7 @@ FhirResponse FhirApi::create(const FhirRequest& req, const std::string& type) {
                                    condition.empty() ? "POST /fhir/" + type
                                                      : "POST /fhir/" + type + " (If-None-Exist)"));
   auto committed = gateway_.store().commit(std::move(batch));
-  if (!committed.isOk()) return storeFailure(committed.status());  // nothing stored: the request hook audits it
+  if (!committed.isOk()) return failure(committed.status());  // nothing stored: the request hook audits it
   caller.audited = true;  // the AuditEvent was committed with the data
   const WrittenResource& w = committed->resources.at(0);
   FhirResponse res;
@@ -645,7 +633,7 @@ FhirResponse FhirApi::create(const FhirRequest& req, const std::string& type) {
   return res;
 }
 
-FhirResponse FhirApi::update(const FhirRequest& req, const std::string& type, const std::string& id) {
+FhirResponse FhirApi::update(RequestContext& caller, const FhirRequest& req, const std::string& type, const std::string& id) {
   if (!fhir::isSupportedResourceType(type)) {
     return outcome(404, "not-supported", "resource type " + type + " is not served by this gateway");
   }
@@ -657,8 +645,7 @@ FhirResponse FhirApi::update(const FhirRequest& req, const std::string& type, co
   if (json::string(doc, "id") != id) {
     return outcome(400, "invalid", "the resource id must equal the id in the URL (" + id + ")", type + ".id");
   }
-  RequestContext& caller = currentRequest();
-  auto organization = writeOrganization(caller, gateway_.config());
+  auto organization = caller.writeOrganization();
   if (!organization) return writeForbidden();
   PlannedWrite planned;
   if (!prepareWrite(doc, "", *organization, planned)) return outcome(422, planned.issues);
@@ -675,7 +662,7 @@ FhirResponse FhirApi::update(const FhirRequest& req, const std::string& type, co
   batch.audit.push_back(writeAudit(caller, *organization, "update", 'U', {type + "/" + id}, 200,
                                    "PUT /fhir/" + type + "/" + id));
   auto committed = gateway_.store().commit(std::move(batch));
-  if (!committed.isOk()) return storeFailure(committed.status());  // nothing stored: the request hook audits it
+  if (!committed.isOk()) return failure(committed.status());  // nothing stored: the request hook audits it
   caller.audited = true;
   const WrittenResource& w = committed->resources.at(0);
   FhirResponse res;
@@ -687,7 +674,7 @@ FhirResponse FhirApi::update(const FhirRequest& req, const std::string& type, co
   return res;
 }
 
-FhirResponse FhirApi::transaction(const FhirRequest& req) {
+FhirResponse FhirApi::transaction(RequestContext& caller, const FhirRequest& req) {
   rapidjson::Document doc;
   if (auto error = json::parse(req.body, doc)) return outcome(400, "structure", "invalid JSON: " + *error);
   if (!doc.IsObject() || json::string(doc, "resourceType") != "Bundle") {
@@ -698,8 +685,7 @@ FhirResponse FhirApi::transaction(const FhirRequest& req) {
   if (!is_transaction && bundle_type != "batch") {
     return outcome(400, "invalid", "Bundle.type must be transaction or batch", "Bundle.type");
   }
-  RequestContext& caller = currentRequest();
-  auto organization = writeOrganization(caller, gateway_.config());
+  auto organization = caller.writeOrganization();
   if (!organization) return writeForbidden();
   auto& a = doc.GetAllocator();
   rapidjson::Value empty(rapidjson::kArrayType);
@@ -842,7 +828,7 @@ FhirResponse FhirApi::transaction(const FhirRequest& req) {
     batch.audit.push_back(writeAudit(caller, *organization, "transaction", 'C', std::move(entities), 200,
                                      "POST /fhir (transaction)"));
     auto committed = gateway_.store().commit(std::move(batch));
-    if (!committed.isOk()) return storeFailure(committed.status());  // nothing stored: the request hook audits it
+    if (!committed.isOk()) return failure(committed.status());  // nothing stored: the request hook audits it
     caller.audited = true;
     BundleWriter bundle("transaction-response", Watermark{});
     for (size_t i = 0; i < n; ++i) {
@@ -879,10 +865,10 @@ FhirResponse FhirApi::transaction(const FhirRequest& req) {
     batch.audit.push_back(entryAudit(i, planned[i].create ? 201 : 200));
     auto committed = gateway_.store().commit(std::move(batch));
     if (!committed.isOk()) {
-      FhirResponse failure = storeFailure(committed.status());
-      bundle.entry("", "", "\"response\":{\"status\":" + quote(std::to_string(failure.status)) +
-                               ",\"outcome\":" + failure.body + "}");
-      refused_events.push_back(entryAudit(i, failure.status));
+      ErrorAnswer failed = errorAnswer(committed.status());
+      bundle.entry("", "", "\"response\":{\"status\":" + quote(std::to_string(failed.http_status)) +
+                               ",\"outcome\":" + failed.body + "}");
+      refused_events.push_back(entryAudit(i, failed.http_status));
       continue;
     }
     const WrittenResource& w = committed->resources.at(0);
@@ -1043,7 +1029,7 @@ void registerFhirApi(httplib::Server& server, Gateway& gateway, bool tls) {
 
   // Most specific first: cpp-httplib takes the first route that matches.
   server.Get("/fhir/metadata", route([](FhirApi& a, const FhirRequest& r, R) { return a.capabilities(r); }));
-  server.Get("/fhir/_history", route([](FhirApi& a, const FhirRequest& r, R) { return a.history(r, "", ""); }));
+  server.Get("/fhir/_history", route([](FhirApi& a, const FhirRequest& r, R) { return a.history(currentRequest(), r, "", ""); }));
   server.Get(R"(/fhir/\$export)", route([](FhirApi& a, const FhirRequest& r, R req) {
                return a.exportKickOff(r, ExportLevel::kSystem, r.base_url + "/$export" +
                                                                     (req.target.find('?') != std::string::npos
@@ -1064,21 +1050,21 @@ void registerFhirApi(httplib::Server& server, Gateway& gateway, bool tls) {
                return a.exportFile(req.matches[1], req.matches[2]);
              }));
   server.Get("/fhir/" + type + "/_history",
-             route([](FhirApi& a, const FhirRequest& r, R req) { return a.history(r, req.matches[1], ""); }));
+             route([](FhirApi& a, const FhirRequest& r, R req) { return a.history(currentRequest(), r, req.matches[1], ""); }));
   server.Get("/fhir/" + type + "/" + id + "/_history", route([](FhirApi& a, const FhirRequest& r, R req) {
-               return a.history(r, req.matches[1], req.matches[2]);
+               return a.history(currentRequest(), r, req.matches[1], req.matches[2]);
              }));
   server.Get("/fhir/" + type + "/" + id + "/_history/([0-9]{1,18})", route([](FhirApi& a, const FhirRequest& r, R req) {
-               return a.read(r, req.matches[1], req.matches[2], std::stoll(req.matches[3]));
+               return a.read(currentRequest(), r, req.matches[1], req.matches[2], std::stoll(req.matches[3]));
              }));
   server.Get("/fhir/" + type + "/" + id, route([](FhirApi& a, const FhirRequest& r, R req) {
-               return a.read(r, req.matches[1], req.matches[2], std::nullopt);
+               return a.read(currentRequest(), r, req.matches[1], req.matches[2], std::nullopt);
              }));
-  server.Get("/fhir/" + type, route([](FhirApi& a, const FhirRequest& r, R req) { return a.search(r, req.matches[1]); }));
-  server.Post("/fhir/?", route([](FhirApi& a, const FhirRequest& r, R) { return a.transaction(r); }));
-  server.Post("/fhir/" + type, route([](FhirApi& a, const FhirRequest& r, R req) { return a.create(r, req.matches[1]); }));
+  server.Get("/fhir/" + type, route([](FhirApi& a, const FhirRequest& r, R req) { return a.search(currentRequest(), r, req.matches[1]); }));
+  server.Post("/fhir/?", route([](FhirApi& a, const FhirRequest& r, R) { return a.transaction(currentRequest(), r); }));
+  server.Post("/fhir/" + type, route([](FhirApi& a, const FhirRequest& r, R req) { return a.create(currentRequest(), r, req.matches[1]); }));
   server.Put("/fhir/" + type + "/" + id, route([](FhirApi& a, const FhirRequest& r, R req) {
-               return a.update(r, req.matches[1], req.matches[2]);
+               return a.update(currentRequest(), r, req.matches[1], req.matches[2]);
              }));
 }
 

@@ -17,6 +17,7 @@
 #include "fhir/bulk_export.h"
 #include "ingest/gateway.h"
 #include "fhir/search_params.h"
+#include "security/request_context.h"
 
 namespace ilpgw {
 
@@ -45,14 +46,17 @@ class FhirApi {
   explicit FhirApi(Gateway& gateway);
 
   FhirResponse capabilities(const FhirRequest& req) const;
-  FhirResponse read(const FhirRequest& req, const std::string& type, const std::string& id,
-                    std::optional<std::int64_t> version);
-  FhirResponse search(const FhirRequest& req, const std::string& type);
+  // `caller` decides what is visible (tenant isolation) and, for writes,
+  // which organization the records belong to; writes mark it audited.
+  FhirResponse read(const RequestContext& caller, const FhirRequest& req, const std::string& type,
+                    const std::string& id, std::optional<std::int64_t> version);
+  FhirResponse search(const RequestContext& caller, const FhirRequest& req, const std::string& type);
   // type and id may be empty (type or system level).
-  FhirResponse history(const FhirRequest& req, const std::string& type, const std::string& id);
-  FhirResponse create(const FhirRequest& req, const std::string& type);
-  FhirResponse update(const FhirRequest& req, const std::string& type, const std::string& id);
-  FhirResponse transaction(const FhirRequest& req);
+  FhirResponse history(const RequestContext& caller, const FhirRequest& req, const std::string& type,
+                       const std::string& id);
+  FhirResponse create(RequestContext& caller, const FhirRequest& req, const std::string& type);
+  FhirResponse update(RequestContext& caller, const FhirRequest& req, const std::string& type, const std::string& id);
+  FhirResponse transaction(RequestContext& caller, const FhirRequest& req);
 
   FhirResponse exportKickOff(const FhirRequest& req, ExportLevel level, const std::string& request_url);
   FhirResponse exportStatus(const FhirRequest& req, const std::string& job);

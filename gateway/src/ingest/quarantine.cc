@@ -36,6 +36,17 @@ ReprocessResult failure(std::int64_t id, int http_status, std::string_view code,
   return r;
 }
 
+// The store failed: answered through the one Status mapping (fhir/outcome.h).
+ReprocessResult failure(std::int64_t id, const Status& status) {
+  ErrorAnswer answer = errorAnswer(status);
+  ReprocessResult r;
+  r.id = id;
+  r.http_status = answer.http_status;
+  r.outcome_json = std::move(answer.body);
+  r.headers = std::move(answer.headers);
+  return r;
+}
+
 void addOutcome(rapidjson::Value& object, const char* name, const std::string& outcome_json,
                 rapidjson::Document::AllocatorType& a) {
   if (outcome_json.empty()) return;
@@ -69,7 +80,7 @@ ReprocessResult reprocessQuarantine(Gateway& gateway, std::int64_t id) {
   std::lock_guard lock(reprocessMutex());
   Store& store = gateway.store();
   auto found = store.readQuarantine(id);
-  if (!found.isOk()) return failure(id, 503, "transient", "the store is unavailable; retry later");
+  if (!found.isOk()) return failure(id, found.status());
   if (!found.value()) return failure(id, 404, "not-found", "quarantine entry " + std::to_string(id) + " does not exist");
   const QuarantineEntry& entry = *found.value();
   if (entry.status == "resolved") {
@@ -83,7 +94,7 @@ ReprocessResult reprocessQuarantine(Gateway& gateway, std::int64_t id) {
     return failure(id, 409, "not-found", "quarantine entry " + std::to_string(id) + " has no stored payload");
   }
   auto payload = store.readPayload(*entry.payload_id);
-  if (!payload.isOk()) return failure(id, 503, "transient", "the store is unavailable; retry later");
+  if (!payload.isOk()) return failure(id, payload.status());
   if (!payload.value()) {
     return failure(id, 409, "not-found", "payload " + std::to_string(*entry.payload_id) + " is no longer stored");
   }
@@ -136,7 +147,7 @@ ReprocessResult reprocessQuarantine(Gateway& gateway, std::int64_t id) {
   }
   batch.quarantine_updates.push_back(update);
   auto committed = store.commit(std::move(batch));
-  if (!committed.isOk()) return failure(id, 503, "transient", "the store is unavailable; retry later");
+  if (!committed.isOk()) return failure(id, committed.status());
   if (!committed->resources.empty() && gateway.sender() != nullptr) gateway.sender()->notify();
 
   ReprocessResult r;
@@ -164,7 +175,7 @@ std::vector<ReprocessResult> reprocessQuarantineMatching(Gateway& gateway, Quara
   while (static_cast<int>(results.size()) < max_entries) {
     auto page = gateway.store().listQuarantine(filter);
     if (!page.isOk()) {
-      results.push_back(failure(0, 503, "transient", "the store is unavailable; retry later"));
+      results.push_back(failure(0, page.status()));
       break;
     }
     if (page.value().empty()) break;

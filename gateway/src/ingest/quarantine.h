@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ingest/gateway.h"
@@ -24,6 +25,7 @@ struct ReprocessResult {
   std::vector<std::string> produced;  // Type/id/_history/v
   std::vector<std::int64_t> new_quarantine_ids;  // records of a payload-level entry that still fail
   std::string outcome_json;           // reasons when still open or on failure
+  std::vector<std::pair<std::string, std::string>> headers;  // e.g. Retry-After on 503
 };
 
 ReprocessResult reprocessQuarantine(Gateway& gateway, std::int64_t id);

@@ -37,12 +37,17 @@ std::string newSecret() { return base64UrlEncode(randomBytes(32)); }
 
 }  // namespace
 
-bool isValidRole(std::string_view role) { return role == "clinic" || role == "puller" || role == "admin"; }
+bool isValidRole(std::string_view role) { return parseRole(role).has_value(); }
 
 std::vector<std::string> roleScopes(std::string_view role) {
-  if (role == "clinic") return {std::string(kScopeWrite), std::string(kScopeRead)};
-  if (role == "puller") return {std::string(kScopeRead)};
-  if (role == "admin") return {std::string(kScopeAdmin)};
+  auto parsed = parseRole(role);
+  if (!parsed) return {};
+  switch (*parsed) {
+    case Role::kClinic: return {std::string(kScopeWrite), std::string(kScopeRead)};
+    case Role::kPuller: return {std::string(kScopeRead)};
+    case Role::kAdmin: return {std::string(kScopeAdmin)};
+    case Role::kDevelopment: return {};
+  }
   return {};
 }
 
@@ -50,10 +55,11 @@ StatusOr<IssuedCredentials> addClient(Store& store, NewClient request, const std
   if (!isValidRole(request.role)) {
     return Status(StatusCode::kInvalidArgument, "--role must be clinic, puller or admin");
   }
-  if (request.role == "clinic" && !validName(request.organization, 1, 64)) {
+  bool clinic = parseRole(request.role) == Role::kClinic;
+  if (clinic && !validName(request.organization, 1, 64)) {
     return Status(StatusCode::kInvalidArgument, "a clinic client needs --org ORGANIZATION_ID (letters, digits, - . _)");
   }
-  if (request.role != "clinic" && !request.organization.empty()) {
+  if (!clinic && !request.organization.empty()) {
     return Status(StatusCode::kInvalidArgument, "only clinic clients are bound to an organization");
   }
   if (request.client_id.empty()) {

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "security/role.h"
+
 namespace ilpgw {
 
 // SMART Backend Services style scopes.
@@ -17,10 +19,14 @@ inline constexpr std::string_view kScopeWrite = "system/*.write";  // clinic sys
 inline constexpr std::string_view kScopeRead = "system/*.read";    // puller, district office, clinics (own data)
 inline constexpr std::string_view kScopeAdmin = "system/admin";    // /admin/*, audit reading
 
+// The answer to a caller writeOrganization() refuses.
+inline constexpr std::string_view kWriteForbiddenText =
+    "only clinic clients write records, each for its own organization";
+
 struct RequestContext {
   bool authenticated = false;  // a valid token, or auth disabled (dev)
   std::string client_id;       // "anonymous" before authentication
-  std::string role;            // clinic | puller | admin | dev
+  Role role = Role::kPuller;   // until authenticated it holds no scopes, so it may do nothing
   // clinic: the organization it posts for and the only one whose data it
   // reads. Empty for puller and admin: they read every organization.
   std::string organization;
@@ -33,7 +39,17 @@ struct RequestContext {
   // The organization filter to pass into store reads and searches: nullopt
   // means "every organization" (the national puller, admin, auth disabled).
   std::optional<std::string> readOrganization() const {
-    if (role == "clinic") return organization;
+    if (role == Role::kClinic) return organization;
+    return std::nullopt;
+  }
+  // The write-tenancy rule, for every way records come in (ingest, FHIR
+  // create/update/transaction): the organization the caller writes for,
+  // taken from its credentials and never from the payload. A clinic writes
+  // for its own organization, the development caller for the configured
+  // facility; pullers and admins do not write clinical data (nullopt).
+  std::optional<std::string> writeOrganization() const {
+    if (!hasScope(kScopeWrite) || organization.empty()) return std::nullopt;
+    if (role == Role::kClinic || role == Role::kDevelopment) return organization;
     return std::nullopt;
   }
   // Whether a stored resource version (of `resource_organization`) is visible.
@@ -54,7 +70,7 @@ inline RequestContext developmentCaller(std::string organization) {
   RequestContext ctx;
   ctx.authenticated = true;
   ctx.client_id = "dev-unauthenticated";
-  ctx.role = "dev";
+  ctx.role = Role::kDevelopment;
   ctx.organization = std::move(organization);
   ctx.scopes = {std::string(kScopeWrite), std::string(kScopeRead), std::string(kScopeAdmin)};
   return ctx;
