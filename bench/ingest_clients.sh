@@ -20,8 +20,9 @@ work=$(mktemp -d)
 gw_pid=""
 trap '[[ -n $gw_pid ]] && kill "$gw_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 port=${PORT:-18453}
+# wrk opens up to 64 connections from one address: no per-address connection cap.
 cat > "$work/gateway.json" <<JSON
-{ "server": {"listen": "127.0.0.1:$port", "threads": 128},
+{ "server": {"listen": "127.0.0.1:$port", "threads": 128, "max_connections_per_peer": 0},
   "tls": {"cert": "certs/dev/server.crt", "key": "certs/dev/server.key"},
   "store": {"data_dir": "$work/data", "batch_max": ${BATCH_MAX:-256}},
   "limits": {"rate_per_s": 1000000, "rate_burst": 1000000},

@@ -15,8 +15,9 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 gw_port=18443
 echo_port=18444
+# wrk opens up to 64 connections from one address: no per-address connection cap.
 cat > "$work/gateway.json" <<JSON
-{ "server": {"listen": "127.0.0.1:$gw_port", "threads": 128},
+{ "server": {"listen": "127.0.0.1:$gw_port", "threads": 128, "max_connections_per_peer": 0},
   "tls": {"cert": "certs/dev/server.crt", "key": "certs/dev/server.key"},
   "store": {"data_dir": "$work/data"},
   "limits": {"rate_per_s": 1000000, "rate_burst": 1000000},

@@ -72,7 +72,9 @@ const std::vector<KeySpec>& keys() {
        set(&Config::threads)},
       {"server.payload_max_bytes", KeyType::kInteger, "16777216",
        "Largest accepted request body; larger posts get 413.", set(&Config::payload_max_bytes)},
-      {"server.read_timeout_s", KeyType::kInteger, "10", "Socket read timeout in seconds.",
+      {"server.read_timeout_s", KeyType::kInteger, "10",
+       "Longest wait for any single read; whole heads and bodies are bounded by `server.header_timeout_ms` and "
+       "`server.min_body_bytes_per_s`.",
        set(&Config::read_timeout_s)},
       {"server.write_timeout_s", KeyType::kInteger, "10", "Socket write timeout in seconds.",
        set(&Config::write_timeout_s)},
@@ -81,8 +83,8 @@ const std::vector<KeySpec>& keys() {
        "handshake every 5 requests).",
        set(&Config::keep_alive_max_count)},
       {"server.keep_alive_timeout_s", KeyType::kInteger, "5",
-       "Idle seconds before a keep-alive connection closes. Also bounds how long SIGTERM waits for idle "
-       "connections (cpp-httplib 0.11.4 cannot interrupt them).",
+       "Idle seconds before a keep-alive connection closes (at most `server.header_timeout_ms`). Idle "
+       "connections are closed first when accepted connections wait for a worker, and at once on SIGTERM.",
        set(&Config::keep_alive_timeout_s)},
       {"server.listen_backlog", KeyType::kInteger, "512", "Listen queue length for pending connections.",
        set(&Config::listen_backlog)},
