@@ -42,7 +42,7 @@ TEST(SearchParamsTest, ExtractsTokensStringsDatesAndReferences) {
   ASSERT_EQ(index.dates.size(), 1u);
   EXPECT_EQ(index.dates[0].low, "2024-03-05T02:00:00.000Z");
   EXPECT_EQ(index.dates[0].high, "9999-12-31T23:59:59.999Z");
-  EXPECT_EQ(index.tokens.size(), 2u);
+  EXPECT_EQ(index.tokens.size(), 3u);  // two codings and the status
 
   // A Group subject is not a patient: only `subject` indexes it.
   auto cond = parse(R"({"resourceType":"Condition","id":"c1","subject":{"reference":"Group/g1"}})");

@@ -266,7 +266,7 @@ TEST_F(FhirApiHttpTest, UnknownOrMalformedParametersAre400UnlessLenient) {
                             "/fhir/Patient?_summary=true", "/fhir/Patient?gender:not=male", "/fhir/Patient?name=",
                             "/fhir/Patient?_include=Observation:patient", "/fhir/Patient?_lastUpdated=yesterday",
                             "/fhir/Patient?_cursor=x", "/fhir/Observation?patient=Encounter/1",
-                            "/fhir/Patient?identifier=a%7Cb%7Cc", "/fhir/Patient?_revinclude=Observation:patient",
+                            "/fhir/Patient?identifier=a%7Cb%7Cc", "/fhir/Patient?_revinclude=Observation:encounter",
                             "/fhir/Encounter?code=x", "/fhir/Patient/_history?_at=2020"}) {
     auto doc = get(query, 400);
     EXPECT_EQ(json::string(doc, "resourceType"), "OperationOutcome") << query;

@@ -36,6 +36,7 @@ const std::vector<SearchParamDef> kDefs = {
     {"Observation", "code", K::kToken, "Observation.code", "", "The code of the observation (system|code)"},
     {"Observation", "date", K::kDate, "Observation.effective[x]", "", "When the observation was clinically relevant"},
     {"Observation", "category", K::kToken, "Observation.category", "", "The classification of the observation"},
+    {"Observation", "status", K::kToken, "Observation.status", "", "registered | preliminary | final | amended ..."},
 
     {"Condition", "identifier", K::kToken, "Condition.identifier", "", kIdentifierDescription},
     {"Condition", "patient", K::kReference, "Condition.subject", "Patient", "The patient with the condition"},
@@ -43,11 +44,17 @@ const std::vector<SearchParamDef> kDefs = {
     {"Condition", "encounter", K::kReference, "Condition.encounter", "Encounter",
      "The encounter where the condition was recorded"},
     {"Condition", "code", K::kToken, "Condition.code", "", "The code of the condition (e.g. ICD-10)"},
+    {"Condition", "category", K::kToken, "Condition.category", "", "The category of the condition"},
+    {"Condition", "clinical-status", K::kToken, "Condition.clinicalStatus", "",
+     "active | recurrence | relapse | inactive | remission | resolved"},
+    {"Condition", "onset-date", K::kDate, "Condition.onset[x]", "", "Date of onset (dateTime or Period)"},
+    {"Condition", "recorded-date", K::kDate, "Condition.recordedDate", "", "Date the condition was first recorded"},
 
     {"Immunization", "identifier", K::kToken, "Immunization.identifier", "", kIdentifierDescription},
     {"Immunization", "patient", K::kReference, "Immunization.patient", "Patient", "The vaccinated patient"},
     {"Immunization", "date", K::kDate, "Immunization.occurrence[x]", "", "When the vaccine was administered"},
     {"Immunization", "vaccine-code", K::kToken, "Immunization.vaccineCode", "", "The vaccine product"},
+    {"Immunization", "status", K::kToken, "Immunization.status", "", "completed | entered-in-error | not-done"},
 
     {"MedicationRequest", "identifier", K::kToken, "MedicationRequest.identifier", "", kIdentifierDescription},
     {"MedicationRequest", "patient", K::kReference, "MedicationRequest.subject", "Patient",
@@ -56,12 +63,42 @@ const std::vector<SearchParamDef> kDefs = {
     {"MedicationRequest", "encounter", K::kReference, "MedicationRequest.encounter", "Encounter",
      "The encounter of the request"},
     {"MedicationRequest", "status", K::kToken, "MedicationRequest.status", "", "active | completed | cancelled ..."},
+    {"MedicationRequest", "code", K::kToken, "MedicationRequest.medicationCodeableConcept", "",
+     "The medication code (e.g. KFA)"},
+    {"MedicationRequest", "medication", K::kReference, "MedicationRequest.medicationReference", "Medication",
+     "The Medication resource prescribed"},
+    {"MedicationRequest", "authoredon", K::kDate, "MedicationRequest.authoredOn", "",
+     "When the prescription was written"},
+    {"MedicationRequest", "intent", K::kToken, "MedicationRequest.intent", "", "proposal | plan | order ..."},
+    {"MedicationRequest", "category", K::kToken, "MedicationRequest.category", "",
+     "The type of medication usage"},
 
     {"Practitioner", "identifier", K::kToken, "Practitioner.identifier", "", kIdentifierDescription},
+    {"Practitioner", "name", K::kString, "Practitioner.name", "", "Any part of the practitioner's name"},
     {"Organization", "identifier", K::kToken, "Organization.identifier", "", kIdentifierDescription},
+    {"Organization", "name", K::kString, "Organization.name", "", "The organization's name"},
     {"Location", "identifier", K::kToken, "Location.identifier", "", kIdentifierDescription},
+    {"Location", "name", K::kString, "Location.name", "", "The location's name"},
     {"Medication", "identifier", K::kToken, "Medication.identifier", "", kIdentifierDescription},
+    {"Medication", "code", K::kToken, "Medication.code", "", "The medication code (e.g. KFA)"},
+
     {"DiagnosticReport", "identifier", K::kToken, "DiagnosticReport.identifier", "", kIdentifierDescription},
+    {"DiagnosticReport", "patient", K::kReference, "DiagnosticReport.subject", "Patient",
+     "The patient the report is about"},
+    {"DiagnosticReport", "subject", K::kReference, "DiagnosticReport.subject", "", "The subject of the report"},
+    {"DiagnosticReport", "encounter", K::kReference, "DiagnosticReport.encounter", "Encounter",
+     "The encounter the report belongs to"},
+    {"DiagnosticReport", "code", K::kToken, "DiagnosticReport.code", "", "The code of the report (e.g. LOINC panel)"},
+    {"DiagnosticReport", "date", K::kDate, "DiagnosticReport.effective[x]", "", "The clinically relevant time"},
+    {"DiagnosticReport", "status", K::kToken, "DiagnosticReport.status", "", "registered | partial | final ..."},
+    {"DiagnosticReport", "category", K::kToken, "DiagnosticReport.category", "", "The service category"},
+    {"DiagnosticReport", "result", K::kReference, "DiagnosticReport.result", "Observation",
+     "An Observation the report holds"},
+
+    {"Provenance", "target", K::kReference, "Provenance.target", "", "The resources the provenance is about"},
+    {"Provenance", "patient", K::kReference, "Provenance.target", "Patient", "A target that is a Patient"},
+    {"Provenance", "recorded", K::kDate, "Provenance.recorded", "", "When the activity was recorded"},
+    {"Provenance", "agent", K::kReference, "Provenance.agent.who", "", "Who took part in the activity"},
 };
 
 // ---- Extraction --------------------------------------------------------------
@@ -388,6 +425,10 @@ const char* searchParamTypeCode(SearchParamKind kind) {
 
 const SearchParamDef* patientLinkParam(std::string_view type) { return findSearchParam(type, "patient"); }
 
+bool canReferTo(const SearchParamDef& def, std::string_view type) {
+  return def.kind == K::kReference && (def.target.empty() || def.target == type);
+}
+
 std::string normalizeSearchString(std::string_view text) {
   std::string out;
   bool space = false;
@@ -474,7 +515,7 @@ ParsedSearch parseSearch(std::string_view type, const QueryParams& params, const
       name.resize(colon);
     }
     bool is_result_param = name == "_count" || name == "_sort" || name == "_summary" || name == "_total" ||
-                           name == "_include" || name == "_format" || name == "_cursor";
+                           name == "_include" || name == "_revinclude" || name == "_format" || name == "_cursor";
     if (is_result_param && !options.allow_result_params) {
       problem(full_name, "not allowed here", "not-supported");
       continue;
@@ -544,6 +585,18 @@ ParsedSearch parseSearch(std::string_view type, const QueryParams& params, const
         continue;
       }
       parsed.includes.push_back(std::move(include));
+    } else if (name == "_revinclude") {
+      auto pieces = splitEscaped(value, ':');
+      const SearchParamDef* def = pieces.size() >= 2 && pieces.size() <= 3 ? findSearchParam(pieces[0], pieces[1])
+                                                                             : nullptr;
+      if (def == nullptr || !canReferTo(*def, type) || (pieces.size() == 3 && pieces[2] != type)) {
+        problem(full_name,
+                "\"" + value + "\" is not <type>:<reference parameter> referring to " + std::string(type) +
+                    " (see searchRevInclude in GET /fhir/metadata)",
+                "not-supported");
+        continue;
+      }
+      parsed.revincludes.push_back({def, std::string(type)});
     } else if (name == "_id") {
       if (!modifier.empty()) {
         problem(full_name, "takes no modifier", "not-supported");

@@ -36,6 +36,9 @@ const char* searchParamTypeCode(SearchParamKind kind);  // "token", "string", ..
 // compartment as far as this gateway indexes it); nullptr when none.
 const SearchParamDef* patientLinkParam(std::string_view type);
 
+// Whether _revinclude=def.type:def.name can find resources pointing at `type`.
+bool canReferTo(const SearchParamDef& def, std::string_view type);
+
 // Index rows of a (validated) resource, from the table above.
 SearchIndex extractSearchIndex(const rapidjson::Value& resource);
 
@@ -56,6 +59,9 @@ struct IncludeSpec {
 struct ParsedSearch {
   SearchQuery query;
   std::vector<IncludeSpec> includes;
+  // _revinclude=Source:param: resources of param->type whose `param` refers
+  // to a match (target_type is the searched type).
+  std::vector<IncludeSpec> revincludes;
   bool summary_count = false;
   QueryParams applied;             // the parameters used, for Bundle.link (no _cursor)
   std::vector<sdk::Issue> issues;  // errors (strict) or warnings about ignored parameters (lenient)

@@ -412,6 +412,11 @@ std::string capabilityStatement(const Config& config, const std::string& base_ur
       }
     }
     if (!includes.Empty()) r.AddMember("searchInclude", includes, a);
+    rapidjson::Value revincludes(rapidjson::kArrayType);
+    for (const auto& def : searchParamDefs()) {
+      if (canReferTo(def, type)) revincludes.PushBack(json::str(std::string(def.type) + ":" + std::string(def.name), a), a);
+    }
+    if (!revincludes.Empty()) r.AddMember("searchRevInclude", revincludes, a);
     r.AddMember("searchParam", params, a);
     if (type == "Patient") {
       rapidjson::Value ops(rapidjson::kArrayType);
@@ -528,6 +533,33 @@ FhirResponse FhirApi::search(const RequestContext& caller, const FhirRequest& re
     if (!included.isOk()) return failure(included.status());
     for (const auto& r : included.value()) {
       if (!caller.canRead(r.organization)) continue;  // another organization's: as if missing
+      bundle.entry(req.base_url + "/" + r.type + "/" + r.id, r.json, "\"search\":{\"mode\":\"include\"}");
+    }
+  }
+  for (const auto& revinclude : parsed.revincludes) {
+    if (page->resources.empty()) break;
+    // One store search per _revinclude: every resource of the source type
+    // whose parameter refers to a match on this page, tenant-filtered in the
+    // query like the matches; at most limits.search_count_max of them.
+    SearchQuery referring;
+    referring.type = std::string(revinclude.param->type);
+    referring.want_total = false;
+    referring.limit = gateway_.config().search_count_max;
+    referring.organization = caller.readOrganization();
+    SearchClause clause;
+    clause.kind = SearchKind::kReference;
+    clause.param = std::string(revinclude.param->name);
+    for (const auto& r : page->resources) {
+      SearchValue v;
+      v.value = r.id;
+      v.target_type = r.type;
+      clause.any_of.push_back(std::move(v));
+    }
+    referring.all_of.push_back(std::move(clause));
+    auto found = gateway_.store().search(referring);
+    if (!found.isOk()) return failure(found.status());
+    for (const auto& r : found->resources) {
+      if (!listed.insert(r.type + "/" + r.id).second) continue;
       bundle.entry(req.base_url + "/" + r.type + "/" + r.id, r.json, "\"search\":{\"mode\":\"include\"}");
     }
   }
