@@ -185,6 +185,37 @@ TEST(SearchTenancyTest, RevincludeShowsOnlyTheCallersOrganization) {
   EXPECT_EQ(includes(*a), (std::set<std::string>{"match " + patient, "include " + mine}));
   EXPECT_TRUE(includes(*b).empty()) << "the patient is pkm-a's: pkm-b sees nothing";
   EXPECT_EQ(includes(*puller), (std::set<std::string>{"match " + patient, "include " + mine, "include " + theirs}));
+
+  // $everything: the same rule; pages of two walk every record once.
+  auto everything = [&](httplib::Client& c, int expected_status) {
+    std::vector<std::string> ids;
+    std::string url = "/fhir/Patient/" + patient + "/$everything?_count=2";
+    for (int guard = 0; !url.empty() && guard < 20; ++guard) {
+      auto res = c.Get(url.c_str());
+      EXPECT_TRUE(res);
+      if (!res) break;
+      EXPECT_EQ(res->status, expected_status) << res->body;
+      if (res->status != 200) break;
+      auto doc = testing::parseJson(res->body);
+      EXPECT_EQ(std::string(json::string(doc, "type")), "searchset");
+      if (doc.HasMember("entry")) {
+        EXPECT_LE(doc["entry"].Size(), 2u);
+        for (const auto& e : doc["entry"].GetArray()) ids.emplace_back(json::string(e["resource"], "id"));
+      }
+      url.clear();
+      for (const auto& l : doc["link"].GetArray()) {
+        if (json::string(l, "relation") != "next") continue;
+        url = std::string(json::string(l, "url"));
+        url = url.substr(url.find("/fhir/"));
+      }
+    }
+    return ids;
+  };
+  EXPECT_EQ(everything(*a, 200), (std::vector<std::string>{patient, encounter, mine}));
+  EXPECT_TRUE(everything(*b, 404).empty()) << "another organization's patient answers like a missing one";
+  auto all = everything(*puller, 200);
+  EXPECT_EQ(std::set<std::string>(all.begin(), all.end()), (std::set<std::string>{patient, encounter, mine, theirs}));
+  EXPECT_EQ(all.size(), 4u) << "no record twice across pages";
 }
 
 }  // namespace

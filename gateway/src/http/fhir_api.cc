@@ -20,6 +20,7 @@ namespace ilpgw {
 namespace {
 
 constexpr const char* kExportDefinition = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export";
+constexpr const char* kPatientEverythingDefinition = "http://hl7.org/fhir/OperationDefinition/Patient-everything";
 constexpr const char* kPatientExportDefinition = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export";
 
 std::string quote(std::string_view text) {
@@ -421,6 +422,7 @@ std::string capabilityStatement(const Config& config, const std::string& base_ur
     if (type == "Patient") {
       rapidjson::Value ops(rapidjson::kArrayType);
       ops.PushBack(operation("export", kPatientExportDefinition), a);
+      ops.PushBack(operation("everything", kPatientEverythingDefinition), a);
       r.AddMember("operation", ops, a);
     }
     resources.PushBack(r, a);
@@ -564,6 +566,104 @@ FhirResponse FhirApi::search(const RequestContext& caller, const FhirRequest& re
     }
   }
   addOutcomeEntry(bundle, parsed.issues);
+  FhirResponse res;
+  res.body = bundle.finish();
+  return res;
+}
+
+FhirResponse FhirApi::everything(const RequestContext& caller, const FhirRequest& req, const std::string& id) {
+  // The Patient and, type after type, every resource whose `patient`
+  // parameter refers to it. Paged by _count; the cursor is
+  // "<type index>.<commit seq>" so a page resumes inside a type's results.
+  int count = std::min(50, gateway_.config().search_count_max);
+  std::size_t type_at = 0;
+  std::optional<std::int64_t> after;
+  QueryParams applied;
+  for (const auto& [name, value] : req.params) {
+    if (name == "_count") {
+      int n = 0;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || ptr != value.data() + value.size() || n < 1) {
+        return outcome(400, "invalid", "_count must be a positive integer", "_count");
+      }
+      count = std::min(n, gateway_.config().search_count_max);
+      applied.emplace_back(name, value);
+    } else if (name == "_cursor") {
+      std::size_t dot = value.find('.');
+      bool ok = dot != std::string::npos && dot > 0 && dot <= 3;
+      std::int64_t seq = 0;
+      if (ok) {
+        auto first = std::from_chars(value.data(), value.data() + dot, type_at);
+        auto second = std::from_chars(value.data() + dot + 1, value.data() + value.size(), seq);
+        ok = first.ec == std::errc() && first.ptr == value.data() + dot && second.ec == std::errc() &&
+             second.ptr == value.data() + value.size() && seq >= 0;
+      }
+      if (!ok) return outcome(400, "invalid", "_cursor is not a cursor this server issued", "_cursor");
+      if (seq > 0) after = seq;
+    } else {
+      return outcome(400, "not-supported", "Patient/$everything takes _count only (not " + name + ")", name);
+    }
+  }
+  auto patient = gateway_.store().read("Patient", id);
+  if (!patient.isOk()) return failure(patient.status());
+  // Another organization's patient answers exactly like a missing one.
+  if (!patient.value() || !caller.canRead(patient.value()->organization)) {
+    return outcome(404, "not-found", "Patient/" + id + " does not exist");
+  }
+  std::vector<std::string> types;  // index 0 is the Patient itself
+  types.emplace_back("Patient");
+  for (const auto& type : fhir::supportedResourceTypes()) {
+    if (type != "Patient" && patientLinkParam(type) != nullptr) types.push_back(type);
+  }
+  BundleWriter bundle("searchset", Watermark{});
+  std::string base = req.base_url + "/Patient/" + id + "/$everything";
+  QueryParams self = applied;
+  for (const auto& [name, value] : req.params) {
+    if (name == "_cursor") self.emplace_back(name, value);
+  }
+  bundle.link("self", linkUrl(base, self));
+  std::vector<StoredResource> kept;
+  kept.reserve(static_cast<std::size_t>(count));
+  std::string next_cursor;
+  if (type_at == 0) {
+    kept.push_back(*patient.value());
+    type_at = 1;
+    after.reset();
+  }
+  for (; type_at < types.size() && next_cursor.empty(); ++type_at) {
+    int room = count - static_cast<int>(kept.size());
+    if (room <= 0) {
+      next_cursor = std::to_string(type_at) + ".0";
+      break;
+    }
+    SearchQuery query;
+    query.type = types[type_at];
+    query.want_total = false;
+    query.limit = room;
+    query.after_seq = after;
+    query.organization = caller.readOrganization();  // tenant isolation, in the store's query
+    SearchClause clause;
+    clause.kind = SearchKind::kReference;
+    clause.param = std::string(patientLinkParam(types[type_at])->name);
+    SearchValue v;
+    v.value = id;
+    v.target_type = "Patient";
+    clause.any_of.push_back(std::move(v));
+    query.all_of.push_back(std::move(clause));
+    auto page = gateway_.store().search(query);
+    if (!page.isOk()) return failure(page.status());
+    for (auto& r : page->resources) kept.push_back(std::move(r));
+    if (page->more && !kept.empty()) next_cursor = std::to_string(type_at) + "." + std::to_string(kept.back().seq);
+    after.reset();
+  }
+  if (!next_cursor.empty()) {
+    QueryParams next = applied;
+    next.emplace_back("_cursor", next_cursor);
+    bundle.link("next", linkUrl(base, next));
+  }
+  for (const auto& r : kept) {
+    bundle.entry(req.base_url + "/" + r.type + "/" + r.id, r.json, "\"search\":{\"mode\":\"match\"}");
+  }
   FhirResponse res;
   res.body = bundle.finish();
   return res;
@@ -1083,6 +1183,9 @@ void registerFhirApi(httplib::Server& server, Gateway& gateway, bool tls) {
              }));
   server.Get("/fhir/" + type + "/_history",
              route([](FhirApi& a, const FhirRequest& r, R req) { return a.history(currentRequest(), r, req.matches[1], ""); }));
+  server.Get("/fhir/Patient/" + id + R"(/\$everything)", route([](FhirApi& a, const FhirRequest& r, R req) {
+               return a.everything(currentRequest(), r, req.matches[1]);
+             }));
   server.Get("/fhir/" + type + "/" + id + "/_history", route([](FhirApi& a, const FhirRequest& r, R req) {
                return a.history(currentRequest(), r, req.matches[1], req.matches[2]);
              }));

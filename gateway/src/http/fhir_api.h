@@ -57,6 +57,9 @@ class FhirApi {
   FhirResponse create(RequestContext& caller, const FhirRequest& req, const std::string& type);
   FhirResponse update(RequestContext& caller, const FhirRequest& req, const std::string& type, const std::string& id);
   FhirResponse transaction(RequestContext& caller, const FhirRequest& req);
+  // Patient/{id}/$everything: the patient and every resource in its
+  // compartment (as this gateway indexes it), paged by _count.
+  FhirResponse everything(const RequestContext& caller, const FhirRequest& req, const std::string& id);
 
   FhirResponse exportKickOff(const FhirRequest& req, ExportLevel level, const std::string& request_url);
   FhirResponse exportStatus(const FhirRequest& req, const std::string& job);
