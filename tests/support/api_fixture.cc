@@ -3,20 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <random>
 
 namespace ilpgw::apitest {
-
-ScratchDir::ScratchDir() {
-  std::random_device rd;
-  path_ = std::filesystem::temp_directory_path() / ("ilpgw-api-" + std::to_string(rd()) + std::to_string(rd()));
-  std::filesystem::create_directories(path_);
-}
-
-ScratchDir::~ScratchDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
 
 const TestCert& testCert() {
   static ScratchDir* dir = new ScratchDir();  // lives for the process; removed by the OS temp cleaner otherwise

@@ -14,20 +14,12 @@
 #include "ingest/gateway.h"
 #include "base/json.h"
 #include "http/server.h"
+#include "test_support.h"
 
 namespace ilpgw::apitest {
 
-class ScratchDir {
- public:
-  ScratchDir();
-  ~ScratchDir();
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+// The one temporary-directory helper of the test suite (test_support.h).
+using ScratchDir = testing::TempDir;
 
 // Certificate and key for CN/SAN 127.0.0.1, made once per test process.
 struct TestCert {
