@@ -10,9 +10,11 @@
 #include <string>
 #include <string_view>
 
+#include "ilpgw/sdk/identifiers.h"
+
 namespace ilpgw::plugins::epuskesmas_json {
 
-inline constexpr std::string_view kUcum = "http://unitsofmeasure.org";
+inline constexpr std::string_view kUcum = sdk::kUcumSystem;
 
 class FhirWriter {
  public:
