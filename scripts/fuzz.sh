@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang, ASan + UBSan) and runs each for a
 # bounded time. Fails on any crash, leak, timeout or sanitizer report.
-#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     (default 30 s, every target)
+#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     (default 15 s, every target)
+# Every target is a folder of tests/fuzz/corpus/; the run costs targets x
+# SECONDS of fuzzing plus the build, and the total is printed at the end.
 # BUILD_DIR (default build-fuzz) and JOBS (default nproc) are honoured.
 # New findings are saved in $BUILD_DIR/fuzz-artifacts/<target>/; add a
 # minimised reproducer to tests/fuzz/corpus/<target>/ once fixed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${1:-30}
+seconds=${1:-15}
 shift || true
 build=${BUILD_DIR:-build-fuzz}
 command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ missing (scripts/install-deps.sh installs clang)"; exit 2; }
@@ -23,6 +25,7 @@ cmake --build "$build" -j"${JOBS:-$(nproc)}" --target "${targets[@]}"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$PWD/tests/fuzz/ubsan.supp}
 failed=()
+started=$SECONDS
 for target in "${targets[@]}"; do
   binary=$(find "$build" -type f -name "$target" -perm -u+x | head -1)
   [[ -n $binary ]] || { echo "fuzz.sh: $target was not built"; failed+=("$target"); continue; }
@@ -42,6 +45,7 @@ for target in "${targets[@]}"; do
     failed+=("$target")
   fi
 done
+echo "fuzz.sh: total fuzzing time $((SECONDS - started)) s (${#targets[@]} targets x ${seconds} s budget = $((${#targets[@]} * seconds)) s)"
 if ((${#failed[@]})); then
   echo "fuzz.sh: failures in ${failed[*]}"
   exit 1

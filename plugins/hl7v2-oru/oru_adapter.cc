@@ -763,7 +763,7 @@ class MessageMapper {
   }
 
   const Message& message_;
-  size_t index_;
+  [[maybe_unused]] size_t index_;
   const sdk::Context& context_;
   const Options& options_;
   sdk::Record record_;

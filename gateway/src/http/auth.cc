@@ -9,6 +9,7 @@
 #include "security/clients.h"
 #include "security/smart_configuration.h"
 #include "http/client.h"
+#include "security/token_request.h"
 #include "base/crypto.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -38,41 +39,6 @@ bool isLoopbackAddress(const std::string& addr) {
 }
 
 bool startsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-
-std::string percentDecode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out.push_back(' ');
-    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-// application/x-www-form-urlencoded body; repeated names keep the first value.
-std::map<std::string, std::string> parseForm(std::string_view body) {
-  std::map<std::string, std::string> out;
-  size_t at = 0;
-  while (at <= body.size()) {
-    size_t end = body.find('&', at);
-    if (end == std::string_view::npos) end = body.size();
-    std::string_view pair = body.substr(at, end - at);
-    size_t eq = pair.find('=');
-    if (!pair.empty()) {
-      std::string name = percentDecode(pair.substr(0, eq));
-      std::string value = eq == std::string_view::npos ? "" : percentDecode(pair.substr(eq + 1));
-      out.emplace(std::move(name), std::move(value));
-    }
-    at = end + 1;
-  }
-  return out;
-}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -398,8 +364,7 @@ void Security::handleToken(const httplib::Request& req, httplib::Response& res) 
     res.set_header("Retry-After", std::to_string(wait));
     return oauthError(429, "slow_down", "too many token requests; retry later");
   }
-  std::string type = lower(req.get_header_value("Content-Type"));
-  if (type.substr(0, type.find(';')) != "application/x-www-form-urlencoded") {
+  if (!isFormContentType(req.get_header_value("Content-Type"))) {
     return oauthError(400, "invalid_request", "the body must be application/x-www-form-urlencoded");
   }
   auto form = parseForm(req.body);
@@ -409,17 +374,13 @@ void Security::handleToken(const httplib::Request& req, httplib::Response& res) 
   std::string id = form["client_id"];
   std::string secret = form["client_secret"];
   std::string authorization = req.get_header_value("Authorization");
-  if (lower(authorization.substr(0, 6)) == "basic ") {
+  if (auto basic = parseBasicCredentials(authorization)) {
     used_basic = true;
     if (!secret.empty()) return oauthError(400, "invalid_request", "use one client authentication method, not two");
-    auto decoded = base64Decode(std::string_view(authorization).substr(6));
-    size_t colon = decoded ? decoded->find(':') : std::string::npos;
-    if (colon == std::string::npos) return oauthError(401, "invalid_client", "malformed Basic credentials");
-    // RFC 6749 2.3.1: id and secret are form-urlencoded before Basic encoding.
-    std::string basic_id = percentDecode(decoded->substr(0, colon));
-    if (!id.empty() && id != basic_id) return oauthError(400, "invalid_request", "client_id differs from Basic credentials");
-    id = basic_id;
-    secret = percentDecode(decoded->substr(colon + 1));
+    if (basic->malformed) return oauthError(401, "invalid_client", "malformed Basic credentials");
+    if (!id.empty() && id != basic->id) return oauthError(400, "invalid_request", "client_id differs from Basic credentials");
+    id = basic->id;
+    secret = basic->secret;
   }
   std::optional<ClientRecord> client;
   if (form.count("client_assertion") != 0 || form.count("client_assertion_type") != 0) {

@@ -121,14 +121,23 @@ struct Condition {
   std::vector<Condition> children;
 };
 
+// An object node's member, key and value (std::pair<std::string, Node> inside
+// Node is rejected by clang with libstdc++: Node is incomplete there).
+struct NodeMember;
+
 struct Node {
   enum class Kind { kObject, kArray, kTemplate, kLiteral, kForeach } kind = Kind::kLiteral;
-  std::vector<std::pair<std::string, Node>> members;
+  std::vector<NodeMember> members;
   std::vector<Node> items;  // array items; kForeach: the one item template
   Template text;
   std::string literal;  // JSON text of a number, boolean or null
   std::optional<Condition> when;
   std::string foreach;  // group name
+};
+
+struct NodeMember {
+  std::string first;
+  Node second;
 };
 
 struct RepeatSpec {
@@ -1035,7 +1044,7 @@ class Compiler {
         } else if (!key.empty() && key[0] == '$') {
           error(at, "unknown directive \"" + key + "\" (known: $when, and $foreach/$item in arrays)");
         } else {
-          node.members.emplace_back(key, compileNode(m.value, at, group, fhir_path + "." + key));
+          node.members.push_back({key, compileNode(m.value, at, group, fhir_path + "." + key)});
         }
       }
     } else if (value.IsArray()) {
