@@ -335,6 +335,37 @@ TEST(SlowClientsTest, HeadDeadlineClosesTricklingClient) {
   EXPECT_EQ(res->status, 200);
 }
 
+TEST(SlowClientsTest, PlainHttpHasTheSameHeadDeadline) {
+  testing::GatewayOptions options = withServer(R"("header_timeout_ms": 1000)");
+  options.plain_http = true;
+  testing::GatewayProcess gw(options);
+  int fd = startConnect("127.0.0.2", gw.port());
+  pollfd connected{fd, POLLOUT, 0};
+  ASSERT_EQ(::poll(&connected, 1, 2000), 1);
+  auto start = Clock::now();
+  bool closed = false;
+  std::string got;
+  std::string head = "GET /health HTTP/1.1\r\nHost: gw\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  for (size_t i = 0; i < head.size() && !closed; ++i) {
+    if (::send(fd, &head[i], 1, MSG_NOSIGNAL) != 1) break;
+    pollfd readable{fd, POLLIN, 0};
+    if (::poll(&readable, 1, 200) == 1) {
+      char buf[512];
+      ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) closed = true;
+      else got.append(buf, static_cast<size_t>(n));
+    }
+  }
+  long long lasted = msSince(start);
+  ::close(fd);
+  EXPECT_TRUE(closed) << "still open after " << lasted << " ms";
+  EXPECT_LE(lasted, 2500);
+  EXPECT_EQ(got, "");
+  auto res = gw.client()->Get("/health");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+}
+
 TEST(SlowClientsTest, SlowBodyGets408AndIsClosed) {
   testing::GatewayProcess gw(withServer(R"("min_body_bytes_per_s": 1000, "body_grace_ms": 500)"));
   RawTls conn("127.0.0.2", gw.port());
