@@ -125,6 +125,28 @@ TEST_F(MappingLoadTest, BadTypeAndBrokenJson) {
   EXPECT_NE(broken.message().find("klinik.mapping.json:4: not valid JSON"), std::string::npos) << broken.message();
 }
 
+TEST_F(MappingLoadTest, UcumNeedsABooleanAndTheUnitTable) {
+  std::string text = kValidMapping;
+  const std::string id_field = R"("id": { "path": "id", "type": "string", "required": true })";
+  text.replace(text.find(id_field), id_field.size(),
+               id_field + R"(,
+    "unit": { "path": "unit", "type": "code", "concept_map": "satuan-ucum", "ucum": true })");
+  // The mappings directory here has no ucum-units.json.
+  Status missing = load(text);
+  ASSERT_FALSE(missing.isOk());
+  EXPECT_NE(missing.message().find("at /fields/unit/ucum: the UCUM table is needed"), std::string::npos)
+      << missing.message();
+
+  std::filesystem::copy_file(std::string(ILPGW_MAPPINGS_DIR) + "/ucum-units.json", dir_.path() / "ucum-units.json");
+  Status loaded = load(text);
+  EXPECT_TRUE(loaded.isOk()) << loaded.message();
+
+  text.replace(text.find("\"ucum\": true"), 12, "\"ucum\": 1   ");
+  Status not_boolean = load(text);
+  ASSERT_FALSE(not_boolean.isOk());
+  EXPECT_NE(not_boolean.message().find("ucum must be true or false"), std::string::npos) << not_boolean.message();
+}
+
 TEST_F(MappingLoadTest, ReferenceToAnUnknownResourceAndMissingFile) {
   std::string text = kValidMapping;
   text.replace(text.find("\"{{id}}\" }"), 8, "\"{{ref:encounter}}\"");
