@@ -1,5 +1,7 @@
-// The ilp-gateway command line: offline mapping and start-up failures.
+// The ilp-gateway command line: offline mapping, start-up failures, and the
+// store's schema version (`store check`, a store from a newer version).
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "base/json.h"
 #include "test_support.h"
@@ -76,6 +78,35 @@ TEST_F(CliTest, RefusesDevCertificatesOnAPublicAddress) {
   std::string out, err;
   EXPECT_NE(runGateway(args, out, &err), 0);
   EXPECT_NE(err.find("refusing development certificates"), std::string::npos) << err;
+}
+
+TEST_F(CliTest, StoreCheckPrintsTheSchemaVersion) {
+  std::string data = dir_.file("data");
+  std::string out, err;
+  EXPECT_NE(runGateway({"store", "check", "--data", data}, out, &err), 0) << "no store there yet";
+  ASSERT_EQ(runGateway({"client", "add", "--data", data, "--role", "puller"}, out, &err), 0) << err;
+  ASSERT_EQ(runGateway({"store", "check", "--data", data}, out, &err), 0) << out << err;
+  EXPECT_NE(out.find("gateway.db: ok, schema version 2 ("), std::string::npos) << out;
+}
+
+TEST_F(CliTest, StoreFromANewerVersionIsRefusedWithOneLine) {
+  std::string data = dir_.file("data");
+  std::string out, err;
+  ASSERT_EQ(runGateway({"client", "add", "--data", data, "--role", "puller"}, out, &err), 0) << err;
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((data + "/gateway.db").c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, "PRAGMA user_version = 3", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  const std::string refusal =
+      "store schema version 3 is newer than this ilp-gateway supports (2); upgrade ilp-gateway";
+  EXPECT_NE(runGateway({"store", "check", "--data", data}, out, &err), 0);
+  EXPECT_NE(err.find(refusal), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  std::vector<std::string> serve = {"serve", "--listen", "127.0.0.1:0", "--data", data};
+  auto more = common();
+  serve.insert(serve.end(), more.begin(), more.end());
+  EXPECT_NE(runGateway(serve, out, &err), 0);
+  EXPECT_NE(err.find(refusal), std::string::npos) << err;
 }
 
 }  // namespace

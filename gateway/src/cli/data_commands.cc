@@ -38,7 +38,7 @@ int storeCommand(const Args& args) {
     return 1;
   }
   auto stats = store.value()->stats();
-  std::printf("%s: ok", path.c_str());
+  std::printf("%s: ok, schema version %d", path.c_str(), store.value()->schemaVersion());
   if (stats.isOk()) {
     std::printf(" (%lld resources, %lld versions, %lld payloads, %lld open quarantine entries)",
                 static_cast<long long>(stats->resources), static_cast<long long>(stats->versions),

@@ -80,7 +80,7 @@ int clientCommand(const Args& args) {
     ilpgw::Status keys = readClientKeys(args, config.value(), jwks);
     if (!keys.isOk()) return fail(keys.message());
     auto issued = ilpgw::addClient(
-        s, {args.client_id, args.role, args.org, args.cert, args.local_only, jwks, args.jwks_url}, cliActor());
+        s, s, {args.client_id, args.role, args.org, args.cert, args.local_only, jwks, args.jwks_url}, cliActor());
     if (!issued.isOk()) return fail(issued.status().message());
     printCredentials(issued.value());
     return 0;
@@ -99,13 +99,13 @@ int clientCommand(const Args& args) {
     return 0;
   }
   if (action == "revoke" && args.files.size() == 2) {
-    ilpgw::Status revoked = ilpgw::revokeClient(s, args.files[1], cliActor());
+    ilpgw::Status revoked = ilpgw::revokeClient(s, s, args.files[1], cliActor());
     if (!revoked.isOk()) return fail(revoked.message());
     std::printf("revoked %s\n", args.files[1].c_str());
     return 0;
   }
   if (action == "rotate" && args.files.size() == 2) {
-    auto issued = ilpgw::rotateClientSecret(s, args.files[1], cliActor());
+    auto issued = ilpgw::rotateClientSecret(s, s, args.files[1], cliActor());
     if (!issued.isOk()) return fail(issued.status().message());
     printCredentials(issued.value());
     return 0;

@@ -1,24 +1,72 @@
 #include "fhir/bulk_export.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <random>
+#include <set>
 
-#include "fhir/fhir_validator.h"
+#include "base/crypto.h"
 #include "base/log.h"
 #include "base/time_util.h"
+#include "fhir/fhir_validator.h"
 
 namespace ilpgw {
 namespace {
 
-constexpr int kMaxJobs = 16;  // queued + finished jobs kept; each holds files on disk
+constexpr int kMaxJobs = 16;  // queued, running and finished jobs kept; each holds files on disk
+// A job running when the gateway died this many times fails instead of
+// running again (it may be what kills the gateway).
+constexpr int kMaxInterruptedRuns = 3;
+// How often the running job's progress is written to the store.
+constexpr auto kProgressInterval = std::chrono::seconds(1);
 
-std::string randomJobId() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  for (int i = 0; i < 32; ++i) id += kHex[rng() & 15];
-  return id;
+std::string randomJobId() { return hex(randomBytes(16)); }  // 32 hex digits, unguessable
+
+std::int64_t nowMillis() { return millisFromInstant(nowInstant()).value_or(0); }
+
+// The instant `ms` from now.
+std::string instantIn(std::int64_t ms) { return instantFromMillis(nowMillis() + ms); }
+
+bool expired(const ExportJob& job, const std::string& now) {
+  return !job.expires_at.empty() && job.expires_at <= now;
+}
+
+ExportJob jobFor(const ExportRequest& request) {
+  ExportJob job;
+  job.client_id = request.client_id;
+  job.level = request.level == ExportLevel::kPatient ? "patient" : "system";
+  job.types = request.types;
+  job.since = request.since;
+  job.organization = request.organization;
+  job.request_url = request.request_url;
+  job.state = ExportJobState::kQueued;
+  job.created_at = nowInstant();
+  return job;
+}
+
+ExportRequest requestOf(const ExportJob& job) {
+  ExportRequest request;
+  request.level = job.level == "patient" ? ExportLevel::kPatient : ExportLevel::kSystem;
+  request.types = job.types;
+  request.since = job.since;
+  request.request_url = job.request_url;
+  request.client_id = job.client_id;
+  request.organization = job.organization;
+  return request;
+}
+
+// Flushes a written file (or directory) to disk, so a job recorded as
+// completed never points at output a power cut could still lose.
+bool syncPath(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
 }
 
 std::vector<std::string> splitComma(std::string_view s) {
@@ -109,10 +157,26 @@ std::vector<SearchQuery> exportQueries(const ExportRequest& request) {
   return queries;
 }
 
-BulkExporter::BulkExporter(Store& store, std::string directory) : store_(store), directory_(std::move(directory)) {
-  // Jobs do not survive a restart, so neither do their files.
+ExportOptions exportOptions(const Config& config) {
+  ExportOptions options;
+  options.directory = config.data_dir + "/exports";
+  options.legacy_directory = config.data_dir + "/export";
+  options.retention_ms = static_cast<std::int64_t>(config.export_retention_hours) * 3600 * 1000;
+  options.max_bytes = config.export_max_bytes;
+  return options;
+}
+
+BulkExporter::BulkExporter(ResourceStore& resources, ExportJobs& jobs, ExportOptions options)
+    : resources_(resources), jobs_(jobs), options_(std::move(options)) {
   std::error_code ec;
-  std::filesystem::remove_all(directory_, ec);
+  if (!options_.legacy_directory.empty()) std::filesystem::remove_all(options_.legacy_directory, ec);
+  std::filesystem::create_directories(options_.directory, ec);
+  if (ec) logLine(LogLevel::kError, "export: cannot create " + options_.directory + ": " + ec.message());
+  // Exports hold patient data: only the gateway's user may read them.
+  std::filesystem::permissions(options_.directory, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
+  resume();
+  expireNow();
   worker_ = std::thread([this] { workerLoop(); });
 }
 
@@ -120,147 +184,308 @@ BulkExporter::~BulkExporter() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
-    for (auto& [id, job] : jobs_) job->cancelled = true;
   }
   wake_.notify_all();
   worker_.join();
 }
 
-StatusOr<std::string> BulkExporter::start(ExportRequest request) {
-  auto job = std::make_shared<Job>();
-  job->request = std::move(request);
-  job->status.request_url = job->request.request_url;
-  std::lock_guard lock(mutex_);
-  if (static_cast<int>(jobs_.size()) >= kMaxJobs) {
-    return Status(StatusCode::kUnavailable, "too many export jobs; DELETE finished ones first");
+std::string BulkExporter::jobDirectory(const std::string& job) const {
+  return (std::filesystem::path(options_.directory) / job).string();
+}
+
+void BulkExporter::resume() {
+  auto jobs = jobs_.listExportJobs();
+  if (!jobs.isOk()) {
+    logLine(LogLevel::kError, "export: cannot read the export jobs; unfinished jobs resume at the next start");
+    return;
   }
-  job->id = randomJobId();
-  jobs_[job->id] = job;
-  queue_.push_back(job);
+  std::set<std::string> known;
+  for (auto& job : jobs.value()) {
+    known.insert(job.id);
+    if (job.state != ExportJobState::kQueued && job.state != ExportJobState::kRunning) continue;
+    std::error_code ec;
+    std::filesystem::remove_all(jobDirectory(job.id), ec);  // partial output of the interrupted run
+    if (job.state == ExportJobState::kRunning && job.attempts >= kMaxInterruptedRuns) {
+      job.state = ExportJobState::kFailed;
+      job.error = "the gateway stopped during this export " + std::to_string(job.attempts) +
+                  " times; start a new export (with fewer types or _since if it is large)";
+      job.finished_at = nowInstant();
+      job.expires_at = instantIn(options_.retention_ms);
+      job.files.clear();
+      (void)jobs_.updateExportJob(job);
+      logLine(LogLevel::kError, "export " + job.id + ": interrupted " + std::to_string(job.attempts) +
+                                    " times by the gateway stopping; marked failed");
+      continue;
+    }
+    logLine(LogLevel::kInfo, "export " + job.id + ": " +
+                                 (job.state == ExportJobState::kRunning ? "was running" : "was queued") +
+                                 " when the gateway stopped; runs again from the start");
+    queue_.push_back(job.id);
+  }
+  // Directories no job owns: left by a job deleted while the gateway was down.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.directory, ec)) {
+    if (!known.contains(entry.path().filename().string())) std::filesystem::remove_all(entry.path(), ec);
+  }
+}
+
+void BulkExporter::expireNow() {
+  auto expired_jobs = jobs_.listExpiredExportJobs(nowInstant());
+  if (!expired_jobs.isOk()) return;  // logged by the store; the next sweep retries
+  for (const auto& job : expired_jobs.value()) {
+    std::error_code ec;
+    std::filesystem::remove_all(jobDirectory(job.id), ec);
+    if (jobs_.deleteExportJob(job.id).isOk()) logLine(LogLevel::kInfo, "export " + job.id + ": expired, output deleted");
+  }
+}
+
+StatusOr<std::string> BulkExporter::start(ExportRequest request) {
+  ExportJob job = jobFor(request);
+  std::lock_guard lock(mutex_);  // one count-then-create at a time
+  auto jobs = jobs_.listExportJobs();
+  if (!jobs.isOk()) return jobs.status();
+  std::string now = nowInstant();
+  auto kept = std::count_if(jobs.value().begin(), jobs.value().end(),
+                            [&](const ExportJob& j) { return !expired(j, now); });
+  if (kept >= kMaxJobs) {
+    return Status(StatusCode::kTooManyRequests, "too many export jobs; DELETE finished ones first");
+  }
+  job.id = randomJobId();
+  Status created = jobs_.createExportJob(job);
+  if (!created.isOk()) return created;
+  queue_.push_back(job.id);
   wake_.notify_one();
-  return job->id;
+  return job.id;
 }
 
-std::optional<ExportStatus> BulkExporter::status(const std::string& job, const std::string& client_id) const {
+StatusOr<std::optional<ExportJob>> BulkExporter::visibleJob(const std::string& id,
+                                                            const std::string& client_id) const {
+  auto found = jobs_.readExportJob(id);
+  if (!found.isOk()) return found.status();
+  if (found.value() && (found.value()->client_id != client_id || expired(*found.value(), nowInstant()))) {
+    found.value().reset();
+  }
+  return found;
+}
+
+StatusOr<std::optional<ExportStatus>> BulkExporter::status(const std::string& id, const std::string& client_id) const {
+  auto found = visibleJob(id, client_id);
+  if (!found.isOk()) return found.status();
+  if (!found.value()) return std::optional<ExportStatus>();
+  const ExportJob& job = *found.value();
+  ExportStatus status{job.state, job.exported, job.transaction_time, job.request_url, job.files, job.error};
   std::lock_guard lock(mutex_);
-  auto it = jobs_.find(job);
-  if (it == jobs_.end() || it->second->request.client_id != client_id) return std::nullopt;
-  return it->second->status;
+  if (running_ == id && job.state == ExportJobState::kRunning) status.exported = running_exported_;
+  return std::optional<ExportStatus>(std::move(status));
 }
 
-bool BulkExporter::cancel(const std::string& job, const std::string& client_id) {
-  bool running = false;
+StatusOr<bool> BulkExporter::cancel(const std::string& id, const std::string& client_id) {
+  auto found = visibleJob(id, client_id);
+  if (!found.isOk()) return found.status();
+  if (!found.value()) return false;
+  Status deleted = jobs_.deleteExportJob(id);
+  if (!deleted.isOk()) return deleted;
   {
     std::lock_guard lock(mutex_);
-    auto it = jobs_.find(job);
-    if (it == jobs_.end() || it->second->request.client_id != client_id) return false;
-    std::shared_ptr<Job> found = it->second;
-    found->cancelled = true;
-    running = found->status.state == ExportState::kRunning;
-    jobs_.erase(it);
-    std::erase(queue_, found);
+    if (running_ == id) {
+      // The run notices, stops and removes its own files.
+      cancel_running_ = true;
+      return true;
+    }
+    std::erase(queue_, id);
   }
-  // A running job notices the flag (checked under the mutex before it
-  // completes) and removes its own files; a finished or queued one is removed here.
-  if (!running) {
-    std::error_code ec;
-    std::filesystem::remove_all(std::filesystem::path(directory_) / job, ec);
-  }
+  std::error_code ec;
+  std::filesystem::remove_all(jobDirectory(id), ec);
   return true;
 }
 
-std::optional<std::string> BulkExporter::filePath(const std::string& job, const std::string& name,
-                                                  const std::string& client_id) const {
-  std::lock_guard lock(mutex_);
-  auto it = jobs_.find(job);
-  if (it == jobs_.end() || it->second->request.client_id != client_id ||
-      it->second->status.state != ExportState::kCompleted) {
-    return std::nullopt;
+StatusOr<std::optional<std::string>> BulkExporter::filePath(const std::string& id, const std::string& name,
+                                                            const std::string& client_id) const {
+  auto found = visibleJob(id, client_id);
+  if (!found.isOk()) return found.status();
+  if (!found.value() || found.value()->state != ExportJobState::kCompleted) return std::optional<std::string>();
+  for (const auto& file : found.value()->files) {
+    if (file.name != name) continue;
+    std::string path = (std::filesystem::path(jobDirectory(id)) / name).string();
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      logLine(LogLevel::kError, "export " + id + ": " + path + " is gone from the data directory");
+      return std::optional<std::string>();
+    }
+    return std::optional<std::string>(path);
   }
-  for (const auto& file : it->second->status.files) {
-    if (file.name == name) return (std::filesystem::path(directory_) / job / name).string();
-  }
-  return std::nullopt;
+  return std::optional<std::string>();
 }
 
 void BulkExporter::workerLoop() {
+  // Expired output is swept at least every minute (sooner when it is kept
+  // for less than two minutes, as in tests).
+  auto sweep_every = std::chrono::milliseconds(std::clamp<std::int64_t>(options_.retention_ms / 2, 50, 60000));
+  auto next_sweep = std::chrono::steady_clock::now() + sweep_every;
   for (;;) {
-    std::shared_ptr<Job> job;
+    std::string id;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      wake_.wait_until(lock, next_sweep, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
-      job = queue_.front();
-      queue_.pop_front();
-      job->status.state = ExportState::kRunning;
+      if (!queue_.empty()) {
+        id = queue_.front();
+        queue_.pop_front();
+        running_ = id;
+        cancel_running_ = false;
+        running_exported_ = 0;
+      }
     }
-    run(*job);
+    if (std::chrono::steady_clock::now() >= next_sweep) {
+      expireNow();
+      next_sweep = std::chrono::steady_clock::now() + sweep_every;
+    }
+    if (id.empty()) continue;
+    auto job = jobs_.readExportJob(id);
+    if (job.isOk() && job.value()) {
+      run(std::move(*job.value()));
+    } else if (!job.isOk()) {
+      // The store is unavailable: the job stays queued in it and runs at the next start.
+      logLine(LogLevel::kError, "export " + id + ": cannot read the job; it runs at the next start");
+    }
+    std::lock_guard lock(mutex_);
+    running_.clear();
   }
 }
 
-void BulkExporter::run(Job& job) {
-  std::filesystem::path dir = std::filesystem::path(directory_) / job.id;
+void BulkExporter::run(ExportJob job) {
+  namespace fs = std::filesystem;
+  fs::path dir = jobDirectory(job.id);
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  auto fail = [&](const std::string& message) {
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir, ec);
+  auto stopping = [&] {
     std::lock_guard lock(mutex_);
-    job.status.state = ExportState::kFailed;
-    job.status.error = message;
+    return stopping_;
   };
-  if (ec) {
-    fail("cannot create the export directory");
+  // Records where the job stands; false once the job was deleted meanwhile.
+  auto record = [&](const ExportJob& j) {
+    Status s = jobs_.updateExportJob(j);
+    if (s.code() == StatusCode::kNotFound) return false;
+    if (!s.isOk()) logLine(LogLevel::kError, "export " + j.id + ": cannot record its progress: " + s.message());
+    return true;
+  };
+  auto finish = [&](ExportJobState state, const std::string& error) {
+    job.state = state;
+    job.error = error;
+    job.finished_at = nowInstant();
+    job.expires_at = instantIn(options_.retention_ms);
+    if (!record(job)) fs::remove_all(dir, ec);
+  };
+  job.state = ExportJobState::kRunning;
+  ++job.attempts;
+  job.exported = 0;
+  job.bytes = 0;
+  job.files.clear();
+  job.error.clear();
+  if (!record(job)) {
+    fs::remove_all(dir, ec);
     return;
   }
+  if (ec) {
+    finish(ExportJobState::kFailed, "cannot create the export directory");
+    return;
+  }
+
   std::vector<ExportFile> files;
   std::vector<std::ofstream> streams;
-  for (const auto& type : job.request.types) {
+  for (const auto& type : job.types) {
     files.push_back({type, type + ".ndjson", 0});
     streams.emplace_back(dir / files.back().name, std::ios::binary | std::ios::trunc);
   }
-  std::int64_t exported = 0;
   bool write_failed = false;
+  bool too_large = false;
+  bool interrupted = false;
+  auto last_progress = std::chrono::steady_clock::now();
   auto visit = [&](size_t index, const StoredResource& resource) {
-    if (job.cancelled) return false;
+    if (cancel_running_) return false;
+    if ((job.exported & 255) == 0 && stopping()) {
+      interrupted = true;
+      return false;
+    }
+    std::int64_t line = static_cast<std::int64_t>(resource.json.size()) + 1;
+    if (job.bytes + line > options_.max_bytes) {
+      too_large = true;
+      return false;
+    }
     // The stored body is already one line of JSON: NDJSON needs no re-encoding.
     streams[index] << resource.json << '\n';
     if (!streams[index]) {
       write_failed = true;
       return false;
     }
+    job.bytes += line;
     ++files[index].count;
-    if (++exported % 256 == 0) {
-      std::lock_guard lock(mutex_);
-      job.status.exported = exported;
+    running_exported_ = ++job.exported;
+    if (std::chrono::steady_clock::now() - last_progress >= kProgressInterval) {
+      last_progress = std::chrono::steady_clock::now();
+      if (!record(job)) cancel_running_ = true;  // deleted meanwhile
     }
     return true;
   };
-  auto mark = store_.scan(exportQueries(job.request), visit);
-  for (auto& s : streams) s.close();
-  if (!job.cancelled && (!mark.isOk() || write_failed)) {
-    logLine(LogLevel::kError, "export " + job.id + (write_failed ? ": writing output failed" : ": store read failed"));
-    std::filesystem::remove_all(dir, ec);
-    fail(write_failed ? "writing the export files failed" : "reading the store failed");
+  auto mark = resources_.scan(exportQueries(requestOf(job)), visit);
+  for (size_t i = 0; i < streams.size(); ++i) {
+    streams[i].close();
+    if (!streams[i]) write_failed = true;
+  }
+  if (cancel_running_) {
+    fs::remove_all(dir, ec);
     return;
   }
-  std::lock_guard lock(mutex_);
-  if (job.cancelled) {
-    std::filesystem::remove_all(dir, ec);
+  if (interrupted) {
+    // The gateway is stopping: the job goes back to the queue for the next
+    // start, and this run does not count as an interrupted one.
+    fs::remove_all(dir, ec);
+    job.state = ExportJobState::kQueued;
+    --job.attempts;
+    job.exported = 0;
+    job.bytes = 0;
+    (void)record(job);
+    logLine(LogLevel::kInfo, "export " + job.id + ": stopped with the gateway; runs again at the next start");
     return;
   }
-  job.status.exported = exported;
+  if (too_large || write_failed || !mark.isOk()) {
+    fs::remove_all(dir, ec);
+    std::string error;
+    if (too_large) {
+      error = "the export would take more than export.max_bytes (" + std::to_string(options_.max_bytes) +
+              " bytes) on disk; export fewer types (_type) or only recent changes (_since)";
+    } else {
+      error = write_failed ? "writing the export files failed (is the disk full?)" : "reading the store failed";
+    }
+    logLine(LogLevel::kError, "export " + job.id + ": " + error);
+    job.exported = 0;
+    job.bytes = 0;
+    finish(ExportJobState::kFailed, error);
+    return;
+  }
   // Everything committed up to this instant is in the files, and every later
   // commit carries a later lastUpdated, so it is the next export's _since.
   // An empty store has no such instant: the epoch is the safe answer.
-  job.status.transaction_time = mark->last_updated.empty() ? instantFromMillis(0) : mark->last_updated;
+  job.transaction_time = mark->last_updated.empty() ? instantFromMillis(0) : mark->last_updated;
   // The IG: types with no resources may be left out of the output.
+  bool synced = true;
   for (const auto& file : files) {
     if (file.count > 0) {
-      job.status.files.push_back(file);
+      job.files.push_back(file);
+      synced = syncPath(dir / file.name) && synced;
     } else {
-      std::filesystem::remove(dir / file.name, ec);
+      fs::remove(dir / file.name, ec);
     }
   }
-  job.status.state = ExportState::kCompleted;
+  synced = syncPath(dir) && synced;
+  if (!synced) {
+    fs::remove_all(dir, ec);
+    job.files.clear();
+    finish(ExportJobState::kFailed, "writing the export files failed (is the disk full?)");
+    return;
+  }
+  finish(ExportJobState::kCompleted, "");
 }
 
 }  // namespace ilpgw

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "base/json.h"
-#include "store/store.h"
+#include "store/types.h"
 
 namespace ilpgw {
 
@@ -14,6 +14,6 @@ namespace ilpgw {
 ResourceWrite prepareResource(const rapidjson::Value& resource);
 
 // assembleResource() and unversionedResource() live with ResourceWrite in
-// store/store.h.
+// store/types.h.
 
 }  // namespace ilpgw

@@ -142,7 +142,7 @@ std::optional<std::int64_t> parseRetryAfterMs(std::string_view value, std::int64
   return std::max<std::int64_t>(0, at_ms - now_ms);
 }
 
-StatusOr<std::unique_ptr<OutboxSender>> OutboxSender::create(const UpstreamConfig& config, Store& store) {
+StatusOr<std::unique_ptr<OutboxSender>> OutboxSender::create(const UpstreamConfig& config, OutboxQueue& outbox) {
   auto base = splitUrl(config.base_url);
   if (!base.isOk()) return Status(StatusCode::kInvalidArgument, "upstream.base_url: " + base.status().message());
   std::optional<UrlParts> token;
@@ -169,11 +169,11 @@ StatusOr<std::unique_ptr<OutboxSender>> OutboxSender::create(const UpstreamConfi
     std::ifstream in(config.ca_file);
     if (!in) return Status(StatusCode::kInvalidArgument, "upstream.ca_file not readable: " + config.ca_file);
   }
-  return std::unique_ptr<OutboxSender>(new OutboxSender(std::move(effective), store, base.value(), token));
+  return std::unique_ptr<OutboxSender>(new OutboxSender(std::move(effective), outbox, base.value(), token));
 }
 
-OutboxSender::OutboxSender(UpstreamConfig config, Store& store, UrlParts base, std::optional<UrlParts> token)
-    : config_(std::move(config)), store_(store), base_(std::move(base)), token_url_(std::move(token)) {
+OutboxSender::OutboxSender(UpstreamConfig config, OutboxQueue& outbox, UrlParts base, std::optional<UrlParts> token)
+    : config_(std::move(config)), outbox_(outbox), base_(std::move(base)), token_url_(std::move(token)) {
   std::random_device seed;
   random_.seed((static_cast<std::uint64_t>(seed()) << 32) ^ seed());
   char host[128] = {};
@@ -340,7 +340,7 @@ OutboxSender::SendOutcome OutboxSender::sendOne(const OutboxItem& row, OutboxCom
 bool OutboxSender::sendBatch() {
   std::int64_t now = nowMs();
   OutboxClaim claim{claimer_, now, std::int64_t{config_.lease_s} * 1000, config_.batch_size, {}};
-  auto claimed = store_.claimOutbox(claim);
+  auto claimed = outbox_.claimOutbox(claim);
   if (!claimed.isOk()) {
     noteError("outbox claim: " + claimed.status().message());
     return false;
@@ -375,7 +375,7 @@ bool OutboxSender::sendBatch() {
     }
     if (wanted.empty()) break;
     OutboxClaim deps{claimer_, nowMs(), claim.lease_ms, 0, wanted};
-    auto more = store_.claimOutbox(deps);
+    auto more = outbox_.claimOutbox(deps);
     if (!more.isOk()) break;
     for (auto& row : more.value()) {
       if (row.claimed) {
@@ -418,7 +418,7 @@ bool OutboxSender::sendBatch() {
   std::vector<State> state(n, kWaiting);
   std::vector<OutboxCompletion> completions;
   auto flush = [&] {
-    Status s = store_.completeOutbox(completions);
+    Status s = outbox_.completeOutbox(completions);
     if (!s.isOk()) noteError("outbox completion: " + s.message());
     completions.clear();
   };

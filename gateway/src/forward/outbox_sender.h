@@ -25,7 +25,7 @@
 #include "base/config.h"
 #include "base/status.h"
 #include "http/client.h"
-#include "store/store.h"
+#include "store/outbox_queue.h"
 
 namespace ilpgw {
 
@@ -61,7 +61,7 @@ std::int64_t nowMs();
 class OutboxSender {
  public:
   // Reads the client secret file, checks the URLs. Does not start the thread.
-  static StatusOr<std::unique_ptr<OutboxSender>> create(const UpstreamConfig& config, Store& store);
+  static StatusOr<std::unique_ptr<OutboxSender>> create(const UpstreamConfig& config, OutboxQueue& outbox);
   ~OutboxSender();
   OutboxSender(const OutboxSender&) = delete;
   OutboxSender& operator=(const OutboxSender&) = delete;
@@ -74,7 +74,7 @@ class OutboxSender {
   SenderStatus status() const;
 
  private:
-  OutboxSender(UpstreamConfig config, Store& store, UrlParts base, std::optional<UrlParts> token);
+  OutboxSender(UpstreamConfig config, OutboxQueue& outbox, UrlParts base, std::optional<UrlParts> token);
 
   struct Item {
     OutboxItem row;
@@ -95,7 +95,7 @@ class OutboxSender {
   bool waitUntil(std::int64_t until_ms, bool wake_on_notify);
 
   UpstreamConfig config_;
-  Store& store_;
+  OutboxQueue& outbox_;
   UrlParts base_;
   std::optional<UrlParts> token_url_;
   std::string claimer_;

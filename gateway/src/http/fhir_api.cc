@@ -442,7 +442,7 @@ std::string capabilityStatement(const Config& config, const std::string& base_ur
 
 FhirApi::FhirApi(Gateway& gateway)
     : gateway_(gateway),
-      exporter_(std::make_unique<BulkExporter>(gateway.store(), gateway.config().data_dir + "/export")) {}
+      exporter_(std::make_unique<BulkExporter>(gateway.store(), gateway.store(), exportOptions(gateway.config()))) {}
 
 FhirResponse FhirApi::capabilities(const FhirRequest& req) const {
   FhirResponse res;
@@ -1031,7 +1031,7 @@ FhirResponse FhirApi::exportKickOff(const FhirRequest& req, ExportLevel level, c
   request->client_id = currentRequest().client_id;
   request->organization = currentRequest().readOrganization();
   auto job = exporter_->start(std::move(request.value()));
-  if (!job.isOk()) return outcome(429, "throttled", job.status().message());
+  if (!job.isOk()) return failure(job.status());  // 429 when too many jobs are kept
   FhirResponse res;
   res.status = 202;
   res.headers.emplace_back("Content-Location", req.base_url + "/_export/" + job.value());
@@ -1040,8 +1040,10 @@ FhirResponse FhirApi::exportKickOff(const FhirRequest& req, ExportLevel level, c
 }
 
 FhirResponse FhirApi::exportStatus(const FhirRequest& req, const std::string& job) {
-  auto status = exporter_->status(job, currentRequest().client_id);
-  if (!status) return outcome(404, "not-found", "no export job " + job + " (finished jobs are gone once deleted)");
+  auto found = exporter_->status(job, currentRequest().client_id);
+  if (!found.isOk()) return failure(found.status());
+  if (!found.value()) return outcome(404, "not-found", "no export job " + job + " (deleted, or expired)");
+  const ExportStatus* status = &*found.value();
   FhirResponse res;
   switch (status->state) {
     case ExportState::kQueued:
@@ -1077,7 +1079,9 @@ FhirResponse FhirApi::exportStatus(const FhirRequest& req, const std::string& jo
 }
 
 FhirResponse FhirApi::exportCancel(const std::string& job) {
-  if (!exporter_->cancel(job, currentRequest().client_id)) return outcome(404, "not-found", "no export job " + job);
+  auto cancelled = exporter_->cancel(job, currentRequest().client_id);
+  if (!cancelled.isOk()) return failure(cancelled.status());
+  if (!cancelled.value()) return outcome(404, "not-found", "no export job " + job);
   FhirResponse res;
   res.status = 202;
   res.body = outcomeJson({{sdk::Severity::kInformation, "informational", "", "", "export job deleted"}});
@@ -1086,10 +1090,11 @@ FhirResponse FhirApi::exportCancel(const std::string& job) {
 
 FhirResponse FhirApi::exportFile(const std::string& job, const std::string& name) {
   auto path = exporter_->filePath(job, name, currentRequest().client_id);
-  if (!path) return outcome(404, "not-found", "no such export file");
+  if (!path.isOk()) return failure(path.status());
+  if (!path.value()) return outcome(404, "not-found", "no such export file");
   FhirResponse res;
   res.content_type = "application/fhir+ndjson";
-  res.file_path = *path;
+  res.file_path = *path.value();
   return res;
 }
 

@@ -78,8 +78,9 @@ rapidjson::Value resultValue(const ReprocessResult& r, rapidjson::Document::Allo
 
 ReprocessResult reprocessQuarantine(Gateway& gateway, std::int64_t id) {
   std::lock_guard lock(reprocessMutex());
-  Store& store = gateway.store();
-  auto found = store.readQuarantine(id);
+  QuarantineStore& quarantine = gateway.store();
+  BatchWriter& writer = gateway.store();
+  auto found = quarantine.readQuarantine(id);
   if (!found.isOk()) return failure(id, found.status());
   if (!found.value()) return failure(id, 404, "not-found", "quarantine entry " + std::to_string(id) + " does not exist");
   const QuarantineEntry& entry = *found.value();
@@ -93,7 +94,7 @@ ReprocessResult reprocessQuarantine(Gateway& gateway, std::int64_t id) {
   if (!entry.payload_id) {
     return failure(id, 409, "not-found", "quarantine entry " + std::to_string(id) + " has no stored payload");
   }
-  auto payload = store.readPayload(*entry.payload_id);
+  auto payload = quarantine.readPayload(*entry.payload_id);
   if (!payload.isOk()) return failure(id, payload.status());
   if (!payload.value()) {
     return failure(id, 409, "not-found", "payload " + std::to_string(*entry.payload_id) + " is no longer stored");
@@ -146,7 +147,7 @@ ReprocessResult reprocessQuarantine(Gateway& gateway, std::int64_t id) {
     }
   }
   batch.quarantine_updates.push_back(update);
-  auto committed = store.commit(std::move(batch));
+  auto committed = writer.commit(std::move(batch));
   if (!committed.isOk()) return failure(id, committed.status());
   if (!committed->resources.empty() && gateway.sender() != nullptr) gateway.sender()->notify();
 

@@ -13,7 +13,7 @@
 
 #include "ingest/gateway.h"
 #include "base/status.h"
-#include "store/store.h"
+#include "store/quarantine_store.h"
 
 namespace ilpgw {
 

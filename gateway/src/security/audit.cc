@@ -108,7 +108,7 @@ std::string auditEventJson(const AuditRecord& record) {
   return "{\"id\":\"" + std::to_string(record.seq) + "\"," + body.substr(1);
 }
 
-StatusOr<AuditVerification> verifyAuditChain(Store& store) {
+StatusOr<AuditVerification> verifyAuditChain(AuditLog& audit_log) {
   AuditVerification result;
   std::string prev_hash;
   std::int64_t prev_seq = 0;
@@ -119,7 +119,7 @@ StatusOr<AuditVerification> verifyAuditChain(Store& store) {
     return result;
   };
   for (;;) {
-    auto page = store.scanAudit(prev_seq, 1000);
+    auto page = audit_log.scanAudit(prev_seq, 1000);
     if (!page.isOk()) return page.status();
     if (page.value().empty()) break;
     for (const auto& r : page.value()) {
@@ -140,7 +140,7 @@ StatusOr<AuditVerification> verifyAuditChain(Store& store) {
       ++result.checked;
     }
   }
-  auto head = store.auditHead();
+  auto head = audit_log.auditHead();
   if (!head.isOk()) return head.status();
   std::int64_t head_seq = head.value() ? head.value()->first : 0;
   std::string head_hash = head.value() ? head.value()->second : "";

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "store/store.h"
+#include "store/audit_log.h"
 
 namespace ilpgw {
 
@@ -45,6 +45,6 @@ struct AuditVerification {
 
 // Walks the whole chain: recomputes every hash, checks every link and that
 // sequence numbers are consecutive, and compares the end with the store's head.
-StatusOr<AuditVerification> verifyAuditChain(Store& store);
+StatusOr<AuditVerification> verifyAuditChain(AuditLog& audit_log);
 
 }  // namespace ilpgw

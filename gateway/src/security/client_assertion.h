@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "store/store.h"
+#include "store/client_directory.h"
 
 namespace ilpgw {
 

@@ -51,7 +51,7 @@ std::vector<std::string> roleScopes(std::string_view role) {
   return {};
 }
 
-StatusOr<IssuedCredentials> addClient(Store& store, NewClient request, const std::string& actor) {
+StatusOr<IssuedCredentials> addClient(ClientDirectory& clients, BatchWriter& writer, NewClient request, const std::string& actor) {
   if (!isValidRole(request.role)) {
     return Status(StatusCode::kInvalidArgument, "--role must be clinic, puller or admin");
   }
@@ -69,7 +69,7 @@ StatusOr<IssuedCredentials> addClient(Store& store, NewClient request, const std
   if (!validName(request.client_id, 3, 64)) {
     return Status(StatusCode::kInvalidArgument, "client id must be 3..64 letters, digits, - . _");
   }
-  auto existing = store.findClient(request.client_id);
+  auto existing = clients.findClient(request.client_id);
   if (!existing.isOk()) return existing.status();
   if (existing.value()) return Status(StatusCode::kConflict, "client " + request.client_id + " already exists");
   if (!request.jwks.empty() && !request.jwks_url.empty()) {
@@ -103,13 +103,13 @@ StatusOr<IssuedCredentials> addClient(Store& store, NewClient request, const std
   batch.clients.push_back(r);
   batch.audit.push_back(adminEvent("client-add", actor, r.client_id, 201,
                                    "role " + r.role + (key_client ? ", private_key_jwt" : "")));
-  auto committed = store.commit(std::move(batch));
+  auto committed = writer.commit(std::move(batch));
   if (!committed.isOk()) return committed.status();
   return issued;
 }
 
-Status revokeClient(Store& store, const std::string& client_id, const std::string& actor) {
-  auto found = store.findClient(client_id);
+Status revokeClient(ClientDirectory& clients, BatchWriter& writer, const std::string& client_id, const std::string& actor) {
+  auto found = clients.findClient(client_id);
   if (!found.isOk()) return found.status();
   if (!found.value()) return Status(StatusCode::kNotFound, "no client " + client_id);
   ClientRecord r = *found.value();
@@ -118,12 +118,12 @@ Status revokeClient(Store& store, const std::string& client_id, const std::strin
   WriteBatch batch;
   batch.clients.push_back(r);
   batch.audit.push_back(adminEvent("client-revoke", actor, r.client_id, 200, "revoked"));
-  auto committed = store.commit(std::move(batch));
+  auto committed = writer.commit(std::move(batch));
   return committed.isOk() ? Status::ok() : committed.status();
 }
 
-StatusOr<IssuedCredentials> rotateClientSecret(Store& store, const std::string& client_id, const std::string& actor) {
-  auto found = store.findClient(client_id);
+StatusOr<IssuedCredentials> rotateClientSecret(ClientDirectory& clients, BatchWriter& writer, const std::string& client_id, const std::string& actor) {
+  auto found = clients.findClient(client_id);
   if (!found.isOk()) return found.status();
   if (!found.value()) return Status(StatusCode::kNotFound, "no client " + client_id);
   if (!found.value()->revoked_at.empty()) return Status(StatusCode::kConflict, "client " + client_id + " is revoked");
@@ -135,17 +135,17 @@ StatusOr<IssuedCredentials> rotateClientSecret(Store& store, const std::string& 
   WriteBatch batch;
   batch.clients.push_back(issued.record);
   batch.audit.push_back(adminEvent("client-rotate", actor, client_id, 200, "new secret"));
-  auto committed = store.commit(std::move(batch));
+  auto committed = writer.commit(std::move(batch));
   if (!committed.isOk()) return committed.status();
   return issued;
 }
 
-std::optional<ClientRecord> authenticateClient(Store& store, std::string_view client_id, std::string_view secret) {
+std::optional<ClientRecord> authenticateClient(ClientDirectory& clients, std::string_view client_id, std::string_view secret) {
   // Same work for unknown ids: a hash of a random secret, verified and ignored.
   static const std::string kDummyHash = hashSecret(base64UrlEncode(randomBytes(32)));
   std::optional<ClientRecord> client;
   if (client_id.size() <= 64) {
-    auto found = store.findClient(client_id);
+    auto found = clients.findClient(client_id);
     if (found.isOk()) client = found.value();
   }
   // JWKS clients have no secret: they do the same work and are refused.

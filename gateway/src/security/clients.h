@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "store/store.h"
+#include "store/client_directory.h"
 
 namespace ilpgw {
 
@@ -35,13 +35,13 @@ struct IssuedCredentials {
   std::string secret;  // shown once, never stored; empty for JWKS clients
 };
 
-StatusOr<IssuedCredentials> addClient(Store& store, NewClient request, const std::string& actor);
-Status revokeClient(Store& store, const std::string& client_id, const std::string& actor);
-StatusOr<IssuedCredentials> rotateClientSecret(Store& store, const std::string& client_id, const std::string& actor);
+StatusOr<IssuedCredentials> addClient(ClientDirectory& clients, BatchWriter& writer, NewClient request, const std::string& actor);
+Status revokeClient(ClientDirectory& clients, BatchWriter& writer, const std::string& client_id, const std::string& actor);
+StatusOr<IssuedCredentials> rotateClientSecret(ClientDirectory& clients, BatchWriter& writer, const std::string& client_id, const std::string& actor);
 
 // Checks id and secret. Unknown ids cost the same PBKDF2 work as known ones,
 // so timing does not reveal which client ids exist. nullopt = refused.
-std::optional<ClientRecord> authenticateClient(Store& store, std::string_view client_id, std::string_view secret);
+std::optional<ClientRecord> authenticateClient(ClientDirectory& clients, std::string_view client_id, std::string_view secret);
 
 // RFC 8705 thumbprint: base64url(SHA-256(DER certificate)).
 StatusOr<std::string> certificateThumbprintFile(const std::string& pem_path);

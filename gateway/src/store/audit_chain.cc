@@ -1,5 +1,5 @@
 #include "base/crypto.h"
-#include "store/store.h"
+#include "store/audit_log.h"
 
 namespace ilpgw {
 

@@ -87,8 +87,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 );
 )sql";
 
-// ---- Durability (feature/durability) ----------------------------------------
-// quarantine_state: reprocessing bookkeeping beside the foundation's
+// quarantine_state: reprocessing bookkeeping beside the
 // quarantine table. outbox: one row per stored version waiting to go
 // upstream, keyed by the version's seq; claimed_by/claimed_until are a lease
 // so several instances sharing one database (PostgreSQL) never send the same
@@ -143,8 +142,7 @@ struct SqliteError : std::runtime_error {
   SqliteError(int code, const std::string& message) : std::runtime_error(message), code(code) {}
   int code;
 };
-// ---- end durability ---------------------------------------------------------
-// ---- Security tables (feature/security) --------------------------------------
+
 // client: the registry; audit_event: append-only, hash-chained (seq is given
 // explicitly, consecutive, so a deleted row leaves a visible gap); audit_head:
 // the newest seq and hash kept apart, so deleting the newest rows shows too.
@@ -191,7 +189,6 @@ struct AuditChain {
 constexpr const char* kClientSelect =
     "SELECT client_id, role, organization, secret_hash, cert_thumbprint, local_only, created_at, revoked_at, "
     "jwks, jwks_url FROM client";
-// ---- End security tables ----
 
 class Statement {
  public:
@@ -276,7 +273,6 @@ void exec(sqlite3* db, const char* sql) {
   }
 }
 
-// ---- Client key columns (SMART Backend Services, private_key_jwt) ----------
 // Clients that authenticate with a signed JWT carry a JWKS (inline text) or
 // the HTTPS URL of one instead of a secret. Added to databases created before
 // these columns existed; the check keeps the step idempotent.
@@ -299,7 +295,122 @@ void addClientKeyColumns(sqlite3* db) {
   if (!has_jwks) exec(db, "ALTER TABLE client ADD COLUMN jwks TEXT NOT NULL DEFAULT ''");
   if (!has_jwks_url) exec(db, "ALTER TABLE client ADD COLUMN jwks_url TEXT NOT NULL DEFAULT ''");
 }
-// ---- End client key columns ----
+
+// Bulk Data $export jobs (the ExportJobs role): the request a job runs and
+// where it stands; export_output lists a finished job's files in order. Times
+// are FHIR instants in UTC (they compare as text); expires_at is '' until the
+// job finishes.
+constexpr const char* kExportJobSchema = R"sql(
+CREATE TABLE export_job (
+  id TEXT PRIMARY KEY,
+  client_id TEXT NOT NULL,
+  level TEXT NOT NULL,
+  types TEXT NOT NULL,  -- comma-separated, in output order
+  since TEXT,           -- NULL: no _since
+  organization TEXT,    -- NULL: every organization
+  request_url TEXT NOT NULL,
+  state TEXT NOT NULL,  -- queued | running | completed | failed
+  attempts INTEGER NOT NULL,
+  exported INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  transaction_time TEXT NOT NULL,
+  error TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  finished_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE export_output (
+  job_id TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  name TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (job_id, position)
+) WITHOUT ROWID;
+)sql";
+
+// ---- Schema versions and migrations ------------------------------------------
+// PRAGMA user_version records the schema a database is at. Step N takes a
+// database from version N-1 to N. Opening runs every step above the recorded
+// version in one transaction (a failure leaves the file as it was) and logs
+// one line per step; a database from a newer ilp-gateway is refused. The next
+// schema change appends a step: the current version is the last step's.
+
+// Version 1 is the schema of stores made before versions were recorded
+// (user_version 0 with tables). Every statement is idempotent (IF NOT EXISTS,
+// columns added only when missing), so it also completes an unversioned store
+// that an older build left without some of these tables or columns.
+void schemaVersion1(sqlite3* db) {
+  exec(db, kSchema);
+  exec(db, kDurabilitySchema);
+  exec(db, kSecuritySchema);
+  addClientKeyColumns(db);
+}
+
+void schemaVersion2(sqlite3* db) { exec(db, kExportJobSchema); }
+
+struct MigrationStep {
+  int version;       // the version this step reaches
+  const char* what;  // logged when an existing store takes the step
+  void (*apply)(sqlite3* db);
+};
+
+constexpr MigrationStep kMigrations[] = {
+    {1, "resources, search index, payloads, quarantine, outbox, clients, audit trail", schemaVersion1},
+    {2, "Bulk Data export jobs (tables export_job, export_output)", schemaVersion2},
+};
+constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
+
+// A store written by a newer ilp-gateway: reported as it is, one line.
+struct SchemaTooNew : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::int64_t queryInt(sqlite3* db, const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+    throw SqliteError(sqlite3_errcode(db), std::string(sql) + ": " + sqlite3_errmsg(db));
+  }
+  std::int64_t value = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+  sqlite3_finalize(stmt);
+  return value;
+}
+
+// Brings the database at `path` to kSchemaVersion; returns that version.
+int migrateSchema(sqlite3* db, const std::string& path) {
+  exec(db, "BEGIN IMMEDIATE");  // also waits for another process migrating the same file
+  try {
+    auto recorded = static_cast<int>(queryInt(db, "PRAGMA user_version"));
+    if (recorded > kSchemaVersion) {
+      throw SchemaTooNew(path + ": store schema version " + std::to_string(recorded) +
+                         " is newer than this ilp-gateway supports (" + std::to_string(kSchemaVersion) +
+                         "); upgrade ilp-gateway");
+    }
+    bool fresh = queryInt(db, "SELECT count(*) FROM sqlite_master") == 0;
+    int from = recorded;
+    if (recorded == 0 && !fresh) {
+      schemaVersion1(db);  // unversioned: version 1, completed if need be
+      from = 1;
+    }
+    for (const auto& step : kMigrations) {
+      if (step.version <= from) continue;
+      step.apply(db);
+      if (!fresh) {
+        logLine(LogLevel::kInfo, "store schema: " + path + ": version " + std::to_string(step.version - 1) +
+                                     " -> " + std::to_string(step.version) + ": " + step.what);
+      }
+    }
+    if (recorded != kSchemaVersion) {
+      exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
+    }
+    exec(db, "COMMIT");
+    if (fresh) logLine(LogLevel::kInfo, "store: new store " + path + " at schema version " + std::to_string(kSchemaVersion));
+  } catch (...) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  return kSchemaVersion;
+}
 
 sqlite3* openConnection(const std::string& path, bool create) {
   sqlite3* db = nullptr;
@@ -683,7 +794,6 @@ class Writer {
   Statement read_head_;
 };
 
-// ---- Durability (feature/durability) ----------------------------------------
 constexpr const char* kQuarantineSelect =
     "SELECT q.id, q.payload_id, coalesce(p.adapter, ''), q.locator, q.source_key, q.outcome, q.created_at, "
     "q.status, coalesce(s.attempts, 0), coalesce(s.last_attempt_at, ''), coalesce(s.resolved_at, ''), "
@@ -714,7 +824,6 @@ QuarantineEntry quarantineRow(const Statement& s) {
   e.produced_json = s.text(11);
   return e;
 }
-// ---- end durability ---------------------------------------------------------
 
 class SqliteStore final : public Store {
  public:
@@ -743,13 +852,10 @@ class SqliteStore final : public Store {
     exec(write_db_, "PRAGMA synchronous = FULL");
     exec(write_db_, "PRAGMA foreign_keys = ON");
     exec(write_db_, "PRAGMA cache_size = -65536");
-    exec(write_db_, kSchema);
-    exec(write_db_, kDurabilitySchema);
+    schema_version_ = migrateSchema(write_db_, options_.path);
     if (options_.max_page_count > 0) {
       exec(write_db_, ("PRAGMA max_page_count = " + std::to_string(options_.max_page_count)).c_str());
     }
-    exec(write_db_, kSecuritySchema);
-    addClientKeyColumns(write_db_);
     {
       // lastUpdated must keep increasing across restarts, even if the clock went back.
       Statement last(write_db_, "SELECT max(last_updated) FROM resource_version");
@@ -761,6 +867,8 @@ class SqliteStore final : public Store {
       writerLoop();
     });
   }
+
+  int schemaVersion() const override { return schema_version_; }
 
   StatusOr<CommitResult> commit(WriteBatch batch) override {
     return enqueue(
@@ -942,7 +1050,6 @@ class SqliteStore final : public Store {
     return result.isOk() ? Status::ok() : result.status();
   }
 
-  // ---- Security (feature/security) ----
   StatusOr<std::optional<ClientRecord>> findClient(std::string_view client_id) override {
     try {
       ReadConnection conn(*this);
@@ -1008,7 +1115,6 @@ class SqliteStore final : public Store {
       return Status(StatusCode::kInternal, "store read failed");
     }
   }
-  // ---- End security ----
 
   Status checkIntegrity() override {
     try {
@@ -1021,8 +1127,6 @@ class SqliteStore final : public Store {
       return Status(StatusCode::kInternal, std::string("integrity check: ") + e.what());
     }
   }
-
-  // ---- Durability (feature/durability) ----------------------------------------
 
   StatusOr<std::vector<QuarantineEntry>> listQuarantine(const QuarantineFilter& filter) override {
     try {
@@ -1238,7 +1342,75 @@ class SqliteStore final : public Store {
       return Status(StatusCode::kInternal, "store read failed");
     }
   }
-  // ---- end durability ---------------------------------------------------------
+
+  Status createExportJob(const ExportJob& job) override {
+    auto done = enqueue([&](const std::string&, AuditChain&) {
+      Statement s(writer_->db(),
+                  "INSERT INTO export_job (id, client_id, level, types, since, organization, request_url, state, "
+                  "attempts, exported, bytes, transaction_time, error, created_at, finished_at, expires_at) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
+      std::string types;
+      for (const auto& type : job.types) types += (types.empty() ? "" : ",") + type;
+      s.bind(1, job.id).bind(2, job.client_id).bind(3, job.level).bind(4, types);
+      if (job.since) {
+        s.bind(5, *job.since);
+      } else {
+        s.bindNull(5);
+      }
+      if (job.organization) {
+        s.bind(6, *job.organization);
+      } else {
+        s.bindNull(6);
+      }
+      s.bind(7, job.request_url).bind(14, job.created_at);
+      bindExportProgress(s, job, 8);
+      s.step();
+      writeExportOutput(job);
+      return CommitResult{};
+    });
+    return done.isOk() ? Status::ok() : done.status();
+  }
+
+  Status updateExportJob(const ExportJob& job) override {
+    auto done = enqueue([&](const std::string&, AuditChain&) {
+      Statement s(writer_->db(),
+                  "UPDATE export_job SET state = ?8, attempts = ?9, exported = ?10, bytes = ?11, "
+                  "transaction_time = ?12, error = ?13, finished_at = ?15, expires_at = ?16 WHERE id = ?1");
+      s.bind(1, job.id);
+      bindExportProgress(s, job, 8);
+      s.step();
+      if (sqlite3_changes(writer_->db()) == 0) {
+        throw BatchRefused{Status(StatusCode::kNotFound, "no export job " + job.id)};
+      }
+      writeExportOutput(job);
+      return CommitResult{};
+    });
+    return done.isOk() ? Status::ok() : done.status();
+  }
+
+  StatusOr<std::optional<ExportJob>> readExportJob(std::string_view id) override {
+    auto jobs = exportJobs(" WHERE id = ?1", id);
+    if (!jobs.isOk()) return jobs.status();
+    if (jobs.value().empty()) return std::optional<ExportJob>();
+    return std::optional<ExportJob>(std::move(jobs.value().front()));
+  }
+
+  StatusOr<std::vector<ExportJob>> listExportJobs() override { return exportJobs("", ""); }
+
+  StatusOr<std::vector<ExportJob>> listExpiredExportJobs(std::string_view now) override {
+    return exportJobs(" WHERE expires_at <> '' AND expires_at <= ?1", now);
+  }
+
+  Status deleteExportJob(std::string_view id) override {
+    auto done = enqueue([&](const std::string&, AuditChain&) {
+      Statement output(writer_->db(), "DELETE FROM export_output WHERE job_id = ?1");
+      output.bind(1, id).step();
+      Statement job(writer_->db(), "DELETE FROM export_job WHERE id = ?1");
+      job.bind(1, id).step();
+      return CommitResult{};
+    });
+    return done.isOk() ? Status::ok() : done.status();
+  }
 
  private:
   struct Pending {
@@ -1320,6 +1492,102 @@ class SqliteStore final : public Store {
     Reader* reader = nullptr;
     sqlite3* db = nullptr;
   };
+
+  static const char* exportStateName(ExportJobState state) {
+    switch (state) {
+      case ExportJobState::kQueued: return "queued";
+      case ExportJobState::kRunning: return "running";
+      case ExportJobState::kCompleted: return "completed";
+      case ExportJobState::kFailed: return "failed";
+    }
+    return "failed";
+  }
+
+  static ExportJobState exportStateFrom(std::string_view name) {
+    if (name == "queued") return ExportJobState::kQueued;
+    if (name == "running") return ExportJobState::kRunning;
+    if (name == "completed") return ExportJobState::kCompleted;
+    return ExportJobState::kFailed;
+  }
+
+  // Binds where a job stands to placeholders first..first+8 (created_at,
+  // first+6, is the caller's: it never changes).
+  static void bindExportProgress(Statement& s, const ExportJob& job, int first) {
+    s.bind(first, std::string_view(exportStateName(job.state)))
+        .bind(first + 1, std::int64_t{job.attempts})
+        .bind(first + 2, job.exported)
+        .bind(first + 3, job.bytes)
+        .bind(first + 4, job.transaction_time)
+        .bind(first + 5, job.error)
+        .bind(first + 7, job.finished_at)
+        .bind(first + 8, job.expires_at);
+  }
+
+  // Replaces the job's file list (writer thread, inside the open transaction).
+  void writeExportOutput(const ExportJob& job) {
+    sqlite3* db = writer_->db();
+    Statement clear(db, "DELETE FROM export_output WHERE job_id = ?1");
+    clear.bind(1, job.id).step();
+    Statement insert(db, "INSERT INTO export_output (job_id, position, type, name, count) VALUES (?1, ?2, ?3, ?4, ?5)");
+    for (size_t i = 0; i < job.files.size(); ++i) {
+      const auto& file = job.files[i];
+      insert.bind(1, job.id).bind(2, static_cast<std::int64_t>(i)).bind(3, file.type).bind(4, file.name).bind(5, file.count);
+      insert.step();
+      insert.reset();
+    }
+  }
+
+  // Jobs matching `where` (with ?1 bound to `arg` when it uses it), oldest
+  // first, with their files, from one snapshot.
+  StatusOr<std::vector<ExportJob>> exportJobs(const char* where, std::string_view arg) {
+    try {
+      ReadConnection conn(*this);
+      ReadTransaction txn(conn.db);
+      Statement s(conn.db, (std::string("SELECT id, client_id, level, types, since, organization, request_url, state, "
+                                        "attempts, exported, bytes, transaction_time, error, created_at, "
+                                        "finished_at, expires_at FROM export_job") +
+                            where + " ORDER BY created_at, id")
+                               .c_str());
+      if (*where != '\0') s.bind(1, arg);
+      std::vector<ExportJob> jobs;
+      while (s.step()) {
+        ExportJob job;
+        job.id = s.text(0);
+        job.client_id = s.text(1);
+        job.level = s.text(2);
+        std::string types = s.text(3);
+        for (size_t start = 0; start < types.size();) {
+          size_t comma = types.find(',', start);
+          if (comma == std::string::npos) comma = types.size();
+          job.types.push_back(types.substr(start, comma - start));
+          start = comma + 1;
+        }
+        if (sqlite3_column_type(s.raw(), 4) != SQLITE_NULL) job.since = s.text(4);
+        if (sqlite3_column_type(s.raw(), 5) != SQLITE_NULL) job.organization = s.text(5);
+        job.request_url = s.text(6);
+        job.state = exportStateFrom(s.text(7));
+        job.attempts = static_cast<int>(s.int64(8));
+        job.exported = s.int64(9);
+        job.bytes = s.int64(10);
+        job.transaction_time = s.text(11);
+        job.error = s.text(12);
+        job.created_at = s.text(13);
+        job.finished_at = s.text(14);
+        job.expires_at = s.text(15);
+        jobs.push_back(std::move(job));
+      }
+      Statement files(conn.db, "SELECT type, name, count FROM export_output WHERE job_id = ?1 ORDER BY position");
+      for (auto& job : jobs) {
+        files.bind(1, job.id);
+        while (files.step()) job.files.push_back({files.text(0), files.text(1), files.int64(2)});
+        files.reset();
+      }
+      return jobs;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store export jobs: ") + e.what());
+      return Status(StatusCode::kInternal, "store read failed");
+    }
+  }
 
   static ClientRecord clientFrom(const Statement& s) {
     return ClientRecord{s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.int64(5) != 0,
@@ -1449,13 +1717,14 @@ class SqliteStore final : public Store {
   }
 
   SqliteOptions options_;
+  int schema_version_ = 0;
   sqlite3* write_db_ = nullptr;
   std::unique_ptr<Writer> writer_;
   std::thread writer_thread_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Pending*> queue_;
-  std::vector<AuditWrite> async_audit_;  // security: queued by recordAudit()
+  std::vector<AuditWrite> async_audit_;  // queued by recordAudit()
   bool stopping_ = false;
   std::string last_stamp_;  // writer thread only (after open())
 
@@ -1470,6 +1739,8 @@ StatusOr<std::unique_ptr<Store>> openSqliteStore(const SqliteOptions& options) {
   auto store = std::make_unique<SqliteStore>(options);
   try {
     store->open();
+  } catch (const SchemaTooNew& e) {
+    return Status(StatusCode::kUnavailable, e.what());
   } catch (const std::exception& e) {
     return Status(StatusCode::kUnavailable, std::string("store: ") + e.what());
   }

@@ -1,0 +1,539 @@
+// Schema versions: a store written by the version-1 schema (the schema of
+// stores made before versions were recorded, kept below as data) is migrated
+// forward when opened, in one transaction, with everything in it intact; a
+// store from a newer ilp-gateway is refused. Also the ExportJobs role.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "base/json.h"
+#include "fhir/resource_text.h"
+#include "security/audit.h"
+#include "store/store.h"
+#include "test_support.h"
+
+namespace ilpgw {
+namespace {
+
+// The complete schema of version 1, as main created it before schema
+// versions were recorded (no user_version, client without the jwks columns).
+constexpr const char* kSchemaVersion1 = R"sql(CREATE TABLE IF NOT EXISTS resource_version (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- commit order, never reused
+  type TEXT NOT NULL,
+  id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  last_updated TEXT NOT NULL,
+  hash BLOB NOT NULL,
+  organization TEXT NOT NULL,
+  payload_id INTEGER,
+  source_locator TEXT,
+  body TEXT NOT NULL,
+  UNIQUE (type, id, version)
+);
+CREATE TABLE IF NOT EXISTS resource_current (
+  type TEXT NOT NULL,
+  id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  hash BLOB NOT NULL,
+  organization TEXT NOT NULL,
+  PRIMARY KEY (type, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS resource_current_seq ON resource_current (type, seq);
+CREATE INDEX IF NOT EXISTS resource_version_type_seq ON resource_version (type, seq);
+-- Search index of current versions, written in the same transaction as the
+-- version (see search_params.cc for what goes in).
+CREATE TABLE IF NOT EXISTS search_token (
+  type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, system TEXT NOT NULL, value TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_token_lookup ON search_token (type, param, value, system);
+CREATE INDEX IF NOT EXISTS search_token_resource ON search_token (type, id);
+CREATE TABLE IF NOT EXISTS search_string (
+  type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, normalized TEXT NOT NULL, exact TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_string_lookup ON search_string (type, param, normalized);
+CREATE INDEX IF NOT EXISTS search_string_resource ON search_string (type, id);
+CREATE TABLE IF NOT EXISTS search_date (
+  type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, low TEXT NOT NULL, high TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_date_lookup ON search_date (type, param, low);
+CREATE INDEX IF NOT EXISTS search_date_resource ON search_date (type, id);
+CREATE TABLE IF NOT EXISTS search_reference (
+  type TEXT NOT NULL, id TEXT NOT NULL, param TEXT NOT NULL, target_type TEXT NOT NULL, target_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_reference_lookup ON search_reference (type, param, target_id, target_type);
+CREATE INDEX IF NOT EXISTS search_reference_resource ON search_reference (type, id);
+CREATE TABLE IF NOT EXISTS payload (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  received_at TEXT NOT NULL,
+  adapter TEXT NOT NULL,
+  organization TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  payload_id INTEGER,
+  locator TEXT NOT NULL,
+  source_key TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'open'
+);
+
+CREATE TABLE IF NOT EXISTS quarantine_state (
+  quarantine_id INTEGER PRIMARY KEY,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_attempt_at TEXT,
+  resolved_at TEXT,
+  produced TEXT
+);
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY,
+  type TEXT NOT NULL,
+  id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+  claimed_by TEXT,
+  claimed_until_ms INTEGER,
+  last_error TEXT,
+  http_status INTEGER,
+  outcome TEXT,
+  dead_at TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_state_seq ON outbox (state, seq);
+CREATE INDEX IF NOT EXISTS outbox_resource ON outbox (type, id);
+
+CREATE TABLE IF NOT EXISTS client (
+  client_id TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  organization TEXT NOT NULL,
+  secret_hash TEXT NOT NULL,
+  cert_thumbprint TEXT NOT NULL,
+  local_only INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  revoked_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit_event (
+  seq INTEGER PRIMARY KEY,
+  recorded TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  entities TEXT NOT NULL,
+  json TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_event_recorded ON audit_event (recorded);
+CREATE INDEX IF NOT EXISTS audit_event_agent ON audit_event (agent, seq);
+CREATE TABLE IF NOT EXISTS audit_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL
+);)sql";
+
+constexpr int kCurrentVersion = 2;
+
+// Direct access to the database file, to write the fixture and look at what
+// opening did to it.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) {
+    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) ADD_FAILURE() << "cannot open " << path;
+  }
+  ~RawDb() { sqlite3_close(db_); }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+  void exec(const std::string& sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+      ADD_FAILURE() << (error != nullptr ? error : "?") << " in " << sql.substr(0, 200);
+      sqlite3_free(error);
+    }
+  }
+  std::int64_t integer(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+      ADD_FAILURE() << sqlite3_errmsg(db_) << " in " << sql;
+      return -1;
+    }
+    std::int64_t value = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
+    sqlite3_finalize(stmt);
+    return value;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+std::string instant(int minute) {
+  char text[32];
+  std::snprintf(text, sizeof text, "2024-05-01T01:%02d:00.000Z", minute);
+  return text;
+}
+
+// The stored text of a version, as the version-1 store wrote it.
+std::string body(const std::string& type, const std::string& id, int version, int minute, const std::string& rest) {
+  return R"({"resourceType":")" + type + R"(","id":")" + id + R"(","meta":{"versionId":")" + std::to_string(version) +
+         R"(","lastUpdated":")" + instant(minute) + R"("})" + rest + "}";
+}
+
+struct FixtureVersion {
+  std::string type;
+  std::string id;
+  int version;
+  std::string rest;
+};
+
+// Six versions of three resources, in commit order (seq = index + 1).
+const std::vector<FixtureVersion>& fixtureVersions() {
+  static const std::vector<FixtureVersion> kVersions = {
+      {"Patient", "p1", 1, R"(,"gender":"female")"},
+      {"Encounter", "e1", 1, R"(,"status":"in-progress","subject":{"reference":"Patient/p1"})"},
+      {"Patient", "p1", 2, R"(,"gender":"female","birthDate":"1990-01-01")"},
+      {"Observation", "o1", 1, R"(,"status":"final","subject":{"reference":"Patient/p1"})"},
+      {"Encounter", "e1", 2, R"(,"status":"finished","subject":{"reference":"Patient/p1"})"},
+      {"Patient", "p1", 3, R"(,"gender":"female","birthDate":"1990-01-02")"},
+  };
+  return kVersions;
+}
+
+std::vector<AuditWrite> fixtureAudit() {
+  return {
+      {instant(0), "cli:admin", "|Client/clinic-a|", R"({"resourceType":"AuditEvent","subtype":"client-add"})"},
+      {instant(1), "clinic-a", "|Patient/p1|", R"({"resourceType":"AuditEvent","subtype":"create"})"},
+      {instant(5), "puller-1", "|Patient/p1|Encounter/e1|", R"({"resourceType":"AuditEvent","subtype":"read"})"},
+  };
+}
+
+// A version-1 store at `path` holding resources in several versions with
+// their search index, a payload, a quarantine entry, outbox rows (pending and
+// dead), a client and a chained audit trail.
+void writeVersion1Store(const std::string& path) {
+  RawDb db(path);
+  db.exec("PRAGMA page_size = 16384; PRAGMA journal_mode = WAL;");
+  db.exec(kSchemaVersion1);
+  db.exec("BEGIN");
+  db.exec("INSERT INTO payload (id, received_at, adapter, organization, content_type, body) VALUES "
+          "(1, '" + instant(0) + "', 'epuskesmas-json', 'org-a', 'application/json', '{\"kunjungan\":[]}')");
+  const auto& versions = fixtureVersions();
+  for (size_t i = 0; i < versions.size(); ++i) {
+    const auto& v = versions[i];
+    std::string seq = std::to_string(i + 1);
+    db.exec("INSERT INTO resource_version (seq, type, id, version, last_updated, hash, organization, payload_id, "
+            "source_locator, body) VALUES (" + seq + ", '" + v.type + "', '" + v.id + "', " + std::to_string(v.version) +
+            ", '" + instant(static_cast<int>(i)) + "', X'0" + seq + "', 'org-a', 1, 'record[0]', '" +
+            body(v.type, v.id, v.version, static_cast<int>(i), v.rest) + "')");
+    db.exec("INSERT INTO resource_current (type, id, version, seq, hash, organization) VALUES ('" + v.type + "', '" +
+            v.id + "', " + std::to_string(v.version) + ", " + seq + ", X'0" + seq + "', 'org-a') "
+            "ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, seq = excluded.seq, hash = excluded.hash");
+  }
+  db.exec("INSERT INTO search_token (type, id, param, system, value) VALUES "
+          "('Patient', 'p1', 'identifier', 'https://fhir.kemkes.go.id/id/nik', '3201010101900001')");
+  db.exec("INSERT INTO search_reference (type, id, param, target_type, target_id) VALUES "
+          "('Observation', 'o1', 'patient', 'Patient', 'p1'), ('Encounter', 'e1', 'patient', 'Patient', 'p1')");
+  db.exec("INSERT INTO quarantine (id, payload_id, locator, source_key, outcome, created_at, status) VALUES "
+          "(1, 1, 'record[1]', 'K-2', '{\"resourceType\":\"OperationOutcome\"}', '" + instant(0) + "', 'open')");
+  db.exec("INSERT INTO quarantine_state (quarantine_id, attempts, last_attempt_at) VALUES (1, 2, '" + instant(3) + "')");
+  db.exec("INSERT INTO outbox (seq, type, id, version, created_at) VALUES (6, 'Patient', 'p1', 3, '" + instant(5) + "')");
+  db.exec("INSERT INTO outbox (seq, type, id, version, created_at, state, attempts, last_error, http_status, outcome, "
+          "dead_at) VALUES (5, 'Encounter', 'e1', 2, '" + instant(4) + "', 'dead', 1, 'refused', 422, "
+          "'{\"resourceType\":\"OperationOutcome\"}', '" + instant(4) + "')");
+  db.exec("INSERT INTO client (client_id, role, organization, secret_hash, cert_thumbprint, local_only, created_at, "
+          "revoked_at) VALUES ('clinic-a', 'clinic', 'org-a', 'pbkdf2-sha256$1000$c2FsdA$aGFzaA', 'thumb', 0, '" +
+          instant(0) + "', '')");
+  std::string prev;
+  std::int64_t seq = 0;
+  for (const auto& event : fixtureAudit()) {
+    ++seq;
+    std::string hash = auditChainHash(prev, seq, event);
+    db.exec("INSERT INTO audit_event (seq, recorded, agent, entities, json, prev_hash, hash) VALUES (" +
+            std::to_string(seq) + ", '" + event.recorded + "', '" + event.agent + "', '" + event.entities + "', '" +
+            event.json + "', '" + prev + "', '" + hash + "')");
+    prev = hash;
+  }
+  db.exec("INSERT INTO audit_head (id, seq, hash) VALUES (1, " + std::to_string(seq) + ", '" + prev + "')");
+  db.exec("COMMIT");
+  EXPECT_EQ(db.integer("PRAGMA user_version"), 0);
+}
+
+class StoreMigrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override { config_.data_dir = dir_.file("data"); std::filesystem::create_directories(config_.data_dir); }
+  std::string path() const { return config_.storePath(); }
+  testing::TempDir dir_;
+  Config config_;
+};
+
+TEST_F(StoreMigrationTest, Version1StoreIsMigratedWithEverythingInIt) {
+  writeVersion1Store(path());
+  ::testing::internal::CaptureStderr();
+  auto opened = openStore(config_, {.outbox = true});
+  std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(opened.isOk()) << opened.status().message();
+  Store& store = *opened.value();
+  EXPECT_EQ(store.schemaVersion(), kCurrentVersion);
+  // One line per step, naming it.
+  EXPECT_NE(log.find("store schema: "), std::string::npos) << log;
+  EXPECT_NE(log.find("version 1 -> 2: Bulk Data export jobs"), std::string::npos) << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
+
+  // Every version, current and past, with its text and commit sequence.
+  const auto& versions = fixtureVersions();
+  for (size_t i = 0; i < versions.size(); ++i) {
+    const auto& v = versions[i];
+    auto found = store.readVersion(v.type, v.id, v.version);
+    ASSERT_TRUE(found.isOk());
+    ASSERT_TRUE(found.value()) << v.type << "/" << v.id << "/_history/" << v.version;
+    EXPECT_EQ(found.value()->json, body(v.type, v.id, v.version, static_cast<int>(i), v.rest));
+    EXPECT_EQ(found.value()->seq, static_cast<std::int64_t>(i + 1));
+    EXPECT_EQ(found.value()->organization, "org-a");
+  }
+  auto patient = store.read("Patient", "p1");
+  ASSERT_TRUE(patient.isOk() && patient.value());
+  EXPECT_EQ(patient.value()->version, 3);
+  auto encounter = store.read("Encounter", "e1");
+  ASSERT_TRUE(encounter.isOk() && encounter.value());
+  EXPECT_EQ(encounter.value()->version, 2);
+  HistoryQuery history;
+  history.type = "Patient";
+  history.id = "p1";
+  auto page = store.history(history);
+  ASSERT_TRUE(page.isOk());
+  EXPECT_EQ(page.value().versions.size(), 3u);
+  // The search index came along.
+  SearchQuery by_nik;
+  by_nik.type = "Patient";
+  SearchClause nik;
+  nik.kind = SearchKind::kToken;
+  nik.param = "identifier";
+  SearchValue value;
+  value.value = "3201010101900001";
+  nik.any_of.push_back(value);
+  by_nik.all_of.push_back(nik);
+  auto found = store.search(by_nik);
+  ASSERT_TRUE(found.isOk());
+  ASSERT_EQ(found.value().resources.size(), 1u);
+  EXPECT_EQ(found.value().resources[0].id, "p1");
+  auto stats = store.stats();
+  ASSERT_TRUE(stats.isOk());
+  EXPECT_EQ(stats->resources, 3);
+  EXPECT_EQ(stats->versions, 6);
+  EXPECT_EQ(stats->payloads, 1);
+  EXPECT_EQ(stats->quarantined_open, 1);
+
+  // Audit trail: every record, and the chain still verifies.
+  auto audit = store.scanAudit(0, 100);
+  ASSERT_TRUE(audit.isOk());
+  ASSERT_EQ(audit.value().size(), 3u);
+  auto events = fixtureAudit();
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(audit.value()[i].seq, static_cast<std::int64_t>(i + 1));
+    EXPECT_EQ(audit.value()[i].event.json, events[i].json);
+    EXPECT_EQ(audit.value()[i].event.agent, events[i].agent);
+  }
+  auto verified = verifyAuditChain(store);
+  ASSERT_TRUE(verified.isOk());
+  EXPECT_TRUE(verified.value().ok) << verified.value().problem;
+  EXPECT_EQ(verified.value().checked, 3);
+
+  // The client, with the columns later versions added left empty.
+  auto client = store.findClient("clinic-a");
+  ASSERT_TRUE(client.isOk() && client.value());
+  EXPECT_EQ(client.value()->role, "clinic");
+  EXPECT_EQ(client.value()->organization, "org-a");
+  EXPECT_EQ(client.value()->secret_hash, "pbkdf2-sha256$1000$c2FsdA$aGFzaA");
+  EXPECT_EQ(client.value()->cert_thumbprint, "thumb");
+  EXPECT_EQ(client.value()->created_at, instant(0));
+  EXPECT_EQ(client.value()->jwks, "");
+
+  // Outbox rows, pending and dead.
+  auto outbox = store.listOutbox("", 0, 100);
+  ASSERT_TRUE(outbox.isOk());
+  ASSERT_EQ(outbox.value().size(), 2u);
+  EXPECT_EQ(outbox.value()[0].seq, 5);
+  EXPECT_EQ(outbox.value()[0].state, "dead");
+  EXPECT_EQ(outbox.value()[0].http_status, 422);
+  EXPECT_EQ(outbox.value()[1].seq, 6);
+  EXPECT_EQ(outbox.value()[1].state, "pending");
+  auto claimed = store.claimOutbox(OutboxClaim{"test", 1000, 60000, 10, {}});
+  ASSERT_TRUE(claimed.isOk());
+  ASSERT_EQ(claimed.value().size(), 1u);
+  EXPECT_EQ(claimed.value()[0].body, body("Patient", "p1", 3, 5, fixtureVersions()[5].rest));
+
+  // Quarantine with its reprocessing state, and the payload.
+  auto quarantine = store.readQuarantine(1);
+  ASSERT_TRUE(quarantine.isOk() && quarantine.value());
+  EXPECT_EQ(quarantine.value()->status, "open");
+  EXPECT_EQ(quarantine.value()->attempts, 2);
+  EXPECT_EQ(quarantine.value()->adapter, "epuskesmas-json");
+  auto payload = store.readPayload(1);
+  ASSERT_TRUE(payload.isOk() && payload.value());
+  EXPECT_EQ(payload.value()->body, R"({"kunjungan":[]})");
+
+  // The migrated store takes new writes after the old ones: seq and the
+  // audit chain continue.
+  rapidjson::Document doc;
+  ASSERT_FALSE(json::parse(R"({"resourceType":"Patient","id":"p1","gender":"male"})", doc).has_value());
+  WriteBatch batch;
+  batch.resources.push_back(prepareResource(doc));
+  batch.resources.back().organization = "org-a";
+  batch.audit.push_back({instant(9), "clinic-a", "|Patient/p1|", R"({"resourceType":"AuditEvent"})"});
+  auto committed = store.commit(std::move(batch));
+  ASSERT_TRUE(committed.isOk()) << committed.status().message();
+  EXPECT_EQ(committed->resources[0].version, 4);
+  auto newest = store.read("Patient", "p1");
+  ASSERT_TRUE(newest.isOk() && newest.value());
+  EXPECT_EQ(newest.value()->seq, 7);
+  verified = verifyAuditChain(store);
+  ASSERT_TRUE(verified.isOk());
+  EXPECT_TRUE(verified.value().ok) << verified.value().problem;
+  EXPECT_EQ(verified.value().checked, 4);
+  // And the new role works on it.
+  ExportJob job;
+  job.id = "0123456789abcdef0123456789abcdef";
+  job.level = "system";
+  job.types = {"Patient"};
+  job.created_at = instant(10);
+  EXPECT_TRUE(store.createExportJob(job).isOk());
+  auto read = store.readExportJob(job.id);
+  ASSERT_TRUE(read.isOk() && read.value());
+
+  opened.value().reset();
+  RawDb db(path());
+  EXPECT_EQ(db.integer("PRAGMA user_version"), kCurrentVersion);
+  EXPECT_EQ(db.integer("SELECT count(*) FROM pragma_table_info('client') WHERE name IN ('jwks', 'jwks_url')"), 2);
+}
+
+TEST_F(StoreMigrationTest, CurrentStoreOpensWithoutMigrating) {
+  {
+    auto fresh = openStore(config_);
+    ASSERT_TRUE(fresh.isOk()) << fresh.status().message();
+    EXPECT_EQ(fresh.value()->schemaVersion(), kCurrentVersion);
+  }
+  {
+    RawDb db(path());
+    EXPECT_EQ(db.integer("PRAGMA user_version"), kCurrentVersion);
+  }
+  ::testing::internal::CaptureStderr();
+  auto again = openStore(config_);
+  std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(again.isOk()) << again.status().message();
+  EXPECT_EQ(again.value()->schemaVersion(), kCurrentVersion);
+  EXPECT_EQ(log.find("store schema"), std::string::npos) << log;
+}
+
+TEST_F(StoreMigrationTest, NewerStoreIsRefusedAndLeftAlone) {
+  {
+    RawDb db(path());
+    db.exec("CREATE TABLE from_the_future (x); PRAGMA user_version = 7;");
+  }
+  auto opened = openStore(config_);
+  ASSERT_FALSE(opened.isOk());
+  const std::string& message = opened.status().message();
+  EXPECT_NE(message.find("store schema version 7 is newer than this ilp-gateway supports (" +
+                         std::to_string(kCurrentVersion) + "); upgrade ilp-gateway"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  RawDb db(path());
+  EXPECT_EQ(db.integer("PRAGMA user_version"), 7);
+  EXPECT_EQ(db.integer("SELECT count(*) FROM sqlite_master WHERE name = 'resource_version'"), 0);
+}
+
+TEST_F(StoreMigrationTest, FailedStepLeavesTheStoreAsItWas) {
+  writeVersion1Store(path());
+  {
+    RawDb db(path());
+    db.exec("CREATE TABLE export_job (unexpected TEXT)");  // step 2 cannot create its table
+  }
+  auto opened = openStore(config_);
+  ASSERT_FALSE(opened.isOk());
+  RawDb db(path());
+  EXPECT_EQ(db.integer("PRAGMA user_version"), 0);
+  // Step 1 ran in the same transaction: its columns are gone with it.
+  EXPECT_EQ(db.integer("SELECT count(*) FROM pragma_table_info('client') WHERE name = 'jwks'"), 0);
+  EXPECT_EQ(db.integer("SELECT count(*) FROM resource_version"), 6);
+}
+
+TEST_F(StoreMigrationTest, ExportJobsAreKeptUpdatedListedAndDeleted) {
+  auto opened = openStore(config_);
+  ASSERT_TRUE(opened.isOk()) << opened.status().message();
+  ExportJobs& jobs = *opened.value();
+  ExportJob job;
+  job.id = "aaaa";
+  job.client_id = "puller-1";
+  job.level = "patient";
+  job.types = {"Patient", "Observation"};
+  job.since = "2024-01-01T00:00:00.000Z";
+  job.organization = "org-a";
+  job.request_url = "https://gw/fhir/Patient/$export";
+  job.created_at = instant(0);
+  ASSERT_TRUE(jobs.createExportJob(job).isOk());
+  ExportJob other = job;
+  other.id = "bbbb";
+  other.since.reset();
+  other.organization.reset();
+  other.types = {"Patient"};
+  other.created_at = instant(1);
+  ASSERT_TRUE(jobs.createExportJob(other).isOk());
+
+  auto read = jobs.readExportJob("aaaa");
+  ASSERT_TRUE(read.isOk() && read.value());
+  EXPECT_EQ(read.value()->client_id, "puller-1");
+  EXPECT_EQ(read.value()->level, "patient");
+  EXPECT_EQ(read.value()->types, (std::vector<std::string>{"Patient", "Observation"}));
+  EXPECT_EQ(read.value()->since, job.since);
+  EXPECT_EQ(read.value()->organization, job.organization);
+  EXPECT_EQ(read.value()->state, ExportJobState::kQueued);
+  auto read_other = jobs.readExportJob("bbbb");
+  ASSERT_TRUE(read_other.isOk() && read_other.value());
+  EXPECT_FALSE(read_other.value()->since);
+  EXPECT_FALSE(read_other.value()->organization);
+
+  job.state = ExportJobState::kCompleted;
+  job.attempts = 1;
+  job.exported = 12;
+  job.bytes = 3400;
+  job.transaction_time = instant(2);
+  job.files = {{"Patient", "Patient.ndjson", 2}, {"Observation", "Observation.ndjson", 10}};
+  job.finished_at = instant(3);
+  job.expires_at = instant(30);
+  ASSERT_TRUE(jobs.updateExportJob(job).isOk());
+  read = jobs.readExportJob("aaaa");
+  ASSERT_TRUE(read.isOk() && read.value());
+  EXPECT_EQ(read.value()->state, ExportJobState::kCompleted);
+  EXPECT_EQ(read.value()->exported, 12);
+  EXPECT_EQ(read.value()->bytes, 3400);
+  ASSERT_EQ(read.value()->files.size(), 2u);
+  EXPECT_EQ(read.value()->files[1].name, "Observation.ndjson");
+  EXPECT_EQ(read.value()->files[1].count, 10);
+  EXPECT_EQ(read.value()->expires_at, instant(30));
+
+  auto all = jobs.listExportJobs();
+  ASSERT_TRUE(all.isOk());
+  ASSERT_EQ(all.value().size(), 2u);
+  EXPECT_EQ(all.value()[0].id, "aaaa");  // oldest first
+  auto not_yet = jobs.listExpiredExportJobs(instant(29));
+  ASSERT_TRUE(not_yet.isOk());
+  EXPECT_TRUE(not_yet.value().empty());
+  auto expired = jobs.listExpiredExportJobs(instant(30));
+  ASSERT_TRUE(expired.isOk());
+  ASSERT_EQ(expired.value().size(), 1u);  // the unfinished job never expires
+  EXPECT_EQ(expired.value()[0].id, "aaaa");
+
+  ASSERT_TRUE(jobs.deleteExportJob("aaaa").isOk());
+  read = jobs.readExportJob("aaaa");
+  ASSERT_TRUE(read.isOk());
+  EXPECT_FALSE(read.value());
+  // A deleted job stays deleted: updating it is kNotFound, nothing reappears.
+  Status update = jobs.updateExportJob(job);
+  EXPECT_EQ(update.code(), StatusCode::kNotFound);
+  all = jobs.listExportJobs();
+  ASSERT_TRUE(all.isOk());
+  EXPECT_EQ(all.value().size(), 1u);
+}
+
+}  // namespace
+}  // namespace ilpgw
