@@ -5,7 +5,7 @@
 #   ILPGW_TEST_SANITIZE=0     skip the sanitizer run
 #   ILPGW_FUZZ_SECONDS=N      seconds per fuzz target (default 15; 0 skips)
 # On a 2-core CI machine: ~5 min build + <1 min tests, ~5 min ASan build +
-# ~1 min tests, ~2-3 min fuzz build + 18 targets x 15 s = 4.5 min of fuzzing
+# ~1 min tests, ~2-3 min fuzz build + 19 targets x 15 s = 4.75 min of fuzzing
 # (docs/durability.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
