@@ -55,6 +55,8 @@ commands:
   outbox resend SEQ|--all     send dead letters again (a running gateway picks
                               them up at its next poll)
   store check                 integrity check of the store (--data DIR)
+  store reindex               rewrite the search index of every resource from
+                              today's search parameters (--data DIR)
   client add --role ROLE [--org ORG] [--id ID] [--cert PEM] [--local-only]
              [--jwks FILE | --jwks-url URL]
                               register a client (ROLE: clinic, puller, admin;

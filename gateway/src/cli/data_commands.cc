@@ -18,15 +18,63 @@
 #include "ingest/gateway.h"
 #include "ingest/quarantine.h"
 #include "base/log.h"
+#include "fhir/fhir_validator.h"
 #include "fhir/outcome.h"
+#include "fhir/resource_text.h"
 #include "http/server.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 
 namespace ilpgw::cli {
 
+namespace {
+
+// Rewrites the search index rows of every current resource from today's
+// search-parameter table (fhir/search_params.cc), page by page in commit
+// order; content and versions stay as they are. Safe while the gateway runs.
+int reindexStore(Store& store) {
+  long long total = 0;
+  for (const auto& type : fhir::supportedResourceTypes()) {
+    SearchQuery query;
+    query.type = type;
+    query.limit = 500;
+    query.want_total = false;
+    for (;;) {
+      auto page = store.search(query);
+      if (!page.isOk()) return fail("reindex " + type + ": " + page.status().message());
+      WriteBatch batch;
+      for (const auto& r : page->resources) {
+        rapidjson::Document doc;
+        if (json::parse(r.json, doc)) return fail("reindex: " + r.type + "/" + r.id + " is not JSON");
+        ResourceWrite write = prepareResource(doc);
+        write.organization = r.organization;  // the owner stays the owner
+        write.refresh_index = true;
+        batch.resources.push_back(std::move(write));
+      }
+      if (!batch.resources.empty()) {
+        auto committed = store.commit(std::move(batch));
+        if (!committed.isOk()) return fail("reindex " + type + ": " + committed.status().message());
+        total += static_cast<long long>(page->resources.size());
+      }
+      if (!page->more || page->resources.empty()) break;
+      query.after_seq = page->resources.back().seq;
+    }
+  }
+  std::printf("reindexed %lld resources\n", total);
+  return 0;
+}
+
+}  // namespace
+
 int storeCommand(const Args& args) {
-  if (args.files.size() != 1 || args.files[0] != "check") return fail("usage: store check --data DIR");
+  if (args.files.size() == 1 && args.files[0] == "reindex") {
+    auto config = buildConfig(args);
+    if (!config.isOk()) return fail(config.status().message());
+    auto store = ilpgw::openStore(config.value(), {.batch_max = 1, .must_exist = true});
+    if (!store.isOk()) return fail(store.status().message());
+    return reindexStore(*store.value());
+  }
+  if (args.files.size() != 1 || args.files[0] != "check") return fail("usage: store check|reindex --data DIR");
   auto config = buildConfig(args);
   if (!config.isOk()) return fail(config.status().message());
   std::string path = config.value().storePath();

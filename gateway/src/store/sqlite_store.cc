@@ -683,6 +683,7 @@ class Writer {
           written.version = version;
           written.last_updated = current_.text(2);
           written.outcome = WriteOutcome::kUnchanged;
+          if (write.refresh_index) replaceIndex(write);
           return written;
         }
         written.version = version + 1;

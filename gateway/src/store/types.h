@@ -115,6 +115,10 @@ struct ResourceWrite {
   // matches, nothing is written and it is reported as kExisting; more than
   // one match fails the batch.
   std::optional<SearchQuery> if_none_exist;
+  // Unchanged content still gets its search index rows rewritten: how
+  // `ilp-gateway store reindex` gives resources stored before a search
+  // parameter existed their rows, without a new version.
+  bool refresh_index = false;
 };
 
 // Joins head, store-owned meta and tail into the stored JSON text.
