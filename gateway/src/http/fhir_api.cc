@@ -1015,7 +1015,8 @@ FhirResponse FhirApi::transaction(RequestContext& caller, const FhirRequest& req
   return res;
 }
 
-FhirResponse FhirApi::exportKickOff(const FhirRequest& req, ExportLevel level, const std::string& request_url) {
+FhirResponse FhirApi::exportKickOff(const RequestContext& caller, const FhirRequest& req, ExportLevel level,
+                                    const std::string& request_url) {
   if (req.header("prefer").find("respond-async") == std::string::npos) {
     return outcome(400, "invalid", "$export needs the header Prefer: respond-async");
   }
@@ -1028,8 +1029,8 @@ FhirResponse FhirApi::exportKickOff(const FhirRequest& req, ExportLevel level, c
   request->request_url = request_url;
   // Tenant isolation: a clinic exports its own organization's resources, and
   // only the client that started a job may poll, download or cancel it.
-  request->client_id = currentRequest().client_id;
-  request->organization = currentRequest().readOrganization();
+  request->client_id = caller.client_id;
+  request->organization = caller.readOrganization();
   auto job = exporter_->start(std::move(request.value()));
   if (!job.isOk()) return failure(job.status());  // 429 when too many jobs are kept
   FhirResponse res;
@@ -1039,8 +1040,8 @@ FhirResponse FhirApi::exportKickOff(const FhirRequest& req, ExportLevel level, c
   return res;
 }
 
-FhirResponse FhirApi::exportStatus(const FhirRequest& req, const std::string& job) {
-  auto found = exporter_->status(job, currentRequest().client_id);
+FhirResponse FhirApi::exportStatus(const RequestContext& caller, const FhirRequest& req, const std::string& job) {
+  auto found = exporter_->status(job, caller.client_id);
   if (!found.isOk()) return failure(found.status());
   if (!found.value()) return outcome(404, "not-found", "no export job " + job + " (deleted, or expired)");
   const ExportStatus* status = &*found.value();
@@ -1078,8 +1079,8 @@ FhirResponse FhirApi::exportStatus(const FhirRequest& req, const std::string& jo
   return res;
 }
 
-FhirResponse FhirApi::exportCancel(const std::string& job) {
-  auto cancelled = exporter_->cancel(job, currentRequest().client_id);
+FhirResponse FhirApi::exportCancel(const RequestContext& caller, const std::string& job) {
+  auto cancelled = exporter_->cancel(job, caller.client_id);
   if (!cancelled.isOk()) return failure(cancelled.status());
   if (!cancelled.value()) return outcome(404, "not-found", "no export job " + job);
   FhirResponse res;
@@ -1088,8 +1089,8 @@ FhirResponse FhirApi::exportCancel(const std::string& job) {
   return res;
 }
 
-FhirResponse FhirApi::exportFile(const std::string& job, const std::string& name) {
-  auto path = exporter_->filePath(job, name, currentRequest().client_id);
+FhirResponse FhirApi::exportFile(const RequestContext& caller, const std::string& job, const std::string& name) {
+  auto path = exporter_->filePath(job, name, caller.client_id);
   if (!path.isOk()) return failure(path.status());
   if (!path.value()) return outcome(404, "not-found", "no such export file");
   FhirResponse res;
@@ -1168,23 +1169,23 @@ void registerFhirApi(httplib::Server& server, Gateway& gateway, bool tls) {
   server.Get("/fhir/metadata", route([](FhirApi& a, const FhirRequest& r, R) { return a.capabilities(r); }));
   server.Get("/fhir/_history", route([](FhirApi& a, const FhirRequest& r, R) { return a.history(currentRequest(), r, "", ""); }));
   server.Get(R"(/fhir/\$export)", route([](FhirApi& a, const FhirRequest& r, R req) {
-               return a.exportKickOff(r, ExportLevel::kSystem, r.base_url + "/$export" +
+               return a.exportKickOff(currentRequest(), r, ExportLevel::kSystem, r.base_url + "/$export" +
                                                                     (req.target.find('?') != std::string::npos
                                                                          ? req.target.substr(req.target.find('?'))
                                                                          : ""));
              }));
   server.Get(R"(/fhir/Patient/\$export)", route([](FhirApi& a, const FhirRequest& r, R req) {
-               return a.exportKickOff(r, ExportLevel::kPatient, r.base_url + "/Patient/$export" +
+               return a.exportKickOff(currentRequest(), r, ExportLevel::kPatient, r.base_url + "/Patient/$export" +
                                                                      (req.target.find('?') != std::string::npos
                                                                           ? req.target.substr(req.target.find('?'))
                                                                           : ""));
              }));
   server.Get("/fhir/_export/([a-f0-9]{32})",
-             route([](FhirApi& a, const FhirRequest& r, R req) { return a.exportStatus(r, req.matches[1]); }));
+             route([](FhirApi& a, const FhirRequest& r, R req) { return a.exportStatus(currentRequest(), r, req.matches[1]); }));
   server.Delete("/fhir/_export/([a-f0-9]{32})",
-                route([](FhirApi& a, const FhirRequest&, R req) { return a.exportCancel(req.matches[1]); }));
+                route([](FhirApi& a, const FhirRequest&, R req) { return a.exportCancel(currentRequest(), req.matches[1]); }));
   server.Get("/fhir/_export/([a-f0-9]{32})/([A-Za-z]{1,64}\\.ndjson)", route([](FhirApi& a, const FhirRequest&, R req) {
-               return a.exportFile(req.matches[1], req.matches[2]);
+               return a.exportFile(currentRequest(), req.matches[1], req.matches[2]);
              }));
   server.Get("/fhir/" + type + "/_history",
              route([](FhirApi& a, const FhirRequest& r, R req) { return a.history(currentRequest(), r, req.matches[1], ""); }));

@@ -61,10 +61,11 @@ class FhirApi {
   // compartment (as this gateway indexes it), paged by _count.
   FhirResponse everything(const RequestContext& caller, const FhirRequest& req, const std::string& id);
 
-  FhirResponse exportKickOff(const FhirRequest& req, ExportLevel level, const std::string& request_url);
-  FhirResponse exportStatus(const FhirRequest& req, const std::string& job);
-  FhirResponse exportCancel(const std::string& job);
-  FhirResponse exportFile(const std::string& job, const std::string& name);
+  FhirResponse exportKickOff(const RequestContext& caller, const FhirRequest& req, ExportLevel level,
+                             const std::string& request_url);
+  FhirResponse exportStatus(const RequestContext& caller, const FhirRequest& req, const std::string& job);
+  FhirResponse exportCancel(const RequestContext& caller, const std::string& job);
+  FhirResponse exportFile(const RequestContext& caller, const std::string& job, const std::string& name);
 
  private:
   Gateway& gateway_;

@@ -143,6 +143,27 @@ struct SqliteError : std::runtime_error {
   int code;
 };
 
+// A failed read answers like a failed write: a busy, locked, full or failing
+// disk is the store being unavailable (503, retry later); anything else is an
+// internal error.
+Status readFailure(const std::exception& e) {
+  if (const auto* sqlite = dynamic_cast<const SqliteError*>(&e)) {
+    switch (sqlite->code & 0xff) {
+      case SQLITE_BUSY:
+      case SQLITE_LOCKED:
+      case SQLITE_IOERR:
+      case SQLITE_FULL:
+      case SQLITE_CANTOPEN:
+      case SQLITE_NOMEM:
+      case SQLITE_PROTOCOL:
+        return Status(StatusCode::kUnavailable, "store read failed: the database is busy or its disk failed");
+      default:
+        break;
+    }
+  }
+  return Status(StatusCode::kInternal, "store read failed");
+}
+
 // client: the registry; audit_event: append-only, hash-chained (seq is given
 // explicitly, consecutive, so a deleted row leaves a visible gap); audit_head:
 // the newest seq and hash kept apart, so deleting the newest rows shows too.
@@ -936,7 +957,7 @@ class SqliteStore final : public Store {
       return page;
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store search: ") + e.what());
-      return Status(StatusCode::kInternal, "store read failed");
+      return readFailure(e);
     }
   }
 
@@ -977,7 +998,7 @@ class SqliteStore final : public Store {
       return page;
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store history: ") + e.what());
-      return Status(StatusCode::kInternal, "store read failed");
+      return readFailure(e);
     }
   }
 
@@ -996,7 +1017,7 @@ class SqliteStore final : public Store {
       return found;
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store read: ") + e.what());
-      return Status(StatusCode::kInternal, "store read failed");
+      return readFailure(e);
     }
   }
 
@@ -1022,7 +1043,7 @@ class SqliteStore final : public Store {
       return mark;
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store scan: ") + e.what());
-      return Status(StatusCode::kInternal, "store read failed");
+      return readFailure(e);
     }
   }
 
@@ -1042,7 +1063,7 @@ class SqliteStore final : public Store {
       return stats;
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store stats: ") + e.what());
-      return Status(StatusCode::kInternal, "store read failed");
+      return readFailure(e);
     }
   }
 
@@ -1061,7 +1082,7 @@ class SqliteStore final : public Store {
       return std::optional<ClientRecord>(clientFrom(s));
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store client read: ") + e.what());
-      return Status(StatusCode::kInternal, "store read failed");
+      return readFailure(e);
     }
   }
 
@@ -1074,7 +1095,7 @@ class SqliteStore final : public Store {
       return out;
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store client list: ") + e.what());
-      return Status(StatusCode::kInternal, "store read failed");
+      return readFailure(e);
     }
   }
 
@@ -1113,7 +1134,7 @@ class SqliteStore final : public Store {
       return std::optional<std::pair<std::int64_t, std::string>>(std::make_pair(s.int64(0), s.text(1)));
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store audit head: ") + e.what());
-      return Status(StatusCode::kInternal, "store read failed");
+      return readFailure(e);
     }
   }
 
@@ -1142,7 +1163,7 @@ class SqliteStore final : public Store {
       return out;
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store quarantine list: ") + e.what());
-      return Status(StatusCode::kInternal, "store read failed");
+      return readFailure(e);
     }
   }
 
@@ -1155,7 +1176,7 @@ class SqliteStore final : public Store {
       return std::optional<QuarantineEntry>(quarantineRow(s));
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store quarantine read: ") + e.what());
-      return Status(StatusCode::kInternal, "store read failed");
+      return readFailure(e);
     }
   }
 
@@ -1170,7 +1191,7 @@ class SqliteStore final : public Store {
           StoredPayload{s.int64(0), s.text(1), s.text(2), s.text(3), s.text(4), s.blob(5)});
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store payload read: ") + e.what());
-      return Status(StatusCode::kInternal, "store read failed");
+      return readFailure(e);
     }
   }
 
@@ -1322,7 +1343,7 @@ class SqliteStore final : public Store {
       return out;
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store outbox list: ") + e.what());
-      return Status(StatusCode::kInternal, "store read failed");
+      return readFailure(e);
     }
   }
 
@@ -1340,7 +1361,7 @@ class SqliteStore final : public Store {
       return stats;
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store outbox stats: ") + e.what());
-      return Status(StatusCode::kInternal, "store read failed");
+      return readFailure(e);
     }
   }
 
@@ -1586,7 +1607,7 @@ class SqliteStore final : public Store {
       return jobs;
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store export jobs: ") + e.what());
-      return Status(StatusCode::kInternal, "store read failed");
+      return readFailure(e);
     }
   }
 
@@ -1610,7 +1631,7 @@ class SqliteStore final : public Store {
       return out;
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store audit read: ") + e.what());
-      return Status(StatusCode::kInternal, "store read failed");
+      return readFailure(e);
     }
   }
 
@@ -1627,7 +1648,7 @@ class SqliteStore final : public Store {
           StoredResource{s.text(0), s.text(1), s.int64(2), s.text(3), s.text(4), s.int64(5), s.text(6)});
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store read: ") + e.what());
-      return Status(StatusCode::kInternal, "store read failed");
+      return readFailure(e);
     }
   }
 
