@@ -1,5 +1,7 @@
 #include "base/crypto.h"
 
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 
 #include <stdexcept>
@@ -149,6 +151,28 @@ bool verifySecret(std::string_view secret, std::string_view encoded) {
   auto expected = base64Decode(rest.substr(b + 1));
   if (iterations < 1 || !salt || !expected) return false;
   return constantTimeEquals(pbkdf2(secret, *salt, iterations), *expected);
+}
+
+std::optional<std::string> ecdsaJoseToDer(std::string_view jose, size_t coordinate_bytes) {
+  if (coordinate_bytes == 0 || jose.size() != 2 * coordinate_bytes) return std::nullopt;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(jose.data());
+  const int n = static_cast<int>(coordinate_bytes);
+  BIGNUM* r = BN_bin2bn(bytes, n, nullptr);
+  BIGNUM* s = BN_bin2bn(bytes + n, n, nullptr);
+  ECDSA_SIG* sig = ECDSA_SIG_new();
+  if (r == nullptr || s == nullptr || sig == nullptr || ECDSA_SIG_set0(sig, r, s) != 1) {
+    BN_free(r);
+    BN_free(s);
+    ECDSA_SIG_free(sig);
+    return std::nullopt;
+  }
+  unsigned char* der = nullptr;
+  int length = i2d_ECDSA_SIG(sig, &der);
+  ECDSA_SIG_free(sig);
+  if (length <= 0) return std::nullopt;
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(length));
+  OPENSSL_free(der);
+  return out;
 }
 
 }  // namespace ilpgw

@@ -11,6 +11,10 @@ namespace ilpgw {
 std::string sha256(std::string_view data);
 std::string hex(std::string_view bytes);
 
+// A JOSE ECDSA signature (r||s, each `coordinate_bytes` long: 32 for P-256,
+// 48 for P-384) as the DER that OpenSSL verifies; nullopt when malformed.
+std::optional<std::string> ecdsaJoseToDer(std::string_view jose, size_t coordinate_bytes);
+
 // ---- Secrets, tokens and constant-time comparison -----------------------------
 
 // `count` bytes from OpenSSL's CSPRNG; throws when the generator fails.

@@ -121,26 +121,7 @@ std::shared_ptr<EVP_PKEY> p384Key(const rapidjson::Value& jwk) {
 
 // JOSE carries ECDSA signatures as r||s (48 bytes each for P-384); OpenSSL
 // verifies DER.
-std::optional<std::string> p384JoseToDer(std::string_view jose) {
-  if (jose.size() != 96) return std::nullopt;
-  const auto* bytes = reinterpret_cast<const unsigned char*>(jose.data());
-  BIGNUM* r = BN_bin2bn(bytes, 48, nullptr);
-  BIGNUM* s = BN_bin2bn(bytes + 48, 48, nullptr);
-  ECDSA_SIG* sig = ECDSA_SIG_new();
-  if (r == nullptr || s == nullptr || sig == nullptr || ECDSA_SIG_set0(sig, r, s) != 1) {
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(sig);
-    return std::nullopt;
-  }
-  unsigned char* der = nullptr;
-  int length = i2d_ECDSA_SIG(sig, &der);
-  ECDSA_SIG_free(sig);
-  if (length <= 0) return std::nullopt;
-  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(length));
-  OPENSSL_free(der);
-  return out;
-}
+std::optional<std::string> p384JoseToDer(std::string_view jose) { return ecdsaJoseToDer(jose, 48); }
 
 bool signatureValid(const ClientKey& key, const ClientAssertion& assertion) {
   std::string der_storage;

@@ -104,26 +104,7 @@ std::optional<std::string> derToJose(const std::string& der) {
   return out;
 }
 
-std::optional<std::string> joseToDer(std::string_view jose) {
-  if (jose.size() != 64) return std::nullopt;
-  const auto* bytes = reinterpret_cast<const unsigned char*>(jose.data());
-  BIGNUM* r = BN_bin2bn(bytes, 32, nullptr);
-  BIGNUM* s = BN_bin2bn(bytes + 32, 32, nullptr);
-  ECDSA_SIG* sig = ECDSA_SIG_new();
-  if (r == nullptr || s == nullptr || sig == nullptr || ECDSA_SIG_set0(sig, r, s) != 1) {
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(sig);
-    return std::nullopt;
-  }
-  unsigned char* der = nullptr;
-  int length = i2d_ECDSA_SIG(sig, &der);
-  ECDSA_SIG_free(sig);
-  if (length <= 0) return std::nullopt;
-  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(length));
-  OPENSSL_free(der);
-  return out;
-}
+std::optional<std::string> joseToDer(std::string_view jose) { return ecdsaJoseToDer(jose, 32); }
 
 Status unauthenticated(std::string message) { return Status(StatusCode::kUnauthenticated, std::move(message)); }
 
