@@ -232,10 +232,13 @@ void BulkExporter::resume() {
 void BulkExporter::expireNow() {
   auto expired_jobs = jobs_.listExpiredExportJobs(nowInstant());
   if (!expired_jobs.isOk()) return;  // logged by the store; the next sweep retries
+  // The row goes first: files without a row are removed at the next start, a row
+  // without files would be a job that claims output it no longer has.
   for (const auto& job : expired_jobs.value()) {
+    if (!jobs_.deleteExportJob(job.id).isOk()) continue;
     std::error_code ec;
     std::filesystem::remove_all(jobDirectory(job.id), ec);
-    if (jobs_.deleteExportJob(job.id).isOk()) logLine(LogLevel::kInfo, "export " + job.id + ": expired, output deleted");
+    logLine(LogLevel::kInfo, "export " + job.id + ": expired, output deleted");
   }
 }
 
