@@ -15,6 +15,7 @@
 #include <variant>
 
 #include "base/log.h"
+#include "store/sqlite_checkpointer.h"
 #include "store/sqlite_store.h"
 #include "base/time_util.h"
 
@@ -433,6 +434,8 @@ int migrateSchema(sqlite3* db, const std::string& path) {
   return kSchemaVersion;
 }
 
+constexpr int kBusyTimeoutMs = 5000;
+
 sqlite3* openConnection(const std::string& path, bool create) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
@@ -441,7 +444,7 @@ sqlite3* openConnection(const std::string& path, bool create) {
     sqlite3_close(db);
     throw std::runtime_error("cannot open " + path + ": " + message);
   }
-  sqlite3_busy_timeout(db, 5000);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
   return db;
 }
 
@@ -859,6 +862,7 @@ class SqliteStore final : public Store {
     wake_.notify_all();
     if (writer_thread_.joinable()) writer_thread_.join();
     writer_.reset();
+    checkpointer_.reset();
     if (write_db_ != nullptr) sqlite3_close(write_db_);
     for (auto& reader : readers_) {
       reader->statements.clear();  // finalized before their connection closes
@@ -883,6 +887,9 @@ class SqliteStore final : public Store {
       Statement last(write_db_, "SELECT max(last_updated) FROM resource_version");
       if (last.step()) last_stamp_ = last.text(0);
     }
+    // Bounds the log file once a checkpoint has rewound it.
+    exec(write_db_, "PRAGMA journal_size_limit = 67108864");
+    checkpointer_ = std::make_unique<SqliteCheckpointer>(options_.path, write_db_, kBusyTimeoutMs, options_.checkpoint);
     writer_ = std::make_unique<Writer>(write_db_, options_.outbox);
     writer_thread_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "ilpgw-writer");
@@ -1667,6 +1674,7 @@ class SqliteStore final : public Store {
         audit.swap(async_audit_);
       }
       commitGroup(group, audit);
+      checkpointer_->rewindIfLong();
     }
   }
 
@@ -1741,6 +1749,7 @@ class SqliteStore final : public Store {
   SqliteOptions options_;
   int schema_version_ = 0;
   sqlite3* write_db_ = nullptr;
+  std::unique_ptr<SqliteCheckpointer> checkpointer_;
   std::unique_ptr<Writer> writer_;
   std::thread writer_thread_;
   std::mutex mutex_;

@@ -4,6 +4,7 @@
 // openStore() (store.h).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -12,11 +13,20 @@
 
 namespace ilpgw {
 
+// When the write-ahead log is checkpointed (sqlite_checkpointer.h).
+struct CheckpointLimits {
+  int passive_frames = 1024;   // 16 MiB of 16 KiB pages
+  int truncate_frames = 4096;  // 64 MiB
+  std::chrono::milliseconds reader_wait{250};
+  std::chrono::milliseconds retry_after{1000};
+};
+
 struct SqliteOptions {
   std::string path;
   int batch_max = 256;  // most WriteBatches in one transaction
   bool outbox = false;  // queue every new version for the upstream sender
   std::int64_t max_page_count = 0;  // > 0: cap the file size (tests simulate a full disk)
+  CheckpointLimits checkpoint = {};
 };
 
 StatusOr<std::unique_ptr<Store>> openSqliteStore(const SqliteOptions& options);

@@ -1,0 +1,94 @@
+#include "store/sqlite_checkpointer.h"
+
+#include <pthread.h>
+
+#include <stdexcept>
+
+#include "base/log.h"
+
+namespace ilpgw {
+
+SqliteCheckpointer::SqliteCheckpointer(const std::string& path, sqlite3* writer, int writer_busy_timeout_ms,
+                                       CheckpointLimits limits)
+    : writer_(writer), writer_busy_timeout_ms_(writer_busy_timeout_ms), limits_(limits) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    throw std::runtime_error("cannot open " + path + " for checkpoints: " + message);
+  }
+  // Replaces SQLite's automatic checkpoint in the writer.
+  sqlite3_wal_hook(writer_, &SqliteCheckpointer::onCommit, this);
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "ilpgw-checkpoint");
+    run();
+  });
+}
+
+SqliteCheckpointer::~SqliteCheckpointer() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+  sqlite3_wal_hook(writer_, nullptr, nullptr);
+  sqlite3_close(db_);
+}
+
+int SqliteCheckpointer::onCommit(void* self, sqlite3*, const char*, int frames) {
+  auto* checkpointer = static_cast<SqliteCheckpointer*>(self);
+  bool due;
+  {
+    std::lock_guard lock(checkpointer->mutex_);
+    if (frames < checkpointer->checkpointed_at_) checkpointer->checkpointed_at_ = 0;  // the log was rewound
+    checkpointer->frames_ = frames;
+    due = checkpointer->passiveDue();
+  }
+  if (due) checkpointer->wake_.notify_one();
+  return SQLITE_OK;
+}
+
+bool SqliteCheckpointer::passiveDue() const { return frames_ - checkpointed_at_ >= limits_.passive_frames; }
+
+bool SqliteCheckpointer::truncateDue() const {
+  return frames_ >= limits_.truncate_frames && std::chrono::steady_clock::now() >= truncate_not_before_;
+}
+
+void SqliteCheckpointer::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [&] { return stopping_ || passiveDue(); });
+    if (stopping_) return;
+    checkpointed_at_ = frames_;
+    lock.unlock();
+    int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      logLine(LogLevel::kWarning, std::string("store checkpoint: ") + sqlite3_errmsg(db_));
+    }
+    lock.lock();
+  }
+}
+
+void SqliteCheckpointer::rewindIfLong() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!truncateDue()) return;
+  }
+  // The writer holds no transaction here, so only the readers in flight are
+  // waited for; commits queue meanwhile and go in the next group.
+  sqlite3_busy_timeout(writer_, static_cast<int>(limits_.reader_wait.count()));
+  int rc = sqlite3_wal_checkpoint_v2(writer_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  sqlite3_busy_timeout(writer_, writer_busy_timeout_ms_);
+  std::lock_guard lock(mutex_);
+  if (rc == SQLITE_OK) {
+    frames_ = checkpointed_at_ = 0;  // the log is empty
+  } else if (rc == SQLITE_BUSY) {
+    // A reader outlasted reader_wait (a long export page, say): try later.
+    truncate_not_before_ = std::chrono::steady_clock::now() + limits_.retry_after;
+  } else {
+    logLine(LogLevel::kWarning, std::string("store checkpoint: ") + sqlite3_errmsg(writer_));
+    truncate_not_before_ = std::chrono::steady_clock::now() + limits_.retry_after;
+  }
+}
+
+}  // namespace ilpgw

@@ -1,0 +1,63 @@
+// Keeps SQLite's write-ahead log short.
+//
+// SQLite's own automatic checkpoint runs inside the committing writer and only
+// in PASSIVE mode: it copies what no reader still needs and never waits. Under
+// a steady read load some reader always holds an old snapshot, the log is
+// never rewound, and it grows without bound (gigabytes in a half-hour soak,
+// each commit slower than the last). Instead:
+//  - a thread of its own copies the log into the database (PASSIVE) each time
+//    the log has grown by `passive_frames`, off the writer's path;
+//  - once the log is longer than `truncate_frames`, the writer, between two
+//    transactions, calls rewindIfLong(): a TRUNCATE checkpoint that waits at
+//    most `reader_wait` for the readers in flight to finish and then empties
+//    the log file. Readers are never blocked; commits wait in the queue for
+//    that moment and go in the next group. If a reader outlasts the wait the
+//    rewind is tried again `retry_after` later.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "store/sqlite_store.h"  // CheckpointLimits
+
+namespace ilpgw {
+
+class SqliteCheckpointer {
+ public:
+  // Watches `writer` (the store's one writing connection, which must outlive
+  // this object; its busy timeout is `writer_busy_timeout_ms`) and copies the
+  // log through a connection of its own to `path`.
+  SqliteCheckpointer(const std::string& path, sqlite3* writer, int writer_busy_timeout_ms, CheckpointLimits limits);
+  ~SqliteCheckpointer();
+
+  SqliteCheckpointer(const SqliteCheckpointer&) = delete;
+  SqliteCheckpointer& operator=(const SqliteCheckpointer&) = delete;
+
+  // On the writer thread, outside any transaction.
+  void rewindIfLong();
+
+ private:
+  static int onCommit(void* self, sqlite3* db, const char* schema, int frames);
+  bool passiveDue() const;   // with mutex_ held
+  bool truncateDue() const;  // with mutex_ held
+  void run();
+
+  sqlite3* writer_;
+  int writer_busy_timeout_ms_;
+  sqlite3* db_ = nullptr;
+  CheckpointLimits limits_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  int frames_ = 0;           // the log's length after the last commit
+  int checkpointed_at_ = 0;  // its length at the last copy
+  std::chrono::steady_clock::time_point truncate_not_before_{};
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace ilpgw
