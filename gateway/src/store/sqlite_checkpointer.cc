@@ -48,7 +48,11 @@ int SqliteCheckpointer::onCommit(void* self, sqlite3*, const char*, int frames) 
   return SQLITE_OK;
 }
 
-bool SqliteCheckpointer::passiveDue() const { return frames_ - checkpointed_at_ >= limits_.passive_frames; }
+// Not while a rewind is due: the writer's TRUNCATE must not wait behind a copy
+// this thread has just started.
+bool SqliteCheckpointer::passiveDue() const {
+  return frames_ - checkpointed_at_ >= limits_.passive_frames && !truncateDue();
+}
 
 bool SqliteCheckpointer::truncateDue() const {
   return frames_ >= limits_.truncate_frames && std::chrono::steady_clock::now() >= truncate_not_before_;
