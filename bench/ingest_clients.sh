@@ -9,6 +9,7 @@
 # BATCH_MAX=1 turns group commit off (one fsync per post) for comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 seconds=${1:-10}
 build=${BUILD_DIR:-build-bench}
 command -v wrk >/dev/null || { echo "wrk missing (scripts/install-deps.sh installs it)"; exit 2; }
@@ -21,23 +22,9 @@ gw_pid=""
 trap '[[ -n $gw_pid ]] && kill "$gw_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 port=${PORT:-18453}
 # wrk opens up to 64 connections from one address: no per-address connection cap.
-cat > "$work/gateway.json" <<JSON
-{ "server": {"listen": "127.0.0.1:$port", "threads": 128, "max_connections_per_peer": 0},
-  "tls": {"cert": "certs/dev/server.crt", "key": "certs/dev/server.key"},
-  "store": {"data_dir": "$work/data", "batch_max": ${BATCH_MAX:-256}},
-  "limits": {"rate_per_s": 1000000, "rate_burst": 1000000},
-  "plugin_dir": "$build/plugins",
-  "plugins": [{"name": "epuskesmas-json", "library": "epuskesmas-json.so"}],
-  "log_level": "warning" }
-JSON
-"$build/gateway/ilp-gateway" serve --config "$work/gateway.json" > "$work/gw.out" 2> "$work/gw.err" &
-gw_pid=$!
-for _ in $(seq 100); do grep -q listening "$work/gw.out" 2>/dev/null && break; sleep 0.1; done
-# Posts carry a clinic client's bearer token, as deployed.
-secret=$("$build/gateway/ilp-gateway" client add --role clinic --org dev-puskesmas --id bench-clinic \
-  --config "$work/gateway.json" 2>/dev/null | sed -n 's/^client_secret=//p')
-BENCH_TOKEN=$(curl -s --cacert certs/dev/ca.crt -u "bench-clinic:$secret" -d grant_type=client_credentials \
-  "https://127.0.0.1:$port/oauth2/token" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+bench_start_gateway "$work" "$build" "$port" '"threads": 128, "max_connections_per_peer": 0' \
+  "\"batch_max\": ${BATCH_MAX:-256}"
+BENCH_TOKEN=$(bench_token "$port" bench-clinic "$(bench_add_clinic "$work" "$build" bench-clinic)")
 [[ -n $BENCH_TOKEN ]] || { echo "no token" >&2; exit 1; }
 export BENCH_TOKEN
 

@@ -5,6 +5,7 @@
 #   bench/run.sh [SECONDS]       (default 10 s per measurement)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 seconds=${1:-10}
 build=${BUILD_DIR:-build-bench}
 bash scripts/install-deps.sh
@@ -16,25 +17,13 @@ trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$wo
 gw_port=18443
 echo_port=18444
 # wrk opens up to 64 connections from one address: no per-address connection cap.
-cat > "$work/gateway.json" <<JSON
-{ "server": {"listen": "127.0.0.1:$gw_port", "threads": 128, "max_connections_per_peer": 0},
-  "tls": {"cert": "certs/dev/server.crt", "key": "certs/dev/server.key"},
-  "store": {"data_dir": "$work/data"},
-  "limits": {"rate_per_s": 1000000, "rate_burst": 1000000},
-  "plugin_dir": "$build/plugins",
-  "plugins": [{"name": "epuskesmas-json", "library": "epuskesmas-json.so"}],
-  "log_level": "warning" }
-JSON
-"$build/gateway/ilp-gateway" serve --config "$work/gateway.json" > "$work/gw.out" 2> "$work/gw.err" &
+bench_start_gateway "$work" "$build" "$gw_port" '"threads": 128, "max_connections_per_peer": 0'
 "$build/bench/bench_echo_server" certs/dev/server.crt certs/dev/server.key $echo_port > "$work/echo.out" &
-for _ in $(seq 50); do grep -q listening "$work/gw.out" 2>/dev/null && grep -q listening "$work/echo.out" && break; sleep 0.2; done
+for _ in $(seq 50); do grep -q listening "$work/echo.out" 2>/dev/null && break; sleep 0.2; done
 
-# A clinic client and its bearer token: the gateway is measured with auth on,
-# as deployed (token verification, scope and tenant checks, audit trail).
-secret=$("$build/gateway/ilp-gateway" client add --role clinic --org dev-puskesmas --id bench-clinic \
-  --config "$work/gateway.json" | sed -n 's/^client_secret=//p')
-token=$(curl -s --cacert certs/dev/ca.crt -u "bench-clinic:$secret" -d grant_type=client_credentials \
-  "https://127.0.0.1:$gw_port/oauth2/token" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+# The gateway is measured with auth on, as deployed (token verification,
+# scope and tenant checks, audit trail).
+token=$(bench_token "$gw_port" bench-clinic "$(bench_add_clinic "$work" "$build" bench-clinic)")
 [[ -n $token ]] || { echo "no token" >&2; exit 1; }
 export BENCH_TOKEN=$token
 

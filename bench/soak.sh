@@ -11,6 +11,7 @@
 # SOAK_INTERVAL_S (default 60) and SOAK_OUT (CSV path) are honoured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 minutes=${1:-30}
 interval=${SOAK_INTERVAL_S:-60}
 connections=${SOAK_CONNECTIONS:-4}
@@ -27,25 +28,9 @@ out=${SOAK_OUT:-$work/soak.csv}
 gw_pid=""
 trap '[[ -n $gw_pid ]] && kill "$gw_pid" 2>/dev/null; wait 2>/dev/null || true; [[ $out == $work/* ]] && cp "$out" /tmp/soak-last.csv; rm -rf "$work"' EXIT
 port=${PORT:-18463}
-cat > "$work/gateway.json" <<JSON
-{ "server": {"listen": "127.0.0.1:$port", "threads": 64},
-  "tls": {"cert": "certs/dev/server.crt", "key": "certs/dev/server.key"},
-  "store": {"data_dir": "$work/data"},
-  "limits": {"rate_per_s": 1000000, "rate_burst": 1000000},
-  "plugin_dir": "$build/plugins",
-  "plugins": [{"name": "epuskesmas-json", "library": "epuskesmas-json.so"}],
-  "log_level": "warning" }
-JSON
-"$build/gateway/ilp-gateway" serve --config "$work/gateway.json" > "$work/gw.out" 2> "$work/gw.err" &
-gw_pid=$!
-for _ in $(seq 100); do grep -q listening "$work/gw.out" 2>/dev/null && break; sleep 0.1; done
-secret=$("$build/gateway/ilp-gateway" client add --role clinic --org dev-puskesmas --id soak-clinic \
-  --config "$work/gateway.json" 2>/dev/null | sed -n 's/^client_secret=//p')
-# Tokens live 900 s by default: each interval fetches a fresh one.
-token() {
-  curl -s --cacert certs/dev/ca.crt -u "soak-clinic:$secret" -d grant_type=client_credentials \
-    "https://127.0.0.1:$port/oauth2/token" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'
-}
+bench_start_gateway "$work" "$build" "$port"
+secret=$(bench_add_clinic "$work" "$build" soak-clinic)
+token() { bench_token "$port" soak-clinic "$secret"; }
 [[ -n $(token) ]] || { echo "no token" >&2; exit 1; }
 
 # wrk prints latencies as 812.00us, 1.20ms or 1.01s; as milliseconds.

@@ -96,6 +96,15 @@ std::string toLower(std::string_view text) {
   return out;
 }
 
+std::string quotedForDiagnostic(std::string_view value) {
+  constexpr std::size_t kMax = 24;
+  std::string out = "'";
+  out.append(value.substr(0, kMax));
+  if (value.size() > kMax) out.append("...");
+  out.push_back('\'');
+  return out;
+}
+
 bool isDigits(std::string_view text) {
   if (text.empty()) return false;
   for (char c : text) {

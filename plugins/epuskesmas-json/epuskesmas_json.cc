@@ -114,16 +114,8 @@ constexpr Interpretation kInterpretations[] = {
     {"negatif", "NEG", "Negative"},
 };
 
-// Diagnostics may quote short codes the clinic typed (icd10, poli, jenis) but
-// never free text, and never more than a few characters of it.
-std::string quoted(std::string_view value) {
-  constexpr std::size_t kMax = 24;
-  std::string out = "'";
-  out.append(value.substr(0, kMax));
-  if (value.size() > kMax) out.append("...");
-  out.push_back('\'');
-  return out;
-}
+// Diagnostics may quote short codes the clinic typed (icd10, poli, jenis).
+std::string quoted(std::string_view value) { return sdk::values::quotedForDiagnostic(value); }
 
 // Everything one visit maps to. Lives for one record; collects issues.
 class RecordMapper {

@@ -25,13 +25,13 @@
 //    would); U's group-commit writer gives up after its busy timeout (5 s) and
 //    answers 503 with nothing stored. Releasing the lock lifts the fault.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <chrono>
 #include <map>
 #include <set>
 
 #include "durability_helpers.h"
+#include "sqlite_write_lock.h"
 #include "test_support.h"
 
 namespace ilpgw {
@@ -275,39 +275,13 @@ TEST(UpstreamGatewayTest, ThrottledByUpstreamWaitsForRetryAfterAndDeliversOnce) 
   expectSameAtUpstream(downstream, upstream, stored);
 }
 
-// Holds SQLite's write lock on a database from this process.
-class WriteLock {
- public:
-  explicit WriteLock(const std::string& path) {
-    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) throw std::runtime_error("cannot open " + path);
-    sqlite3_busy_timeout(db_, 10000);
-    char* error = nullptr;
-    if (sqlite3_exec(db_, "BEGIN EXCLUSIVE", nullptr, nullptr, &error) != SQLITE_OK) {
-      std::string message = error != nullptr ? error : "?";
-      sqlite3_free(error);
-      sqlite3_close(db_);
-      throw std::runtime_error("BEGIN EXCLUSIVE: " + message);
-    }
-  }
-  ~WriteLock() { release(); }
-  void release() {
-    if (db_ == nullptr) return;
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    sqlite3_close(db_);
-    db_ = nullptr;
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-};
-
 TEST(UpstreamGatewayTest, UpstreamStoreFailure503IsRetriedAndDeliversOnce) {
   Upstream upstream;
   GatewayProcess downstream(forwardingTo(upstream));
 
   // U's store cannot take writes: its writer waits 5 s for the lock, rolls
   // back and answers 503.
-  WriteLock lock(upstream.dbPath());
+  testing::SqliteWriteLock lock(upstream.dbPath());
   auto stored = postVisits(downstream, 300, 3);
   ASSERT_GT(stored.size(), 15u);
   ASSERT_TRUE(

@@ -4,7 +4,6 @@
 // this process holds SQLite's write lock on the running gateway's database,
 // as a backup tool or a stuck second writer would.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <future>
 #include <stdexcept>
@@ -13,6 +12,7 @@
 
 #include "durability_helpers.h"
 #include "fhir/outcome.h"
+#include "sqlite_write_lock.h"
 #include "test_support.h"
 
 namespace ilpgw {
@@ -21,29 +21,6 @@ namespace {
 using testing::GatewayProcess;
 
 constexpr const char* kFhirJson = "application/fhir+json";
-
-// Holds SQLite's write lock on a database until released.
-class WriteLock {
- public:
-  explicit WriteLock(const std::string& path) {
-    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) throw std::runtime_error("cannot open " + path);
-    sqlite3_busy_timeout(db_, 10000);
-    if (sqlite3_exec(db_, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      sqlite3_close(db_);
-      throw std::runtime_error("BEGIN EXCLUSIVE failed on " + path);
-    }
-  }
-  ~WriteLock() { release(); }
-  void release() {
-    if (db_ == nullptr) return;
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    sqlite3_close(db_);
-    db_ = nullptr;
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-};
 
 struct Answer {
   std::string route;
@@ -91,7 +68,7 @@ TEST(StoreUnavailableTest, EveryWriteRouteAnswers503WithRetryAfterAndReadsKeepWo
   ASSERT_GE(open["entries"].Size(), 1u);
   std::string entry = std::to_string(open["entries"][0]["id"].GetInt64());
 
-  WriteLock lock(gateway.dataDir() + "/gateway.db");
+  testing::SqliteWriteLock lock(gateway.dataDir() + "/gateway.db");
   // The writer waits its busy timeout for the lock on every request, so the
   // requests run side by side.
   auto send = [&](std::string route, std::function<httplib::Result(httplib::Client&)> call) {

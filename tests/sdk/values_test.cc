@@ -31,6 +31,13 @@ TEST(ValuesTest, DecimalsAcceptACommaAndKeepPrecision) {
   EXPECT_FALSE(v::normalizeDecimal("1234567890123456", true));
 }
 
+TEST(ValuesTest, DiagnosticsQuoteAtMostTwentyFourCharacters) {
+  EXPECT_EQ(v::quotedForDiagnostic("A09.0"), "'A09.0'");
+  EXPECT_EQ(v::quotedForDiagnostic(""), "''");
+  EXPECT_EQ(v::quotedForDiagnostic("demam tinggi sejak dua hari"), "'demam tinggi sejak dua h...'");
+  EXPECT_EQ(v::quotedForDiagnostic(std::string(24, 'x')), "'" + std::string(24, 'x') + "'");
+}
+
 TEST(ValuesTest, DateLayoutsAreCalendarChecked) {
   auto d = v::parseDateTime("05-01-1990", "dd-mm-yyyy");
   ASSERT_TRUE(d);

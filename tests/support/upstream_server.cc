@@ -5,6 +5,7 @@
 
 #include "base/crypto.h"
 #include "base/json.h"
+#include "base/url.h"
 #include "test_support.h"
 
 namespace ilpgw::testing {
@@ -13,21 +14,6 @@ namespace {
 std::int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string formEncode(const std::string& text) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -116,7 +102,7 @@ std::map<std::string, std::set<std::string>> UpstreamServer::storedContents() co
 
 void UpstreamServer::handleToken(const httplib::Request& req, httplib::Response& res) {
   ++token_requests_;
-  auto expected = httplib::make_basic_authentication_header(formEncode(kClientId), formEncode(kClientSecret));
+  auto expected = httplib::make_basic_authentication_header(percentEncode(kClientId), percentEncode(kClientSecret));
   if (req.get_header_value("Authorization") != expected.second ||
       req.get_param_value("grant_type") != "client_credentials" ||
       req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) != 0) {

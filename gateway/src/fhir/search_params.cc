@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "base/time_util.h"
+#include "base/url.h"
 
 namespace ilpgw {
 namespace {
@@ -478,22 +479,7 @@ QueryParams parseQueryString(std::string_view query) {
   return params;
 }
 
-std::string urlEncode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-        c == '.' || c == '~' || c == ':') {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    }
-  }
-  return out;
-}
+std::string urlEncode(std::string_view text) { return percentEncode(text, ":"); }
 
 ParsedSearch parseSearch(std::string_view type, const QueryParams& params, const SearchParseOptions& options) {
   ParsedSearch parsed;

@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "fhir/outcome.h"
 #include "base/time_util.h"
+#include "base/url.h"
 
 namespace ilpgw {
 namespace {
@@ -24,21 +25,6 @@ namespace {
 constexpr size_t kMaxOutcomeBytes = 64 * 1024;
 // Completions are written in slices so a crash mid-batch resends little.
 constexpr size_t kCompletionSlice = 32;
-
-std::string formEncode(std::string_view text) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
 
 bool isTypeName(std::string_view s) {
   if (s.empty() || s.size() > 64 || !std::isupper(static_cast<unsigned char>(s[0]))) return false;
@@ -250,7 +236,7 @@ Status OutboxSender::ensureToken(bool force_refresh) {
   if (!force_refresh && !token_.empty() && nowMs() < token_refresh_at_ms_) return Status::ok();
   if (!token_client_) token_client_ = makeClient(token_url_->origin);
   http::Headers headers = {
-      {"Authorization", http::basicAuthorization(formEncode(config_.client_id), formEncode(config_.client_secret))}};
+      {"Authorization", http::basicAuthorization(percentEncode(config_.client_id), percentEncode(config_.client_secret))}};
   auto reply = token_client_->post(token_url_->path.empty() ? "/" : token_url_->path, headers,
                                    "grant_type=client_credentials", "application/x-www-form-urlencoded");
   if (!reply.isOk()) return Status(StatusCode::kUnavailable, "token endpoint: " + reply.status().message());

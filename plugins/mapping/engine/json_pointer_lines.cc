@@ -7,16 +7,6 @@
 namespace ilpgw::plugins::mapping {
 namespace {
 
-std::string escapePointerToken(std::string_view token) {
-  std::string out;
-  for (char c : token) {
-    if (c == '~') out += "~0";
-    else if (c == '/') out += "~1";
-    else out.push_back(c);
-  }
-  return out;
-}
-
 // Tracks the current JSON Pointer while SAX events arrive; records the line of
 // each key and array element as it is met.
 class LineRecorder {
@@ -39,7 +29,7 @@ class LineRecorder {
     return true;
   }
   bool Key(const char* s, rapidjson::SizeType n, bool) {
-    pending_ = frames_.back().pointer + "/" + escapePointerToken(std::string_view(s, n));
+    pending_ = frames_.back().pointer + "/" + pointerToken(std::string_view(s, n));
     record(pending_);
     return true;
   }
@@ -118,6 +108,16 @@ int JsonPointerLines::lineOfOffset(std::string_view text, std::size_t offset) {
     if (text[i] == '\n') ++line;
   }
   return line;
+}
+
+std::string pointerToken(std::string_view token) {
+  std::string out;
+  for (char c : token) {
+    if (c == '~') out += "~0";
+    else if (c == '/') out += "~1";
+    else out.push_back(c);
+  }
+  return out;
 }
 
 }  // namespace ilpgw::plugins::mapping

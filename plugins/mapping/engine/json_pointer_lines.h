@@ -10,6 +10,9 @@
 
 namespace ilpgw::plugins::mapping {
 
+// One reference token of a JSON Pointer (RFC 6901): "~" as "~0", "/" as "~1".
+std::string pointerToken(std::string_view token);
+
 class JsonPointerLines {
  public:
   // Builds the index; text that does not parse yields an empty index.

@@ -223,16 +223,6 @@ std::string jsonEscape(std::string_view text) {
   return out;
 }
 
-std::string pointerToken(std::string_view token) {
-  std::string out;
-  for (char c : token) {
-    if (c == '~') out += "~0";
-    else if (c == '/') out += "~1";
-    else out.push_back(c);
-  }
-  return out;
-}
-
 // ===========================================================================
 // Compiler: validates the file and builds the compiled form
 // ===========================================================================
@@ -1186,14 +1176,7 @@ class RecordRun {
   }
 
   // Diagnostics may quote short codes the clinic typed, never long free text.
-  static std::string quoted(std::string_view value) {
-    constexpr std::size_t kMax = 24;
-    std::string out = "'";
-    out.append(value.substr(0, kMax));
-    if (value.size() > kMax) out.append("...");
-    out.push_back('\'');
-    return out;
-  }
+  static std::string quoted(std::string_view value) { return sdk::values::quotedForDiagnostic(value); }
 
   // ---- reading raw values -----------------------------------------------------------
 

@@ -21,6 +21,10 @@ bool isDigits(std::string_view text);
 // Upper-cases and collapses runs of blanks: "  m.  rizki " -> "M. RIZKI". For
 // names that take part in an identity key.
 std::string normalizeName(std::string_view text);
+// A value as a diagnostic may quote it: in single quotes, cut after 24
+// characters ("'A09.0'", "'demam tinggi sejak dua ha...'"). Diagnostics may
+// quote the short codes a clinic typed, never long free text.
+std::string quotedForDiagnostic(std::string_view value);
 
 // ---- decimals ------------------------------------------------------------
 
