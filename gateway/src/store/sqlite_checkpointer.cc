@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "base/log.h"
@@ -10,7 +11,7 @@ namespace ilpgw {
 
 SqliteCheckpointer::SqliteCheckpointer(const std::string& path, sqlite3* writer, int writer_busy_timeout_ms,
                                        CheckpointLimits limits)
-    : writer_(writer), writer_busy_timeout_ms_(writer_busy_timeout_ms), limits_(limits) {
+    : writer_(writer), writer_busy_timeout_ms_(writer_busy_timeout_ms), limits_(limits), reader_wait_(limits.reader_wait) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
     std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
@@ -74,24 +75,38 @@ void SqliteCheckpointer::run() {
 }
 
 void SqliteCheckpointer::rewindIfLong() {
+  std::chrono::milliseconds wait;
   {
     std::lock_guard lock(mutex_);
     if (!truncateDue()) return;
+    wait = reader_wait_;
   }
   // The writer holds no transaction here, so only the readers in flight are
   // waited for; commits queue meanwhile and go in the next group.
-  sqlite3_busy_timeout(writer_, static_cast<int>(limits_.reader_wait.count()));
-  int rc = sqlite3_wal_checkpoint_v2(writer_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  auto started = std::chrono::steady_clock::now();
+  sqlite3_busy_timeout(writer_, static_cast<int>(wait.count()));
+  int log_frames = 0;
+  int rc = sqlite3_wal_checkpoint_v2(writer_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, nullptr);
   sqlite3_busy_timeout(writer_, writer_busy_timeout_ms_);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   std::lock_guard lock(mutex_);
   if (rc == SQLITE_OK) {
     frames_ = checkpointed_at_ = 0;  // the log is empty
-  } else if (rc == SQLITE_BUSY) {
-    // A reader outlasted reader_wait (a long export page, say): try later.
-    truncate_not_before_ = std::chrono::steady_clock::now() + limits_.retry_after;
-  } else {
-    logLine(LogLevel::kWarning, std::string("store checkpoint: ") + sqlite3_errmsg(writer_));
-    truncate_not_before_ = std::chrono::steady_clock::now() + limits_.retry_after;
+    reader_wait_ = limits_.reader_wait;
+    failed_rewinds_ = 0;
+    logLine(LogLevel::kDebug, "store: write-ahead log emptied in " + std::to_string(took.count()) + " ms");
+    return;
+  }
+  if (rc != SQLITE_BUSY) logLine(LogLevel::kWarning, std::string("store checkpoint: ") + sqlite3_errmsg(writer_));
+  // Readers outlasted the wait (a loaded machine, a long export page): wait
+  // twice as long next time, up to max_reader_wait, so the log is emptied in
+  // the end whatever the read load.
+  truncate_not_before_ = std::chrono::steady_clock::now() + limits_.retry_after;
+  reader_wait_ = std::min(reader_wait_ * 2, limits_.max_reader_wait);
+  if (++failed_rewinds_ % 10 == 0) {
+    logLine(LogLevel::kWarning, "store: the write-ahead log has not been emptied in " +
+                                    std::to_string(failed_rewinds_) + " attempts (" +
+                                    std::to_string(frames_ / 64) + " MiB); readers keep it in use");
   }
 }
 

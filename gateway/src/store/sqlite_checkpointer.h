@@ -11,8 +11,9 @@
 //    transactions, calls rewindIfLong(): a TRUNCATE checkpoint that waits at
 //    most `reader_wait` for the readers in flight to finish and then empties
 //    the log file. Readers are never blocked; commits wait in the queue for
-//    that moment and go in the next group. If a reader outlasts the wait the
-//    rewind is tried again `retry_after` later.
+//    that moment and go in the next group. If readers outlast the wait the
+//    rewind is tried again `retry_after` later with twice the wait, up to
+//    `max_reader_wait`.
 #pragma once
 
 #include <sqlite3.h>
@@ -56,6 +57,8 @@ class SqliteCheckpointer {
   int frames_ = 0;           // the log's length after the last commit
   int checkpointed_at_ = 0;  // its length at the last copy
   std::chrono::steady_clock::time_point truncate_not_before_{};
+  std::chrono::milliseconds reader_wait_;  // doubles after each failed rewind
+  int failed_rewinds_ = 0;                 // in a row
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -18,6 +18,7 @@ struct CheckpointLimits {
   int passive_frames = 1024;   // 16 MiB of 16 KiB pages
   int truncate_frames = 4096;  // 64 MiB
   std::chrono::milliseconds reader_wait{250};
+  std::chrono::milliseconds max_reader_wait{4000};
   std::chrono::milliseconds retry_after{1000};
 };
 
