@@ -6,10 +6,12 @@ set -euo pipefail
 packages=(
   # toolchain
   g++ cmake make pkg-config git ca-certificates
-  # libraries (Debian 12 versions: cpp-httplib 0.11.4, RapidJSON 1.1.0, Boost 1.74, OpenSSL 3.0, SQLite 3.40)
+  # libraries (Debian 12 versions: cpp-httplib 0.11.4, RapidJSON 1.1.0, Boost 1.74, OpenSSL 3.0, SQLite 3.40,
+  # libpq 15)
   libcpp-httplib-dev rapidjson-dev libboost-dev libssl-dev libsqlite3-dev libpq-dev
-  # tests and tools
-  libgtest-dev openssl curl sqlite3
+  # tests and tools; postgresql-15 is the server the PostgreSQL store tests
+  # start privately (/usr/lib/postgresql/15/bin: initdb, postgres, psql)
+  libgtest-dev openssl curl sqlite3 postgresql-15
   # fuzzing (scripts/fuzz.sh: libFuzzer, ASan, UBSan come with clang 14's runtime)
   clang libclang-rt-14-dev
   # benchmark (not used by the tests)

@@ -119,13 +119,31 @@ const std::vector<KeySpec>& keys() {
        "PEM CA bundle for client certificates. When set, clients must present a certificate it signed (mutual "
        "TLS).",
        set(&Config::tls_client_ca)},
-      {"store.backend", KeyType::kString, "sqlite", "Storage backend. Only `sqlite` today.",
+      {"store.backend", KeyType::kString, "sqlite",
+       "Storage backend: `sqlite` (one database file in `store.data_dir`, one gateway instance) or `postgresql` "
+       "(a PostgreSQL 15 database that several gateway instances share; see docs/scale-out.md).",
        set(&Config::store_backend)},
-      {"store.data_dir", KeyType::kString, "data", "Directory of the SQLite database (gateway.db) and exports.",
+      {"store.data_dir", KeyType::kString, "data",
+       "Directory of the SQLite database (gateway.db), of `$export` output and of the signing keys (with either "
+       "backend).",
        set(&Config::data_dir)},
       {"store.batch_max", KeyType::kInteger, "256",
        "Most write requests committed together in one durable transaction (group commit).",
        set(&Config::store_batch_max)},
+      {"store.url", KeyType::kString, "",
+       "postgresql: the libpq connection URI or key=value string, e.g. "
+       "`postgresql://ilpgw@db.example.id/ilpgw?sslmode=verify-full`. Empty: libpq's PG* environment variables "
+       "(PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE, ...), which also fill in what the URL leaves out. "
+       "Put no password here; use `store.password_file`, PGPASSWORD or ~/.pgpass.",
+       set(&Config::store_url)},
+      {"store.password_file", KeyType::kString, "",
+       "postgresql: file whose first line is the database password, read at start-up. Empty: the URL, PGPASSWORD "
+       "or ~/.pgpass.",
+       set(&Config::store_password_file)},
+      {"store.pool_size", KeyType::kInteger, "8",
+       "postgresql: connections each instance keeps for reads, outbox claims and export jobs, besides its one "
+       "writer connection. 1..256.",
+       set(&Config::store_pool_size)},
       {"export.retention_hours", KeyType::kInteger, "24",
        "Hours a finished Bulk Data `$export` job (its status and files under `<store.data_dir>/exports`) is kept; "
        "then it is deleted and its status URL answers 404. 1..8760.",
@@ -404,8 +422,15 @@ StatusOr<Config> parseConfig(std::string_view text) {
   if (config.export_max_bytes < 1) {
     return Status(StatusCode::kInvalidArgument, "config key export.max_bytes: must be >= 1");
   }
-  if (config.store_backend != "sqlite") {
-    return Status(StatusCode::kInvalidArgument, "config key store.backend: only \"sqlite\" is supported");
+  if (config.store_backend != "sqlite" && config.store_backend != "postgresql") {
+    return Status(StatusCode::kInvalidArgument, "config key store.backend: expected \"sqlite\" or \"postgresql\"");
+  }
+  if (config.store_pool_size < 1 || config.store_pool_size > 256) {
+    return Status(StatusCode::kInvalidArgument, "config key store.pool_size: must be 1..256");
+  }
+  if (config.store_backend == "sqlite" && (!config.store_url.empty() || !config.store_password_file.empty())) {
+    return Status(StatusCode::kInvalidArgument,
+                  "config keys store.url and store.password_file: only with store.backend \"postgresql\"");
   }
   return config;
 }

@@ -59,9 +59,12 @@ struct Config {
   std::string tls_key = "certs/dev/server.key";
   std::string tls_client_ca;
   // store
-  std::string store_backend = "sqlite";
+  std::string store_backend = "sqlite";  // sqlite | postgresql
   std::string data_dir = "data";
   int store_batch_max = 256;
+  std::string store_url;            // postgresql: libpq connection URI or string; empty = PG* environment
+  std::string store_password_file;  // postgresql: file holding the password (read at start-up)
+  int store_pool_size = 8;          // postgresql: pooled connections besides the writer's
   // Bulk Data $export
   int export_retention_hours = 24;                       // finished jobs' output kept this long
   long long export_max_bytes = 2LL * 1024 * 1024 * 1024;  // most bytes of one job's files

@@ -77,7 +77,7 @@ int storeCommand(const Args& args) {
   if (args.files.size() != 1 || args.files[0] != "check") return fail("usage: store check|reindex --data DIR");
   auto config = buildConfig(args);
   if (!config.isOk()) return fail(config.status().message());
-  std::string path = config.value().storePath();
+  std::string path = ilpgw::storeLocation(config.value());
   auto store = ilpgw::openStore(config.value(), {.batch_max = 1, .must_exist = true});
   if (!store.isOk()) return fail(store.status().message());
   ilpgw::Status integrity = store.value()->checkIntegrity();

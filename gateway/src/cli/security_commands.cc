@@ -127,8 +127,7 @@ int auditCommand(const Args& args) {
   if (args.files != std::vector<std::string>{"verify"}) return fail("usage: audit verify");
   auto config = buildConfig(args);
   if (!config.isOk()) return fail(config.status().message());
-  if (!std::ifstream(config.value().storePath())) return fail("no database at " + config.value().storePath());
-  auto store = ilpgw::openStore(config.value());
+  auto store = ilpgw::openStore(config.value(), {.must_exist = true});
   if (!store.isOk()) return fail(store.status().message());
   auto result = ilpgw::verifyAuditChain(*store.value());
   if (!result.isOk()) return fail(result.status().message());

@@ -51,7 +51,7 @@ int serveCommand(const Args& args) {
   std::string host = c.listen_host.find(':') != std::string::npos ? "[" + c.listen_host + "]" : c.listen_host;
   ilpgw::logLine(ilpgw::LogLevel::kInfo, "listening on " + scheme + "://" + host + ":" + std::to_string(port.value()) +
                                              " with " + std::to_string(gateway.value()->adapters()->adapters.size()) +
-                                             " adapter(s), store " + c.storePath());
+                                             " adapter(s), store " + ilpgw::storeLocation(c));
   // The line tests and scripts wait for; stdout so it is easy to capture.
   std::printf("ilp-gateway listening port=%d\n", port.value());
   std::fflush(stdout);

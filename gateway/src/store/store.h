@@ -1,8 +1,9 @@
 // Storage, as one small interface per concept (the roles below) and Store,
 // the aggregate of all of them that openStore() returns and a backend
-// implements. The SQLite backend (sqlite_store.cc) is the embedded default; a
-// PostgreSQL backend will implement the same interfaces so several gateway
-// instances can share one database. Code takes the role it uses, not Store.
+// implements. The SQLite backend (sqlite_store.cc) is the embedded default;
+// the PostgreSQL backend (pg_store.cc) implements the same interfaces so
+// several gateway instances can share one database (docs/scale-out.md).
+// Code takes the role it uses, not Store.
 // Nothing above these headers may assume SQLite: ordering uses the store's
 // commit sequence, never rowids or file positions; every write of data goes
 // through commit(), and the bookkeeping of the outbox and export-job roles
@@ -12,10 +13,9 @@
 //  - Every stored version gets `seq`, its position in commit order. A reader
 //    that has seen seq S has seen every version with a smaller seq: a backend
 //    must never make seq S visible while a smaller seq can still appear. The
-//    SQLite backend has one writer, so this holds by construction; a
-//    PostgreSQL backend must serialise seq assignment with commit (e.g. take
-//    seq from a counter row locked until COMMIT) or cap every read at a
-//    "visible up to" watermark below the oldest in-flight transaction.
+//    SQLite backend has one writer, so this holds by construction; the
+//    PostgreSQL backend serialises seq assignment with commit: every commit
+//    takes seq from the commit_clock row, locked until COMMIT.
 //  - lastUpdated is strictly increasing across commits (each group commit
 //    gets its own instant, at least 1 ms after the previous one, also across
 //    restarts). So lastUpdated order is commit order, and once a reader sees
@@ -66,5 +66,9 @@ struct StoreOpenOptions {
 // creates the data directory, and migrates an older schema forward (a store
 // from a newer ilp-gateway is refused).
 StatusOr<std::unique_ptr<Store>> openStore(const Config& config, const StoreOpenOptions& options = {});
+
+// Where the configured store is, for messages: the SQLite file, or
+// "postgresql <connection string without password>".
+std::string storeLocation(const Config& config);
 
 }  // namespace ilpgw
