@@ -8,6 +8,7 @@
 #include "base/json.h"
 #include "fhir/resource_text.h"
 #include "store/sqlite_store.h"
+#include "store_backends.h"
 #include "test_support.h"
 
 namespace ilpgw {
@@ -22,7 +23,10 @@ ResourceWrite resource(const std::string& type, const std::string& id, const std
   return write;
 }
 
-class DurabilityStoreTest : public ::testing::Test {
+OutboxClaim claimAll(const std::string& who, std::int64_t now = 1000) { return OutboxClaim{who, now, 60000, 100, {}}; }
+
+// SQLite only: a capped file size stands in for a full disk.
+class SqliteDurabilityTest : public ::testing::Test {
  protected:
   std::unique_ptr<Store> open(bool outbox, std::int64_t max_pages = 0) {
     SqliteOptions options{dir_.file("gateway.db"), 64};
@@ -32,13 +36,17 @@ class DurabilityStoreTest : public ::testing::Test {
     EXPECT_TRUE(store.isOk()) << store.status().message();
     return std::move(store.value());
   }
-  static OutboxClaim claimAll(const std::string& who, std::int64_t now = 1000) {
-    return OutboxClaim{who, now, 60000, 100, {}};
-  }
   testing::TempDir dir_;
 };
 
-TEST_F(DurabilityStoreTest, DiskFullFailsTheWholeGroupAndAcknowledgesNothingLost) {
+// Every backend (store_backends.h).
+class DurabilityStoreTest : public testing::StoreBackendTest {
+ protected:
+  std::unique_ptr<Store> open(bool outbox) { return StoreBackendTest::open(outbox); }
+};
+ILPGW_ALL_BACKENDS(DurabilityStoreTest);
+
+TEST_F(SqliteDurabilityTest, DiskFullFailsTheWholeGroupAndAcknowledgesNothingLost) {
   // A small cap on the file: sooner or later a group cannot be written. Every
   // commit that said ok must be readable after reopening; every failure is
   // kUnavailable (503), never a partial acknowledgement.
@@ -80,7 +88,7 @@ TEST_F(DurabilityStoreTest, DiskFullFailsTheWholeGroupAndAcknowledgesNothingLost
   EXPECT_TRUE(store->checkIntegrity().isOk());
 }
 
-TEST_F(DurabilityStoreTest, OutboxRowsOnlyForNewVersions) {
+TEST_P(DurabilityStoreTest, OutboxRowsOnlyForNewVersions) {
   auto store = open(true);
   WriteBatch batch;
   batch.resources.push_back(resource("Patient", "p1"));
@@ -95,7 +103,7 @@ TEST_F(DurabilityStoreTest, OutboxRowsOnlyForNewVersions) {
   EXPECT_FALSE(store->outboxStats()->oldest_pending_at.empty());
 }
 
-TEST_F(DurabilityStoreTest, ClaimsAreLeasedCompletedAndDeadLettersResent) {
+TEST_P(DurabilityStoreTest, ClaimsAreLeasedCompletedAndDeadLettersResent) {
   auto store = open(true);
   WriteBatch batch;
   for (int i = 0; i < 5; ++i) batch.resources.push_back(resource("Patient", "p" + std::to_string(i)));
@@ -127,17 +135,25 @@ TEST_F(DurabilityStoreTest, ClaimsAreLeasedCompletedAndDeadLettersResent) {
   retry.error = "503";
   done.push_back(retry);
   ASSERT_TRUE(store->completeOutbox(done).isOk());
-  store.reset();  // reopening the embedded store for forwarding drops stale claims
+  // Reopening the embedded store for forwarding drops stale claims (it has
+  // one serving instance); a shared PostgreSQL store keeps them: other
+  // instances may hold them, they wait out their leases.
+  std::int64_t t = postgres() ? 1000 + 60001 + 60001 : 2000;  // PostgreSQL: after b's lease
+  store.reset();
   store = open(true);
 
   auto stats = store->outboxStats();
   EXPECT_EQ(stats->pending, 3);
   EXPECT_EQ(stats->dead, 1);
   // The retried row waits for its time; the other two are ready now.
-  EXPECT_EQ(store->claimOutbox(claimAll("c", 2000))->size(), 2u);
-  store.reset();  // reopening the embedded store for forwarding drops stale claims
+  EXPECT_EQ(store->claimOutbox(claimAll("c", t))->size(), postgres() ? 3u : 2u);
+  store.reset();
   store = open(true);
-  EXPECT_EQ(store->claimOutbox(claimAll("c", 6000))->size(), 3u);
+  if (postgres()) {
+    EXPECT_EQ(store->claimOutbox(claimAll("d", t + 60001))->size(), 3u);  // after c's lease
+  } else {
+    EXPECT_EQ(store->claimOutbox(claimAll("c", 6000))->size(), 3u);
+  }
 
   auto dead_rows = store->listOutbox("dead", 0, 10);
   ASSERT_EQ(dead_rows->size(), 1u);
@@ -148,7 +164,7 @@ TEST_F(DurabilityStoreTest, ClaimsAreLeasedCompletedAndDeadLettersResent) {
   EXPECT_EQ(store->outboxStats()->dead, 0);
 }
 
-TEST_F(DurabilityStoreTest, DependencyClaimReportsRowsItCannotTake) {
+TEST_P(DurabilityStoreTest, DependencyClaimReportsRowsItCannotTake) {
   auto store = open(true);
   WriteBatch batch;
   batch.resources.push_back(resource("Patient", "p1"));
@@ -161,7 +177,7 @@ TEST_F(DurabilityStoreTest, DependencyClaimReportsRowsItCannotTake) {
   EXPECT_FALSE(blocked.value()[0].claimed);
 }
 
-TEST_F(DurabilityStoreTest, OlderVersionIsSupersededOnceTheNewerOneWasSent) {
+TEST_P(DurabilityStoreTest, OlderVersionIsSupersededOnceTheNewerOneWasSent) {
   auto store = open(true);
   WriteBatch v1;
   v1.resources.push_back(resource("Patient", "p1"));
@@ -185,7 +201,7 @@ TEST_F(DurabilityStoreTest, OlderVersionIsSupersededOnceTheNewerOneWasSent) {
   EXPECT_TRUE(again.value()[0].superseded);
 }
 
-TEST_F(DurabilityStoreTest, ReprocessingResolvesInTheSameTransaction) {
+TEST_P(DurabilityStoreTest, ReprocessingResolvesInTheSameTransaction) {
   auto store = open(false);
   WriteBatch failed;
   failed.payload = PayloadWrite{"test", "org-a", "application/json", "[{}]"};

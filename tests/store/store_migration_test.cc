@@ -1,7 +1,8 @@
 // Schema versions: a store written by the version-1 schema (the schema of
 // stores made before versions were recorded, kept below as data) is migrated
 // forward when opened, in one transaction, with everything in it intact; a
-// store from a newer ilp-gateway is refused. Also the ExportJobs role.
+// store from a newer ilp-gateway is refused. Also the ExportJobs role, on
+// every backend.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -9,6 +10,7 @@
 #include "fhir/resource_text.h"
 #include "security/audit.h"
 #include "store/store.h"
+#include "store_backends.h"
 #include "test_support.h"
 
 namespace ilpgw {
@@ -457,8 +459,12 @@ TEST_F(StoreMigrationTest, FailedStepLeavesTheStoreAsItWas) {
   EXPECT_EQ(db.integer("SELECT count(*) FROM resource_version"), 6);
 }
 
-TEST_F(StoreMigrationTest, ExportJobsAreKeptUpdatedListedAndDeleted) {
-  auto opened = openStore(config_);
+// Every backend (store_backends.h).
+class ExportJobsTest : public testing::StoreBackendTest {};
+ILPGW_ALL_BACKENDS(ExportJobsTest);
+
+TEST_P(ExportJobsTest, ExportJobsAreKeptUpdatedListedAndDeleted) {
+  auto opened = openStore(place_.config());
   ASSERT_TRUE(opened.isOk()) << opened.status().message();
   ExportJobs& jobs = *opened.value();
   ExportJob job;

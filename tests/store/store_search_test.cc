@@ -8,20 +8,20 @@
 #include "api_fixture.h"
 #include "fhir/resource_text.h"
 #include "fhir/search_params.h"
-#include "store/sqlite_store.h"
+#include "store_backends.h"
 
 namespace ilpgw::apitest {
 namespace {
 
-class StoreSearchTest : public ::testing::Test {
+// Every backend (store_backends.h).
+class StoreSearchTest : public testing::StoreBackendTest {
  protected:
   void SetUp() override { open(); }
 
   void open() {
     store_.reset();
-    auto store = openSqliteStore(SqliteOptions{(dir_.path() / "store.db").string(), 256});
-    ASSERT_TRUE(store.isOk()) << store.status().message();
-    store_ = std::move(store.value());
+    store_ = StoreBackendTest::open(false, 256);
+    ASSERT_TRUE(store_ != nullptr);
   }
 
   static ResourceWrite write(const std::string& json, const std::string& id) {
@@ -44,11 +44,11 @@ class StoreSearchTest : public ::testing::Test {
     return parsed.query;
   }
 
-  ScratchDir dir_;
   std::unique_ptr<Store> store_;
 };
+ILPGW_ALL_BACKENDS(StoreSearchTest);
 
-TEST_F(StoreSearchTest, IndexFollowsTheCurrentVersion) {
+TEST_P(StoreSearchTest, IndexFollowsTheCurrentVersion) {
   ASSERT_TRUE(commit(write(patientJson("3201010101900001", "Lama", "A", "male", "1990-01-01"), "p1")).isOk());
   EXPECT_EQ(store_->search(query("Patient", {{"name", "lama"}}))->total, 1);
   ASSERT_TRUE(commit(write(patientJson("3201010101900001", "Baru", "A", "male", "1990-01-01"), "p1")).isOk());
@@ -56,7 +56,7 @@ TEST_F(StoreSearchTest, IndexFollowsTheCurrentVersion) {
   EXPECT_EQ(store_->search(query("Patient", {{"name", "baru"}}))->total, 1);
 }
 
-TEST_F(StoreSearchTest, LastUpdatedStrictlyIncreasesAcrossCommitsAndRestarts) {
+TEST_P(StoreSearchTest, LastUpdatedStrictlyIncreasesAcrossCommitsAndRestarts) {
   std::string previous;
   for (int i = 0; i < 20; ++i) {
     auto r = commit(write(patientJson("3201010101900001", "P", "A", "male", "1990-01-01"), "p" + std::to_string(i)));
@@ -72,7 +72,7 @@ TEST_F(StoreSearchTest, LastUpdatedStrictlyIncreasesAcrossCommitsAndRestarts) {
   EXPECT_EQ(page->watermark.last_updated, r->resources[0].last_updated);
 }
 
-TEST_F(StoreSearchTest, PreconditionsAreCheckedByTheWriter) {
+TEST_P(StoreSearchTest, PreconditionsAreCheckedByTheWriter) {
   ASSERT_TRUE(commit(write(patientJson("3201010101900001", "P", "A", "male", "1990-01-01"), "p1")).isOk());
   ResourceWrite stale = write(patientJson("3201010101900001", "Q", "A", "male", "1990-01-01"), "p1");
   stale.if_match_version = 2;
@@ -111,7 +111,7 @@ TEST_F(StoreSearchTest, PreconditionsAreCheckedByTheWriter) {
   EXPECT_EQ(twins->resources[1].id, "twin-1");
 }
 
-TEST_F(StoreSearchTest, CursorPagingAndScan) {
+TEST_P(StoreSearchTest, CursorPagingAndScan) {
   for (int i = 0; i < 10; ++i) {
     ASSERT_TRUE(commit(write(patientJson("3201010101900001", "P", "A", "male", "1990-01-01"), "p" + std::to_string(i))).isOk());
   }
@@ -141,7 +141,7 @@ TEST_F(StoreSearchTest, CursorPagingAndScan) {
   EXPECT_EQ(history->versions.size(), 3u);  // seq 8, 9, 10
 }
 
-TEST_F(StoreSearchTest, OrganizationFilterKeepsTotalsPagingHistoryAndConditionsPerTenant) {
+TEST_P(StoreSearchTest, OrganizationFilterKeepsTotalsPagingHistoryAndConditionsPerTenant) {
   for (int i = 0; i < 6; ++i) {
     ResourceWrite w = write(patientJson("3201010101900001", "P", "A", "male", "1990-01-01"), "p" + std::to_string(i));
     w.organization = i % 2 == 0 ? "org-a" : "org-b";

@@ -4,7 +4,7 @@
 
 #include "base/json.h"
 #include "fhir/resource_text.h"
-#include "store/sqlite_store.h"
+#include "store_backends.h"
 #include "test_support.h"
 
 namespace ilpgw {
@@ -19,17 +19,11 @@ ResourceWrite patient(const std::string& id, const std::string& gender) {
   return write;
 }
 
-class SqliteStoreTest : public ::testing::Test {
- protected:
-  std::unique_ptr<Store> open() {
-    auto store = openSqliteStore(SqliteOptions{dir_.file("gateway.db"), 64});
-    EXPECT_TRUE(store.isOk()) << store.status().message();
-    return std::move(store.value());
-  }
-  testing::TempDir dir_;
-};
+// Every backend (store_backends.h).
+class StoreTest : public testing::StoreBackendTest {};
+ILPGW_ALL_BACKENDS(StoreTest);
 
-TEST_F(SqliteStoreTest, VersionsOnlyWhenContentChanges) {
+TEST_P(StoreTest, VersionsOnlyWhenContentChanges) {
   auto store = open();
   WriteBatch first;
   first.resources.push_back(patient("p1", "female"));
@@ -62,7 +56,7 @@ TEST_F(SqliteStoreTest, VersionsOnlyWhenContentChanges) {
   EXPECT_FALSE(missing.value().has_value());
 }
 
-TEST_F(SqliteStoreTest, ConcurrentCommitsAreAllDurableAndOrdered) {
+TEST_P(StoreTest, ConcurrentCommitsAreAllDurableAndOrdered) {
   constexpr int kThreads = 16;
   constexpr int kPerThread = 40;
   {
@@ -91,7 +85,7 @@ TEST_F(SqliteStoreTest, ConcurrentCommitsAreAllDurableAndOrdered) {
   EXPECT_TRUE(store->checkIntegrity().isOk());
 }
 
-TEST_F(SqliteStoreTest, KeepsQuarantinedRecords) {
+TEST_P(StoreTest, KeepsQuarantinedRecords) {
   auto store = open();
   WriteBatch batch;
   batch.payload = PayloadWrite{"test", "org-a", "application/json", "not json"};
