@@ -70,6 +70,12 @@ commands:
                               their tokens expire
   audit verify                recompute the audit hash chain; exit 1 and name
                               the first broken event when edited or deleted
+  backup FILE                 copy the store into FILE while the gateway runs
+                              (SQLite only; for PostgreSQL use pg_dump)
+  restore FILE --data DIR [--force]
+                              check FILE, write its store into DIR (must be
+                              empty unless --force), then check the restored
+                              store and its audit chain
   version
 
 options (override gateway.json):
@@ -194,6 +200,8 @@ StatusOr<Args> parseArgs(int argc, char** argv, int& exit_code) {
         args.cert = value();
       } else if (arg == "--local-only") {
         args.local_only = true;
+      } else if (arg == "--force") {
+        args.force = true;
       } else if (arg == "--jwks") {
         args.jwks_file = value();
       } else if (arg == "--jwks-url") {

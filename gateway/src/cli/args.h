@@ -39,6 +39,8 @@ struct Args {
   bool local_only = false;
   std::string jwks_file;  // private_key_jwt: the client's public JWKS ...
   std::string jwks_url;   // ... or the https:// URL that serves it
+  // restore
+  bool force = false;  // replace the store of a non-empty data directory
 };
 
 // Parses argv; on a usage error prints it and returns the exit code.
