@@ -129,6 +129,11 @@ TEST(CriteriaTest, ReadsOnlyTheTypesItNames) {
   auto c = Criteria::parse("exists Observation or count (Condition + Encounter) in period >= 1");
   ASSERT_TRUE(c.isOk()) << c.status().message();
   EXPECT_EQ(c->types(), (std::set<std::string>{"Condition", "Encounter", "Observation"}));
+  EXPECT_TRUE(c->lookbackTypes().empty());
+  auto back = Criteria::parse("exists Encounter in period and (count Condition through period > 1 or "
+                              "rises Observation[code = loinc|29463-7]) and not exists Immunization before period");
+  ASSERT_TRUE(back.isOk()) << back.status().message();
+  EXPECT_EQ(back->lookbackTypes(), (std::set<std::string>{"Condition", "Immunization", "Observation"}));
 }
 
 TEST(CriteriaTest, MalformedExpressionsAreRefusedWithPositionAndReason) {

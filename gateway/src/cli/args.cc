@@ -70,6 +70,8 @@ commands:
                               their tokens expire
   audit verify                recompute the audit hash chain; exit 1 and name
                               the first broken event when edited or deleted
+  sasaran import FILE.csv     load the yearly PWS targets (sasaran) per
+                              puskesmas, desa and indicator (docs/pws.md)
   backup FILE                 copy the store into FILE while the gateway runs
                               (SQLite only; for PostgreSQL use pg_dump)
   restore FILE --data DIR [--force]

@@ -14,6 +14,7 @@ int outboxCommand(const Args& args);
 int clientCommand(const Args& args);
 int keyCommand(const Args& args);
 int auditCommand(const Args& args);
+int sasaranCommand(const Args& args);
 int backupCommand(const Args& args);
 int restoreCommand(const Args& args);
 

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   if (args.command == "client") return clientCommand(args);
   if (args.command == "key") return keyCommand(args);
   if (args.command == "audit") return auditCommand(args);
+  if (args.command == "sasaran") return sasaranCommand(args);
   if (args.command == "backup") return backupCommand(args);
   if (args.command == "restore") return restoreCommand(args);
   if (args.command == "config-reference") {

@@ -13,6 +13,7 @@
 #include "fhir/outcome.h"
 #include "fhir/resource_text.h"
 #include "http/auth.h"
+#include "http/pws_routes.h"
 #include "http/terminology_routes.h"
 #include "base/time_util.h"
 
@@ -428,6 +429,7 @@ std::string capabilityStatement(const Config& config, const std::string& base_ur
     resources.PushBack(r, a);
   }
   addTerminologyCapability(resources, a);  // ConceptMap read, search, $translate (terminology_routes.cc)
+  addPwsCapability(resources, a);          // Measure, $evaluate-measure, MeasureReport (pws_routes.cc)
   server.AddMember("resource", resources, a);
   rapidjson::Value system_interactions(rapidjson::kArrayType);
   for (const char* c : {"transaction", "batch", "history-system"}) system_interactions.PushBack(code(c), a);
@@ -1149,6 +1151,10 @@ void send(const FhirResponse& answer, httplib::Response& res) {
 }
 
 }  // namespace
+
+std::string fhirBaseUrl(const Config& config, const httplib::Request& req, bool tls) {
+  return requestBaseUrl(config, req, tls);
+}
 
 void registerFhirApi(httplib::Server& server, Gateway& gateway, bool tls) {
   auto api = std::make_shared<FhirApi>(gateway);

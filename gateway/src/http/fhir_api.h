@@ -75,6 +75,10 @@ class FhirApi {
 // CapabilityStatement listing exactly what FhirApi implements.
 std::string capabilityStatement(const Config& config, const std::string& base_url);
 
+// The base URL of the FHIR API as the caller sees it (server.public_base_url,
+// else the request's Host), without a trailing slash: https://gw/fhir.
+std::string fhirBaseUrl(const Config& config, const httplib::Request& req, bool tls);
+
 // Registers every /fhir route (most specific first). The FhirApi lives as
 // long as the server's handlers.
 void registerFhirApi(httplib::Server& server, Gateway& gateway, bool tls);

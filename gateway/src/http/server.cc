@@ -11,6 +11,8 @@
 #include "http/auth.h"
 #include "http/connection_guard.h"
 #include "http/guarded_connection.h"
+#include "http/pws_routes.h"
+#include "report/measure.h"
 
 namespace ilpgw {
 namespace {
@@ -179,6 +181,9 @@ StatusOr<std::unique_ptr<HttpServer>> makeServer(Gateway& gateway) {
   const Config& c = gateway.config();
   Status safe = checkDeploymentSafety(c);
   if (!safe.isOk()) return safe;
+  // PWS indicators: a malformed Measure file stops start-up, naming file and field.
+  auto library = report::MeasureLibrary::load(c.mappings_dir + "/measures");
+  if (!library.isOk()) return library.status();
   auto security = Security::create(gateway);
   if (!security.isOk()) return security.status();
   if (c.plain_http) {
@@ -186,6 +191,7 @@ StatusOr<std::unique_ptr<HttpServer>> makeServer(Gateway& gateway) {
     tune(server->raw(), server->raw().guard(), c);
     security.value()->install(server->raw());  // before the routes: one enforcement point for all
     server->adopt(std::move(security.value()));
+    registerPwsRoutes(server->raw(), gateway, library.value(), false);  // before the generic /fhir routes
     registerRoutes(server->raw(), gateway, false);
     return std::unique_ptr<HttpServer>(std::move(server));
   }
@@ -211,6 +217,7 @@ StatusOr<std::unique_ptr<HttpServer>> makeServer(Gateway& gateway) {
   tune(server->raw(), server->raw().guard(), c);
   security.value()->install(server->raw());  // before the routes: one enforcement point for all
   server->adopt(std::move(security.value()));
+  registerPwsRoutes(server->raw(), gateway, library.value(), true);  // before the generic /fhir routes
   registerRoutes(server->raw(), gateway, true);
   return std::unique_ptr<HttpServer>(std::move(server));
 }

@@ -84,7 +84,9 @@ class Parser {
  public:
   explicit Parser(std::string_view text) : text_(text) {}
 
-  StatusOr<std::shared_ptr<const CriteriaNode>> parse(std::set<std::string>& types) {
+  StatusOr<std::shared_ptr<const CriteriaNode>> parse(std::set<std::string>& types,
+                                                      std::set<std::string>& lookback_types) {
+    lookback_types_ = &lookback_types;
     if (auto lexed = lex(); !lexed.isOk()) return lexed;
     if (tokens_.empty()) return fail(1, "the expression is empty");
     types_ = &types;
@@ -216,8 +218,19 @@ class Parser {
       node->kind = count                 ? CriteriaNode::Kind::kCount
                    : keyword == "rises" ? CriteriaNode::Kind::kRises
                                         : CriteriaNode::Kind::kExists;
+      size_t source_start = pos_;
       if (!source(*node)) return nullptr;
       window(*node);
+      if (node->kind == CriteriaNode::Kind::kRises || node->window != Window::kInPeriod) {
+        // The types of this source are read back to the look-back start.
+        size_t after = pos_;
+        pos_ = source_start;
+        looking_back_ = true;
+        CriteriaNode again;
+        source(again);
+        looking_back_ = false;
+        pos_ = after;
+      }
       if (count && !failed()) {
         auto cmp = comparison();
         if (!cmp) return nullptr;
@@ -294,6 +307,7 @@ class Parser {
       return std::nullopt;
     }
     types_->insert(*type);
+    if (looking_back_) lookback_types_->insert(*type);
     Selector s;
     s.type = *type;
     if (accept("[")) {
@@ -408,6 +422,8 @@ class Parser {
   int depth_ = 0;
   Status error_;
   std::set<std::string>* types_ = nullptr;
+  std::set<std::string>* lookback_types_ = nullptr;
+  bool looking_back_ = false;
 };
 
 bool codeMatches(const CodeTest& test, const Fact& fact) {
@@ -534,7 +550,7 @@ StatusOr<Criteria> Criteria::parse(std::string_view text) {
   if (text.size() > 16 * 1024) return Status{StatusCode::kInvalidArgument, "the expression is longer than 16 KiB"};
   Criteria c;
   Parser parser(text);
-  auto root = parser.parse(c.types_);
+  auto root = parser.parse(c.types_, c.lookback_types_);
   if (!root.isOk()) return root.status();
   c.root_ = root.value();
   c.text_ = std::string(text);

@@ -64,11 +64,14 @@ class Criteria {
 
   // Resource types the expression reads (what the evaluator must load).
   const std::set<std::string>& types() const { return types_; }
+  // The types it reads before the period (before / through period, rises).
+  const std::set<std::string>& lookbackTypes() const { return lookback_types_; }
   const std::string& text() const { return text_; }
 
  private:
   std::shared_ptr<const CriteriaNode> root_;
   std::set<std::string> types_;
+  std::set<std::string> lookback_types_;
   std::string text_;
 };
 

@@ -62,6 +62,16 @@ struct ResourceKey {
   std::string id;
 };
 
+// One organization's resources of one type whose date (one kDate search
+// parameter) starts inside a window: what a report over a period reads.
+struct DatedScan {
+  std::string type;
+  std::string date_param;  // a date search parameter of `type` (search_params.cc)
+  std::string from;        // UTC instants with milliseconds, inclusive
+  std::string to;
+  std::optional<std::string> organization;  // nullopt: every organization
+};
+
 struct StoreStats {
   std::int64_t resources = 0;
   std::int64_t versions = 0;
@@ -91,6 +101,15 @@ class ResourceStore : public BatchWriter {
   // snapshot's watermark.
   virtual StatusOr<Watermark> scan(const std::vector<SearchQuery>& queries,
                                    const std::function<bool(size_t, const StoredResource&)>& visit) = 0;
+
+  // Streams, like scan(), the current versions matching each DatedScan:
+  // those with a `date_param` index row whose start lies in [from, to]. The
+  // default runs scan() with "ends at or after from and starts at or before
+  // to", a superset (open-ended periods always overlap), so callers check the
+  // date themselves; a backend overrides it with an indexed range read (and
+  // may then visit a resource once per matching index row).
+  virtual StatusOr<Watermark> scanDated(const std::vector<DatedScan>& scans,
+                                        const std::function<bool(size_t, const StoredResource&)>& visit);
 
   virtual StatusOr<StoreStats> stats() = 0;
 

@@ -1054,6 +1054,45 @@ class SqliteStore final : public Store {
     }
   }
 
+  // Driven by search_date_lookup (type, param, low): only the index rows of
+  // the window are read, then each resource by its primary key. A resource
+  // with several rows of the parameter inside the window comes once per row.
+  StatusOr<Watermark> scanDated(const std::vector<DatedScan>& scans,
+                                const std::function<bool(size_t, const StoredResource&)>& visit) override {
+    try {
+      ReadConnection conn(*this);
+      // A report reads tens of thousands of pages: mapped, not copied page by
+      // page through the small page cache (measured: a third of the time).
+      exec(conn.db, "PRAGMA mmap_size = 1073741824");
+      ReadTransaction txn(conn.db);
+      Watermark mark = watermark(conn.db);
+      for (size_t i = 0; i < scans.size(); ++i) {
+        const DatedScan& scan = scans[i];
+        std::vector<Binding> binds{scan.type, scan.date_param, scan.from, scan.to, mark.seq};
+        // CROSS JOIN keeps the date index as the outer loop (an IN subquery
+        // made SQLite walk every current resource of the type instead).
+        std::string sql = std::string("SELECT ") + kResourceColumns +
+                          " FROM search_date d CROSS JOIN resource_current c ON c.type = d.type AND c.id = d.id"
+                          " JOIN resource_version v ON v.seq = c.seq WHERE d.type = ?1 AND d.param = ?2"
+                          " AND d.low >= ?3 AND d.low <= ?4 AND c.seq <= ?5";
+        if (scan.organization) {
+          sql += " AND c.organization = ?6";
+          binds.emplace_back(*scan.organization);
+        }
+        sql += " ORDER BY c.seq";
+        Statement rows(conn.db, sql.c_str());
+        bindAll(rows, binds);
+        while (rows.step()) {
+          if (!visit(i, resourceFrom(rows))) return mark;
+        }
+      }
+      return mark;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store scan: ") + e.what());
+      return readFailure(e);
+    }
+  }
+
   StatusOr<StoreStats> stats() override {
     try {
       ReadConnection conn(*this);
