@@ -12,6 +12,8 @@ packages=(
   # tests and tools; postgresql-15 is the server the PostgreSQL store tests
   # start privately (/usr/lib/postgresql/15/bin: initdb, postgres, psql)
   libgtest-dev openssl curl sqlite3 postgresql-15
+  # GET /metrics test: promtool check metrics (tests/http/metrics_test.cc)
+  prometheus
   # fuzzing (scripts/fuzz.sh: libFuzzer, ASan, UBSan come with clang 14's runtime)
   clang libclang-rt-14-dev
   # benchmark (not used by the tests)

@@ -13,6 +13,7 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "fhir/outcome.h"
 #include "base/time_util.h"
 #include "base/url.h"
@@ -458,6 +459,9 @@ bool OutboxSender::sendBatch() {
     }
     OutboxCompletion completion;
     SendOutcome outcome = sendOne(row, completion);
+    metrics::forwardAttempts()
+        .counter({outcome == SendOutcome::kSent ? "sent" : outcome == SendOutcome::kDead ? "dead" : "retry"})
+        .add();
     switch (outcome) {
       case SendOutcome::kSent: {
         state[pick] = kDone;

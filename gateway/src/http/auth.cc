@@ -13,6 +13,7 @@
 #include "base/crypto.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "fhir/outcome.h"
 #include "http/errors.h"
 #include "base/time_util.h"
@@ -111,6 +112,7 @@ std::string pathEntity(const std::string& path) {
 
 Access requiredAccess(std::string_view method, std::string_view path) {
   if (path == "/health" || path == "/ready" || path == "/fhir/metadata") return Access::kOpen;
+  if (path == "/metrics") return Access::kOpen;  // loopback callers only (metrics_routes.cc)
   if (path == "/.well-known/smart-configuration" || path == "/fhir/.well-known/smart-configuration") {
     return Access::kOpen;  // SMART discovery: read before a client holds any token
   }
@@ -234,6 +236,7 @@ httplib::Server::HandlerResponse Security::authorize(const httplib::Request& req
 
   auto reject = [&](std::string description, bool token_present) {
     t_slot.auth_event = true;
+    metrics::tokenFailures().counter({"bearer"}).add();
     t_slot.description = description;
     closeIfBody(req, res);
     // Failed attempts are limited per address: guessing tokens gets slow.
@@ -349,6 +352,7 @@ void Security::handleToken(const httplib::Request& req, httplib::Response& res) 
   bool used_basic = false;
   auto oauthError = [&](int status, const char* error, const std::string& description) {
     t_slot.description = description;
+    metrics::tokenFailures().counter({"token_request"}).add();
     res.status = status;
     res.set_header("Cache-Control", "no-store");
     res.set_header("Pragma", "no-cache");

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "base/metrics.h"
 
 namespace ilpgw {
 namespace {
@@ -41,6 +42,7 @@ uint64_t ConnectionGuard::admit(int fd, const std::string& peer) {
   ++open;
   uint64_t id = next_id_++;
   entries_.emplace(id, Entry{fd, peer, ConnectionPhase::kHead, std::chrono::steady_clock::now()});
+  metrics::openConnections().gauge().add(1);
   return id;
 }
 
@@ -59,6 +61,7 @@ void ConnectionGuard::release(uint64_t id) {
   auto peer = per_peer_.find(it->second.peer);
   if (peer != per_peer_.end() && --peer->second <= 0) per_peer_.erase(peer);
   entries_.erase(it);
+  metrics::openConnections().gauge().add(-1);
 }
 
 void ConnectionGuard::setWaitingProbe(std::function<size_t()> probe) {

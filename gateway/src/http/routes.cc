@@ -7,6 +7,7 @@
 #include "fhir/outcome.h"
 #include "http/auth.h"
 #include "http/errors.h"
+#include "http/metrics_routes.h"
 #include "http/terminology_routes.h"
 #include "base/time_util.h"
 
@@ -106,6 +107,7 @@ void registerRoutes(httplib::Server& server, Gateway& gateway, bool tls) {
   });
   // Quarantine, payloads, outbox and GET /ready (admin_routes.cc).
   registerAdminRoutes(server, gateway);
+  registerMetricsRoutes(server, gateway);
 }
 
 }  // namespace ilpgw

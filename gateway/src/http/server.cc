@@ -11,6 +11,7 @@
 #include "http/auth.h"
 #include "http/connection_guard.h"
 #include "http/guarded_connection.h"
+#include "http/metrics_routes.h"
 #include "http/pws_routes.h"
 #include "report/measure.h"
 
@@ -59,6 +60,7 @@ class TunedServer : public Base {
                       return this->process_request(strm, close_connection, connection_closed,
                                                    [&](httplib::Request& req) {
                                                      if (ssl != nullptr) req.ssl = ssl;
+                                                     requestHeadRead();
                                                      head_complete();
                                                    });
                     });
@@ -153,6 +155,7 @@ void tune(httplib::Server& server, ConnectionGuard& guard, const Config& c) {
     return httplib::Server::HandlerResponse::Handled;
   }));
   server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    requestAnswered(req, res);
     // Paths carry resource ids, never identifiers; query strings are left out.
     logLine(LogLevel::kDebug, req.method + " " + req.path + " " + std::to_string(res.status));
   });

@@ -16,6 +16,7 @@
 #include "fhir/fhir_validator.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "forward/outbox_sender.h"
 #include "fhir/outcome.h"
 #include "ingest/patient_identity.h"
@@ -717,6 +718,8 @@ IngestResponse Gateway::ingest(const RequestContext& caller, std::string_view ad
   // Nothing was stored; on a refusal (another organization's resource) the
   // caller's own audit hook records it.
   if (!committed.isOk()) return failed(committed.status());
+  metrics::ingestRecords().counter({std::string(adapter_name), "accepted"}).add(accepted);
+  metrics::ingestRecords().counter({std::string(adapter_name), "refused"}).add(mapped.records.size() - accepted);
   if (mapped.records.empty()) {
     return {422, outcomeJson(sdk::Severity::kError, "required", "the payload holds no records", "payload"), false,
             true, {}};

@@ -15,6 +15,7 @@
 #include <variant>
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "store/sqlite_checkpointer.h"
 #include "store/sqlite_store.h"
 #include "base/time_util.h"
@@ -1726,6 +1727,7 @@ class SqliteStore final : public Store {
     if (now <= last_stamp_) now = instantFromMillis(millisFromInstant(last_stamp_).value_or(0) + 1);
     last_stamp_ = now;
     std::vector<std::optional<StatusOr<CommitResult>>> results(group.size());
+    auto started = std::chrono::steady_clock::now();
     try {
       exec(write_db_, "BEGIN IMMEDIATE");
       AuditChain chain = writer_->loadChain();
@@ -1777,6 +1779,9 @@ class SqliteStore final : public Store {
         }
       }
       exec(write_db_, "COMMIT");  // synchronous=FULL: durable when this returns
+      metrics::commitBatchSize().histogram().observe(static_cast<double>(group.size()));
+      metrics::commitDuration().histogram().observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store commit: ") + e.what());
       sqlite3_exec(write_db_, "ROLLBACK", nullptr, nullptr, nullptr);
