@@ -78,6 +78,11 @@ commands:
                               check FILE, write its store into DIR (must be
                               empty unless --force), then check the restored
                               store and its audit chain
+  doctor [--lang id|en] [--min-free-mb N]
+                              check config, TLS certificate and key, data
+                              directory and disk (default limit 1024 MB free),
+                              upstream and adapters; says what is wrong and
+                              how to fix it; exit 1 when something is wrong
   version
 
 options (override gateway.json):
@@ -204,6 +209,12 @@ StatusOr<Args> parseArgs(int argc, char** argv, int& exit_code) {
         args.local_only = true;
       } else if (arg == "--force") {
         args.force = true;
+      } else if (arg == "--lang") {
+        args.lang = value();
+      } else if (arg == "--min-free-mb") {
+        long long number = 0;
+        if (!parseId(value(), number)) { exit_code = fail("--min-free-mb needs a number"); return Status(StatusCode::kInvalidArgument, "usage"); }
+        args.min_free_mb = number;
       } else if (arg == "--jwks") {
         args.jwks_file = value();
       } else if (arg == "--jwks-url") {

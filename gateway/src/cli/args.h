@@ -41,6 +41,9 @@ struct Args {
   std::string jwks_url;   // ... or the https:// URL that serves it
   // restore
   bool force = false;  // replace the store of a non-empty data directory
+  // doctor
+  std::string lang = "both";    // id, en or both (Bahasa Indonesia first)
+  long long min_free_mb = 1024;  // less free disk than this is a problem
 };
 
 // Parses argv; on a usage error prints it and returns the exit code.

@@ -17,5 +17,6 @@ int auditCommand(const Args& args);
 int sasaranCommand(const Args& args);
 int backupCommand(const Args& args);
 int restoreCommand(const Args& args);
+int doctorCommand(const Args& args);
 
 }  // namespace ilpgw::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   if (args.command == "sasaran") return sasaranCommand(args);
   if (args.command == "backup") return backupCommand(args);
   if (args.command == "restore") return restoreCommand(args);
+  if (args.command == "doctor") return doctorCommand(args);
   if (args.command == "config-reference") {
     std::fputs(ilpgw::configReference().c_str(), stdout);
     return 0;
