@@ -94,7 +94,9 @@ GatewayProcess::GatewayProcess(GatewayOptions options) : plain_http_(options.pla
   config += std::string("  \"auth\": {\"enabled\": ") + (options.auth ? "true" : "false");
   if (!options.auth_config.empty()) config += ", " + options.auth_config;
   config += "},\n";
-  config += "  \"store\": {\"data_dir\": " + quote(data_dir_) + "},\n";
+  config += "  \"store\": {\"data_dir\": " + quote(data_dir_);
+  if (!options.store_config.empty()) config += ", " + options.store_config;
+  config += "},\n";
   config += "  \"facility\": {\"organization_id\": " + quote(options.organization_id) + "},\n";
   config += "  \"mappings_dir\": " + quote(options.mappings_dir.empty() ? mappingsDir() : options.mappings_dir) + ",\n";
   config += "  \"plugin_dir\": " + quote(pluginDir()) + ",\n";

@@ -66,6 +66,8 @@ struct GatewayOptions {
   bool auth = false;
   std::string auth_config;  // extra members of "auth", e.g. R"("token_ttl_s": 60)"
   std::string tls_config;   // extra members of "tls", e.g. "\"client_ca\": \"...\""
+  // Extra members of "store", e.g. R"("backend": "postgresql", "url": "...")" (postgres_server.h).
+  std::string store_config;
 };
 
 // Credentials printed by `ilp-gateway client add`.

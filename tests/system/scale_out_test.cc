@@ -1,0 +1,236 @@
+// Scale-out: three real `ilp-gateway serve` processes on one PostgreSQL
+// database (tests/support/postgres_server.h), all forwarding to one upstream.
+// Posters spread visits over the instances while a puller follows
+// `_history?_since=` page by page, each page from another instance. One
+// instance is killed with -9 under load. Afterwards: the puller got every
+// acknowledged version exactly once (and nothing that is not stored), every
+// acknowledged version is readable on the survivors and reached the upstream,
+// and the store passes its check.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "base/time_util.h"
+#include "durability_helpers.h"
+#include "postgres_server.h"
+#include "test_support.h"
+#include "upstream_server.h"
+
+namespace ilpgw {
+namespace {
+
+using testing::GatewayOptions;
+using testing::GatewayProcess;
+using testing::PostgresServer;
+using testing::UpstreamServer;
+using namespace std::chrono_literals;
+
+constexpr int kInstances = 3;
+constexpr int kPosters = 6;
+
+class ScaleOutTest : public ::testing::Test {
+ protected:
+  ScaleOutTest() : server_(PostgresServer::shared()), database_(server_.createDatabase()) {}
+
+  GatewayOptions options(const UpstreamServer& upstream) const {
+    GatewayOptions o;
+    o.server_config = R"("threads": 24)";
+    o.store_config = R"("backend": "postgresql", "pool_size": 6, "url": ")" + server_.url(database_) + "\"";
+    // Short leases: rows claimed by the killed instance are taken over soon.
+    o.extra_config = upstream.gatewayConfig(R"("lease_s": 3)");
+    return o;
+  }
+
+  PostgresServer& server_;
+  std::string database_;
+};
+
+// Versions as Type/id/_history/v.
+std::string versionKey(const rapidjson::Value& resource) {
+  return std::string(resource["resourceType"].GetString()) + "/" + resource["id"].GetString() + "/_history/" +
+         resource["meta"]["versionId"].GetString();
+}
+
+// An incremental puller: each pull starts at `_since` = one millisecond after
+// the watermark (Bundle.meta.lastUpdated) of the previous pull's last page, and
+// follows next links, every page from the next live instance.
+class Puller {
+ public:
+  explicit Puller(std::vector<std::unique_ptr<GatewayProcess>>& gateways) : gateways_(gateways) {}
+
+  // One pull to the end of the history; false when no instance answered.
+  bool pull() {
+    std::string url = "/fhir/_history?_sort=_lastUpdated&_count=50";
+    if (!since_.empty()) url += "&_since=" + since_;
+    std::string watermark;
+    for (int page = 0;; ++page) {
+      auto body = get(url);
+      if (!body) return false;
+      auto doc = testing::parseJson(*body);
+      if (doc.HasMember("meta") && doc["meta"].HasMember("lastUpdated")) watermark = doc["meta"]["lastUpdated"].GetString();
+      if (doc.HasMember("entry")) {
+        for (const auto& entry : doc["entry"].GetArray()) {
+          std::string key = versionKey(entry["resource"]);
+          std::lock_guard lock(mutex_);
+          ++seen_[key];
+        }
+      }
+      std::string next;
+      if (doc.HasMember("link")) {
+        for (const auto& link : doc["link"].GetArray()) {
+          if (std::string(link["relation"].GetString()) == "next") next = link["url"].GetString();
+        }
+      }
+      if (next.empty()) break;
+      url = next.substr(next.find("/fhir/"));
+    }
+    if (!watermark.empty()) since_ = instantFromMillis(millisFromInstant(watermark).value_or(0) + 1);
+    ++pulls_;
+    return true;
+  }
+
+  std::map<std::string, int> seen() {
+    std::lock_guard lock(mutex_);
+    return seen_;
+  }
+  int pulls() const { return pulls_; }
+
+ private:
+  std::optional<std::string> get(const std::string& url) {
+    for (size_t tries = 0; tries < gateways_.size() * 2; ++tries) {
+      auto& gateway = gateways_[next_++ % gateways_.size()];
+      if (!gateway || gateway->pid() <= 0) continue;
+      auto res = gateway->client()->Get(url.c_str());
+      if (res && res->status == 200) return res->body;
+    }
+    return std::nullopt;
+  }
+
+  std::vector<std::unique_ptr<GatewayProcess>>& gateways_;
+  std::string since_;
+  size_t next_ = 0;
+  std::mutex mutex_;
+  std::map<std::string, int> seen_;
+  std::atomic<int> pulls_{0};
+};
+
+TEST_F(ScaleOutTest, ThreeInstancesOnePullerKillNineLosesNothing) {
+  UpstreamServer upstream;
+  std::vector<std::unique_ptr<GatewayProcess>> gateways;
+  for (int i = 0; i < kInstances; ++i) gateways.push_back(std::make_unique<GatewayProcess>(options(upstream)));
+  std::vector<int> ports;
+  for (const auto& g : gateways) ports.push_back(g->port());
+
+  std::mutex mutex;
+  std::set<std::string> acknowledged;
+  std::atomic<int> posts{0};
+  std::atomic<int> refused{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> posters;
+  for (int t = 0; t < kPosters; ++t) {
+    posters.emplace_back([&, t] {
+      // One client per instance; visits go round-robin over them.
+      std::vector<std::unique_ptr<httplib::Client>> clients;
+      for (const auto& g : gateways) {
+        clients.push_back(g->client());
+        clients.back()->set_keep_alive(true);
+        clients.back()->set_read_timeout(5);
+      }
+      for (int i = 0; !stop && i < 1500; ++i) {
+        auto& client = clients[(t + i) % clients.size()];
+        auto res = client->Post("/ingest/epuskesmas-json", testing::distinctVisit(t * 1500 + i + 1), "application/json");
+        if (!res || res->status != 201) {
+          ++refused;  // killed mid-request, or 503: not acknowledged
+          continue;
+        }
+        auto locations = testing::bundleLocations(res->body);
+        std::lock_guard lock(mutex);
+        acknowledged.insert(locations.begin(), locations.end());
+        ++posts;
+      }
+    });
+  }
+  Puller puller(gateways);
+  std::atomic<bool> pulling{true};
+  std::thread follower([&] {
+    while (pulling) {
+      puller.pull();
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+
+  ASSERT_TRUE(testing::waitFor([&] { return posts >= 150; }, 60s)) << posts << " posts";
+  gateways[1]->kill9();  // under load
+  int at_kill = posts;
+  ASSERT_TRUE(testing::waitFor([&] { return posts >= at_kill + 150; }, 60s)) << "the survivors stopped taking posts";
+  stop = true;
+  for (auto& t : posters) t.join();
+  pulling = false;
+  follower.join();
+  ASSERT_TRUE(puller.pull());  // to the end, now that nothing is written
+  std::printf("[   INFO   ] %d posts acknowledged (%d at the kill), %d not, %zu versions, %d pulls\n", posts.load(),
+              at_kill, refused.load(), acknowledged.size(), puller.pulls());
+
+  // The puller: every acknowledged version exactly once, nothing twice.
+  auto seen = puller.seen();
+  int missing = 0;
+  int duplicates = 0;
+  for (const auto& key : acknowledged) {
+    if (!seen.contains(key)) ++missing;
+  }
+  for (const auto& [key, count] : seen) {
+    if (count != 1) ++duplicates;
+  }
+  EXPECT_EQ(missing, 0) << "acknowledged versions the puller never got";
+  EXPECT_EQ(duplicates, 0) << "versions the puller got more than once";
+
+  // Readable on every survivor, at version 1 (nothing stored twice).
+  for (int i : {0, 2}) {
+    auto client = gateways[i]->client();
+    client->set_keep_alive(true);
+    int unreadable = 0;
+    for (const auto& location : acknowledged) {
+      EXPECT_NE(location.find("/_history/1"), std::string::npos) << location << ": stored twice?";
+      auto res = client->Get(("/fhir/" + location).c_str());
+      if (!res || res->status != 200) ++unreadable;
+    }
+    EXPECT_EQ(unreadable, 0) << "acknowledged but not readable on instance " << i;
+  }
+
+  // Forwarded: the survivors take over the killed instance's leased rows.
+  ASSERT_TRUE(testing::waitFor([&] { return testing::outboxCount(*gateways[0], "pending") == 0; }, 90s))
+      << testing::outboxCount(*gateways[0], "pending") << " still pending";
+  auto counts = upstream.acceptedCounts();
+  int not_forwarded = 0;
+  for (const auto& location : acknowledged) {
+    if (counts[location] == 0) ++not_forwarded;
+  }
+  EXPECT_EQ(not_forwarded, 0) << "acknowledged but never forwarded";
+
+  std::string out, err;
+  EXPECT_EQ(testing::runGateway({"store", "check", "--config", gateways[0]->configPath()}, out, &err), 0) << out << err;
+  EXPECT_NE(out.find(": ok"), std::string::npos) << out;
+}
+
+TEST_F(ScaleOutTest, UnreachableDatabaseAtStartIsOneLineAndNonZeroExit) {
+  testing::TempDir dir;
+  std::string config = R"({"store": {"backend": "postgresql", "data_dir": ")" + dir.file("data") +
+                       R"(", "url": "postgresql://ilpgw@/ilpgw?host=)" + dir.path().string() +
+                       R"(&port=5432"}, "server": {"listen": "127.0.0.1:0", "plain_http": true},
+                          "auth": {"enabled": false}, "plugin_dir": ")" + testing::pluginDir() + R"(",
+                          "mappings_dir": ")" + testing::mappingsDir() + R"(", "plugins": []})";
+  testing::writeFile(dir.path() / "gateway.json", config);
+  std::string out, err;
+  int code = testing::runGateway({"serve", "--config", dir.file("gateway.json")}, out, &err);
+  EXPECT_NE(code, 0);
+  EXPECT_NE(err.find("cannot connect to PostgreSQL"), std::string::npos) << err;
+  std::string last_line = err.substr(err.rfind('\n', err.size() - 2) + 1);
+  EXPECT_NE(last_line.find("ilp-gateway: "), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace ilpgw
