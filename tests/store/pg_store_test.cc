@@ -17,6 +17,7 @@
 #include "base/time_util.h"
 #include "fhir/resource_text.h"
 #include "security/audit.h"
+#include "store/store_copy.h"
 #include "store_backends.h"
 
 namespace ilpgw {
@@ -363,6 +364,150 @@ TEST_F(PgStoreTest, OutboxClaimsOfSeveralInstancesNeverOverlap) {
   ASSERT_TRUE(deps.isOk());
   ASSERT_EQ(deps->size(), 1u);
   EXPECT_FALSE(deps.value()[0].claimed);
+}
+
+// `store copy`: a SQLite store with a bit of everything, copied through the
+// command into an empty PostgreSQL store, reads back the same through the
+// Store roles and takes new writes after the copied ones.
+TEST_F(PgStoreTest, SqliteStoreIsCopiedVerifiedAndContinues) {
+  testing::TempDir dir;
+  std::string data = dir.file("data");
+  std::filesystem::create_directories(data);
+  std::int64_t qid = 0;
+  {
+    SqliteOptions sqlite{data + "/gateway.db", 16};
+    sqlite.outbox = true;
+    auto opened = openSqliteStore(sqlite);
+    ASSERT_TRUE(opened.isOk()) << opened.status().message();
+    Store& store = *opened.value();
+    WriteBatch first;
+    first.payload = PayloadWrite{"epuskesmas-json", "org-a", "application/json", std::string("{\"a\":\"\t\\\n\"}\xff", 12)};
+    first.resources.push_back(patient("p1", R"(,"identifier":[{"system":"s","value":"v\t1"}],"name":[{"family":"Tab\tBack\\slash"}])"));
+    first.quarantine.push_back({"record[1]", "K-2", R"({"resourceType":"OperationOutcome"})"});
+    first.clients.push_back(ClientRecord{"clinic-a", "clinic", "org-a", "hash", "", true, "", "", "", ""});
+    first.audit.push_back({nowInstant(), "cli:admin", "|Client/clinic-a|", R"({"resourceType":"AuditEvent"})"});
+    auto r1 = store.commit(std::move(first));
+    ASSERT_TRUE(r1.isOk()) << r1.status().message();
+    qid = r1->quarantine_ids[0];
+    WriteBatch second;
+    second.existing_payload_id = r1->payload_id;
+    second.resources.push_back(patient("p1", R"(,"gender":"female")"));
+    second.resources.push_back(patient("p2"));
+    second.quarantine_updates.push_back({qid, true, ""});
+    second.audit.push_back({nowInstant(), "clinic-a", "|Patient/p1|", R"({"resourceType":"AuditEvent"})"});
+    ASSERT_TRUE(store.commit(std::move(second)).isOk());
+    auto claimed = store.claimOutbox(OutboxClaim{"x", 1000, 60000, 1, {}});
+    ASSERT_TRUE(claimed.isOk() && claimed->size() == 1);
+    OutboxCompletion dead;
+    dead.seq = claimed.value()[0].seq;
+    dead.result = OutboxResult::kDead;
+    dead.http_status = 422;
+    ASSERT_TRUE(store.completeOutbox({dead}).isOk());
+    ExportJob job;
+    job.id = "job1";
+    job.level = "system";
+    job.types = {"Patient"};
+    job.organization = "org-a";
+    job.created_at = nowInstant();
+    job.files = {{"Patient", "Patient.ndjson", 2}};
+    ASSERT_TRUE(store.createExportJob(job).isOk());
+  }
+  std::string out, err;
+  ASSERT_EQ(testing::runGateway({"store", "copy", "--from", "sqlite:" + data, "--to", "postgresql:" + server_.url(database_)},
+                                out, &err),
+            0)
+      << out << err;
+  EXPECT_NE(out.find(": ok, verified (2 audit events chained)"), std::string::npos) << out;
+  EXPECT_NE(out.find("resource_version            3 rows"), std::string::npos) << out;
+
+  auto store = open(true);
+  ASSERT_TRUE(store);
+  auto p1 = store->read("Patient", "p1");
+  ASSERT_TRUE(p1.isOk() && p1.value());
+  EXPECT_EQ(p1.value()->version, 2);
+  auto v1 = store->readVersion("Patient", "p1", 1);
+  ASSERT_TRUE(v1.isOk() && v1.value());
+  EXPECT_NE(v1.value()->json.find("Tab\\tBack"), std::string::npos) << v1.value()->json;
+  auto payload = store->readPayload(1);
+  ASSERT_TRUE(payload.isOk() && payload.value());
+  EXPECT_EQ(payload.value()->body, std::string("{\"a\":\"\t\\\n\"}\xff", 12));
+  auto entry = store->readQuarantine(qid);
+  ASSERT_TRUE(entry.isOk() && entry.value());
+  EXPECT_EQ(entry.value()->status, "resolved");
+  EXPECT_EQ(entry.value()->attempts, 1);
+  auto client = store->findClient("clinic-a");
+  ASSERT_TRUE(client.isOk() && client.value());
+  EXPECT_TRUE(client.value()->local_only);
+  EXPECT_EQ(store->outboxStats()->dead, 1);
+  EXPECT_EQ(store->outboxStats()->pending, 2);
+  auto job = store->readExportJob("job1");
+  ASSERT_TRUE(job.isOk() && job.value());
+  EXPECT_EQ(job.value()->files.size(), 1u);
+  // Search index came along.
+  SearchQuery q;
+  q.type = "Patient";
+  auto all = store->search(q);
+  ASSERT_TRUE(all.isOk());
+  EXPECT_EQ(all->total, 2);
+  // New writes continue after the copied seq, ids and audit chain.
+  WriteBatch more;
+  more.payload = PayloadWrite{"x", "org-a", "text/plain", "y"};
+  more.resources.push_back(patient("p3"));
+  more.audit.push_back({nowInstant(), "clinic-a", "", R"({"resourceType":"AuditEvent"})"});
+  auto committed = store->commit(std::move(more));
+  ASSERT_TRUE(committed.isOk()) << committed.status().message();
+  EXPECT_EQ(committed->payload_id, 2);
+  EXPECT_EQ(store->read("Patient", "p3").value()->seq, 4);
+  EXPECT_GT(committed->resources[0].last_updated, p1.value()->last_updated);
+  auto verified = verifyAuditChain(*store);
+  ASSERT_TRUE(verified.isOk());
+  EXPECT_TRUE(verified.value().ok) << verified.value().problem;
+  EXPECT_EQ(verified.value().checked, 3);
+
+  // A second copy into the now non-empty store is refused, changing nothing.
+  ASSERT_NE(testing::runGateway({"store", "copy", "--from", "sqlite:" + data, "--to", "postgresql:" + server_.url(database_)},
+                                out, &err),
+            0);
+  EXPECT_NE(err.find("already holds data"), std::string::npos) << err;
+  EXPECT_EQ(store->stats()->versions, 4);
+}
+
+// Not a test: commit throughput figures for docs/scale-out.md. Run with
+//   store_test --gtest_also_run_disabled_tests --gtest_filter='*Throughput*'
+TEST_F(PgStoreTest, DISABLED_CommitThroughput) {
+  auto measure = [&](const char* label, std::vector<std::unique_ptr<Store>>& stores) {
+    constexpr int kThreads = 32;
+    std::atomic<bool> running{true};
+    std::atomic<long> commits{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (long i = 0; running; ++i) {
+          WriteBatch batch;
+          batch.payload = PayloadWrite{"bench", "org-a", "application/json", std::string(2000, 'x')};
+          batch.resources.push_back(patient(std::string(label) + "-" + std::to_string(t) + "-" + std::to_string(i),
+                                            R"(,"gender":"female","birthDate":"1990-01-01")"));
+          if (stores[static_cast<size_t>(t) % stores.size()]->commit(std::move(batch)).isOk()) ++commits;
+        }
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    running = false;
+    for (auto& t : threads) t.join();
+    std::printf("[   INFO   ] %-28s %8.0f commits/s (32 threads, one patient + 2 KB payload each)\n", label,
+                commits.load() / 5.0);
+  };
+  {
+    testing::TempDir dir;
+    std::vector<std::unique_ptr<Store>> stores;
+    stores.push_back(std::move(openSqliteStore(SqliteOptions{dir.file("gateway.db"), 256}).value()));
+    measure("sqlite, 1 instance", stores);
+  }
+  for (int instances : {1, 3}) {
+    std::vector<std::unique_ptr<Store>> stores;
+    for (int i = 0; i < instances; ++i) stores.push_back(open());
+    measure(instances == 1 ? "postgresql, 1 instance" : "postgresql, 3 instances", stores);
+  }
 }
 
 // Its own server: this test stops it.

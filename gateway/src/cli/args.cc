@@ -57,6 +57,10 @@ commands:
   store check                 integrity check of the store (--data DIR)
   store reindex               rewrite the search index of every resource from
                               today's search parameters (--data DIR)
+  store copy --from sqlite:DIR --to postgresql:URL
+                              copy a stopped gateway's SQLite store into an
+                              empty PostgreSQL store, verified table by table
+                              (password: store.password_file of --config)
   client add --role ROLE [--org ORG] [--id ID] [--cert PEM] [--local-only]
              [--jwks FILE | --jwks-url URL]
                               register a client (ROLE: clinic, puller, admin;
@@ -219,6 +223,10 @@ StatusOr<Args> parseArgs(int argc, char** argv, int& exit_code) {
         args.jwks_file = value();
       } else if (arg == "--jwks-url") {
         args.jwks_url = value();
+      } else if (arg == "--from") {
+        args.from = value();
+      } else if (arg == "--to") {
+        args.to = value();
       } else if (arg == "--listen" || arg == "--data" || arg == "--plugin-dir" || arg == "--mappings" ||
                  arg == "--organization" || arg == "--threads" || arg == "--log-level") {
         args.overrides.emplace_back(arg, value());

@@ -39,6 +39,9 @@ struct Args {
   bool local_only = false;
   std::string jwks_file;  // private_key_jwt: the client's public JWKS ...
   std::string jwks_url;   // ... or the https:// URL that serves it
+  // store copy
+  std::string from;  // sqlite:DIR
+  std::string to;    // postgresql:URL
   // restore
   bool force = false;  // replace the store of a non-empty data directory
   // doctor

@@ -24,6 +24,7 @@
 #include "http/server.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "store/store_copy.h"
 
 namespace ilpgw::cli {
 
@@ -66,7 +67,46 @@ int reindexStore(Store& store) {
 
 }  // namespace
 
+// ilp-gateway store copy --from sqlite:DIR --to postgresql:URL
+int copyStore(const Args& args) {
+  if (args.from.rfind("sqlite:", 0) != 0 || args.to.rfind("postgresql:", 0) != 0) {
+    return fail("usage: store copy --from sqlite:DIR --to postgresql:URL");
+  }
+  auto config = buildConfig(args);
+  if (!config.isOk()) return fail(config.status().message());
+  ilpgw::Config target = config.value();
+  target.store_backend = "postgresql";
+  target.store_url = args.to.substr(11);
+  ilpgw::PgOptions pg;
+  pg.url = target.store_url;
+  if (!target.store_password_file.empty()) {
+    std::ifstream in(target.store_password_file);
+    if (!in) return fail("store.password_file " + target.store_password_file + " cannot be read");
+    std::getline(in, pg.password);
+    while (!pg.password.empty() && (pg.password.back() == '\r' || pg.password.back() == '\n')) pg.password.pop_back();
+  }
+  std::string source = args.from.substr(7) + "/gateway.db";
+  auto copied = ilpgw::copySqliteToPostgres(source, pg);
+  if (!copied.isOk()) return fail(copied.status().message());
+  for (const auto& table : copied.value()) {
+    std::printf("%-18s %10lld rows  sha256 %s\n", table.table.c_str(), static_cast<long long>(table.rows),
+                table.digest.substr(0, 16).c_str());
+  }
+  // The copy as the gateway will see it: integrity and the audit chain.
+  auto store = ilpgw::openStore(target, {.batch_max = 1, .must_exist = true});
+  if (!store.isOk()) return fail(store.status().message());
+  ilpgw::Status integrity = store.value()->checkIntegrity();
+  if (!integrity.isOk()) return fail(integrity.message());
+  auto chain = ilpgw::verifyAuditChain(*store.value());
+  if (!chain.isOk()) return fail(chain.status().message());
+  if (!chain.value().ok) return fail("audit chain of the copy is broken: " + chain.value().problem);
+  std::printf("copied %s to %s: ok, verified (%lld audit events chained)\n", source.c_str(),
+              ilpgw::storeLocation(target).c_str(), static_cast<long long>(chain.value().checked));
+  return 0;
+}
+
 int storeCommand(const Args& args) {
+  if (args.files.size() == 1 && args.files[0] == "copy") return copyStore(args);
   if (args.files.size() == 1 && args.files[0] == "reindex") {
     auto config = buildConfig(args);
     if (!config.isOk()) return fail(config.status().message());
@@ -74,7 +114,9 @@ int storeCommand(const Args& args) {
     if (!store.isOk()) return fail(store.status().message());
     return reindexStore(*store.value());
   }
-  if (args.files.size() != 1 || args.files[0] != "check") return fail("usage: store check|reindex --data DIR");
+  if (args.files.size() != 1 || args.files[0] != "check") {
+    return fail("usage: store check|reindex --data DIR, store copy --from sqlite:DIR --to postgresql:URL");
+  }
   auto config = buildConfig(args);
   if (!config.isOk()) return fail(config.status().message());
   std::string path = ilpgw::storeLocation(config.value());
