@@ -246,5 +246,18 @@ TEST_F(BackupRestoreTest, RefusesToOverwriteAnExistingBackupFile) {
   EXPECT_EQ(testing::readFile(file), before);
 }
 
+TEST_F(BackupRestoreTest, PostgresqlStoreIsPointedToPgDump) {
+  // Nothing is contacted: the answer comes from the configuration alone.
+  std::string config = dir_.file("gateway.json");
+  testing::writeFile(config, R"({"store": {"backend": "postgresql", "url": "postgresql://127.0.0.1:1/ilp"}})");
+  std::string out, err;
+  EXPECT_EQ(runGateway({"backup", dir_.file("pg.ilpbak"), "--config", config}, out, &err), 2);
+  EXPECT_NE(err.find("pg_dump"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("pg.ilpbak")));
+  EXPECT_EQ(runGateway({"restore", dir_.file("pg.ilpbak"), "--config", config}, out, &err), 2);
+  EXPECT_NE(err.find("pg_restore"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace ilpgw
