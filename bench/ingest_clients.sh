@@ -13,7 +13,9 @@ source bench/lib.sh
 seconds=${1:-10}
 build=${BUILD_DIR:-build-bench}
 command -v wrk >/dev/null || { echo "wrk missing (scripts/install-deps.sh installs it)"; exit 2; }
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DILPGW_BUILD_TESTS=OFF >/dev/null
+if [[ ! -x $build/gateway/ilp-gateway ]]; then  # a build directory of its own, unless one is given
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DILPGW_BUILD_TESTS=OFF >/dev/null
+fi
 cmake --build "$build" -j"${JOBS:-$(nproc)}" --target ilp-gateway epuskesmas-json >/dev/null
 [[ -f certs/dev/ca.crt ]] || bash certs/make-dev-certs.sh certs/dev >/dev/null
 
@@ -28,13 +30,20 @@ BENCH_TOKEN=$(bench_token "$port" bench-clinic "$(bench_add_clinic "$work" "$bui
 [[ -n $BENCH_TOKEN ]] || { echo "no token" >&2; exit 1; }
 export BENCH_TOKEN
 
-printf '%-10s %16s %10s %10s %12s\n' clients "acked records/s" acked refused "p99 ms"
+# Bytes the gateway wrote (WAL, checkpoints, database; /proc/PID/io) and the
+# growth of gateway.db on disk, per acknowledged post.
+written() { awk '/^write_bytes/ {print $2}' "/proc/$gw_pid/io"; }
+stored() { du -b --apparent-size "$work/data/gateway.db" | cut -f1; }
+printf '%-10s %16s %10s %10s %12s %14s %14s\n' clients "acked records/s" acked refused "p99 ms" "KB written/post" "db KB/post"
 for c in ${CLIENTS:-1 16 64}; do
   threads=$(( c < 2 ? 1 : 2 ))
+  w0=$(written); d0=$(stored)
   line=$(wrk -t"$threads" -c"$c" -d"${seconds}s" -s bench/ingest_acked.lua "https://127.0.0.1:$port" 2>>"$work/wrk.err" |
          awk '/^ACKED/ {print $2, $3, $4, $5}')
   read -r rate acked refused p99 <<<"$line"
-  printf '%-10s %16s %10s %10s %12s\n' "$c" "$rate" "$acked" "$refused" "$p99"
+  w1=$(written); d1=$(stored)
+  per() { awk -v d="$1" -v n="$acked" 'BEGIN { if (n > 0) printf "%.1f", d / n / 1024; else print "-" }'; }
+  printf '%-10s %16s %10s %10s %12s %14s %14s\n' "$c" "$rate" "$acked" "$refused" "$p99" "$(per $((w1 - w0)))" "$(per $((d1 - d0)))"
 done
 fs=$(df -PT "$work" | awk 'NR==2 {print $2}')
 echo "store on $fs ($work), synchronous=FULL, WAL; each acknowledged post is one visit = ~10 resources"

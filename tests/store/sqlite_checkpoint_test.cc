@@ -20,8 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kFrameBytes = 16384;  // the store's page size
-
 ResourceWrite bulkyPatient(int i) {
   // About 12 KB of text that does not compress into a few pages.
   std::string note;
@@ -82,8 +80,8 @@ std::uintmax_t walBytes(const std::string& db_path) {
 TEST(SqliteCheckpointTest, LogStaysBoundedUnderNeverEndingReads) {
   testing::TempDir dir;
   SqliteOptions options{dir.file("gateway.db"), 64};
-  options.checkpoint.passive_frames = 64;    // 1 MiB
-  options.checkpoint.truncate_frames = 256;  // 4 MiB
+  options.checkpoint.passive_bytes = 1 << 20;
+  options.checkpoint.truncate_bytes = 4 << 20;
   options.checkpoint.retry_after = std::chrono::milliseconds(100);
   auto opened = openSqliteStore(options);
   ASSERT_TRUE(opened.isOk()) << opened.status().message();
@@ -104,7 +102,7 @@ TEST(SqliteCheckpointTest, LogStaysBoundedUnderNeverEndingReads) {
   // Without checkpoints the log would hold every page written (more than the
   // 24 MB of bodies); with them it stays near the truncate threshold.
   ASSERT_GT(written, 20u << 20);
-  EXPECT_LT(largest_log, 3u * 256 * kFrameBytes) << "largest log " << largest_log << " bytes";
+  EXPECT_LT(largest_log, 3u * (4 << 20)) << "largest log " << largest_log << " bytes";
 
   // Every record is still there.
   SearchQuery all;

@@ -54,7 +54,7 @@ TEST_F(SqliteDurabilityTest, DiskFullFailsTheWholeGroupAndAcknowledgesNothingLos
   std::mutex mutex;
   std::atomic<int> unavailable{0};
   {
-    auto store = open(false, 40);  // 40 pages of 16 KB
+    auto store = open(false, 160);  // 160 pages of 4 KB
     std::vector<std::thread> threads;
     for (int t = 0; t < 8; ++t) {
       threads.emplace_back([&, t] {

@@ -17,6 +17,14 @@ SqliteCheckpointer::SqliteCheckpointer(const std::string& path, sqlite3* writer,
     sqlite3_close(db_);
     throw std::runtime_error("cannot open " + path + " for checkpoints: " + message);
   }
+  sqlite3_stmt* page_size = nullptr;
+  if (sqlite3_prepare_v2(writer_, "PRAGMA page_size", -1, &page_size, nullptr) == SQLITE_OK &&
+      sqlite3_step(page_size) == SQLITE_ROW) {
+    page_bytes_ = std::max(512, sqlite3_column_int(page_size, 0));
+  }
+  sqlite3_finalize(page_size);
+  passive_frames_ = static_cast<int>(std::max<std::int64_t>(1, limits_.passive_bytes / page_bytes_));
+  truncate_frames_ = static_cast<int>(std::max<std::int64_t>(1, limits_.truncate_bytes / page_bytes_));
   // Replaces SQLite's automatic checkpoint in the writer.
   sqlite3_wal_hook(writer_, &SqliteCheckpointer::onCommit, this);
   thread_ = std::thread([this] {
@@ -52,11 +60,11 @@ int SqliteCheckpointer::onCommit(void* self, sqlite3*, const char*, int frames) 
 // Not while a rewind is due: the writer's TRUNCATE must not wait behind a copy
 // this thread has just started.
 bool SqliteCheckpointer::passiveDue() const {
-  return frames_ - checkpointed_at_ >= limits_.passive_frames && !truncateDue();
+  return frames_ - checkpointed_at_ >= passive_frames_ && !truncateDue();
 }
 
 bool SqliteCheckpointer::truncateDue() const {
-  return frames_ >= limits_.truncate_frames && std::chrono::steady_clock::now() >= truncate_not_before_;
+  return frames_ >= truncate_frames_ && std::chrono::steady_clock::now() >= truncate_not_before_;
 }
 
 void SqliteCheckpointer::run() {
@@ -106,7 +114,7 @@ void SqliteCheckpointer::rewindIfLong() {
   if (++failed_rewinds_ % 10 == 0) {
     logLine(LogLevel::kWarning, "store: the write-ahead log has not been emptied in " +
                                     std::to_string(failed_rewinds_) + " attempts (" +
-                                    std::to_string(frames_ / 64) + " MiB); readers keep it in use");
+                                    std::to_string((static_cast<std::int64_t>(frames_) * page_bytes_) >> 20) + " MiB); readers keep it in use");
   }
 }
 

@@ -6,8 +6,8 @@
 // never rewound, and it grows without bound (gigabytes in a half-hour soak,
 // each commit slower than the last). Instead:
 //  - a thread of its own copies the log into the database (PASSIVE) each time
-//    the log has grown by `passive_frames`, off the writer's path;
-//  - once the log is longer than `truncate_frames`, the writer, between two
+//    the log has grown by `passive_bytes`, off the writer's path;
+//  - once the log is longer than `truncate_bytes`, the writer, between two
 //    transactions, calls rewindIfLong(): a TRUNCATE checkpoint that waits at
 //    most `reader_wait` for the readers in flight to finish and then empties
 //    the log file. Readers are never blocked; commits wait in the queue for
@@ -54,6 +54,9 @@ class SqliteCheckpointer {
   CheckpointLimits limits_;
   std::mutex mutex_;
   std::condition_variable wake_;
+  int page_bytes_ = 4096;    // this database's page size: one log frame each
+  int passive_frames_ = 0;   // the limits in frames
+  int truncate_frames_ = 0;
   int frames_ = 0;           // the log's length after the last commit
   int checkpointed_at_ = 0;  // its length at the last copy
   std::chrono::steady_clock::time_point truncate_not_before_{};

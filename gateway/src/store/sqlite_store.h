@@ -15,8 +15,8 @@ namespace ilpgw {
 
 // When the write-ahead log is checkpointed (sqlite_checkpointer.h).
 struct CheckpointLimits {
-  int passive_frames = 1024;   // 16 MiB of 16 KiB pages
-  int truncate_frames = 4096;  // 64 MiB
+  std::int64_t passive_bytes = 16 << 20;   // copy the log into the database each time it grew by this
+  std::int64_t truncate_bytes = 64 << 20;  // empty the log once it is longer than this
   std::chrono::milliseconds reader_wait{250};
   std::chrono::milliseconds max_reader_wait{4000};
   std::chrono::milliseconds retry_after{1000};
