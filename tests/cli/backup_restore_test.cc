@@ -246,6 +246,55 @@ TEST_F(BackupRestoreTest, RefusesToOverwriteAnExistingBackupFile) {
   EXPECT_EQ(testing::readFile(file), before);
 }
 
+// backup.dir, backup.interval_s and backup.keep: the running gateway backs
+// itself up and keeps only the newest files; the newest restores.
+TEST_F(BackupRestoreTest, ScheduledBackupsKeepTheNewestOnes) {
+  std::string backups = dir_.file("backups");
+  GatewayOptions options;
+  options.data_dir = dir_.file("data");
+  options.extra_config = R"("backup": {"dir": ")" + backups + R"(", "interval_s": 1, "keep": 2})";
+  GatewayProcess gateway(options);
+  auto client = gateway.client();
+  auto posted = client->Post("/ingest/epuskesmas-json", testing::distinctVisit(1), "application/json");
+  ASSERT_TRUE(posted && posted->status == 201);
+  auto location = testing::bundleLocations(posted->body).at(0);
+  auto files = [&] {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(backups, ec)) {
+      if (entry.path().extension() == ".ilpbak") out.push_back(entry.path().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  auto deleted = [&] {
+    std::string log = gateway.log();
+    size_t n = 0;
+    for (size_t at = log.find("deleted (backup.keep)"); at != std::string::npos;
+         at = log.find("deleted (backup.keep)", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  ASSERT_TRUE(testing::waitFor([&] { return deleted() >= 2; }, std::chrono::seconds(30))) << gateway.log();
+  EXPECT_LE(files().size(), 3u);  // the newest two, and at most one being pruned
+  gateway.terminate();
+  auto left = files();
+  ASSERT_EQ(left.size(), 2u) << gateway.log();
+  EXPECT_NE(gateway.log().find("scheduled backup " + left.back() + ": "), std::string::npos) << gateway.log();
+
+  std::string restored = dir_.file("restored");
+  std::string err;
+  ASSERT_EQ(restore(left.back(), restored, err), 0) << err;
+  expectChecksPass(restored);
+  GatewayOptions again;
+  again.data_dir = restored;
+  GatewayProcess from_backup(again);
+  auto res = from_backup.client()->Get(("/fhir/" + location).c_str());
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << location;
+}
+
 TEST_F(BackupRestoreTest, PostgresqlStoreIsPointedToPgDump) {
   // Nothing is contacted: the answer comes from the configuration alone.
   std::string config = dir_.file("gateway.json");

@@ -152,6 +152,18 @@ const std::vector<KeySpec>& keys() {
        "Most bytes the NDJSON files of one `$export` job may take on disk; a job that would write more fails "
        "(its status URL answers 500 with an OperationOutcome saying so). At most 16 jobs are kept at a time.",
        set(&Config::export_max_bytes)},
+      {"backup.dir", KeyType::kString, "",
+       "Directory where `ilp-gateway serve` writes a backup of the SQLite store every `backup.interval_s` "
+       "(files `ilp-gateway-<UTC date and time>.ilpbak`, as `ilp-gateway backup` makes them; "
+       "docs/operations.md). Put it on another disk than `store.data_dir`. Empty: no scheduled backups. Not with "
+       "`store.backend` `postgresql` (use pg_dump).",
+       set(&Config::backup_dir)},
+      {"backup.interval_s", KeyType::kInteger, "86400",
+       "Seconds between scheduled backups; the first is taken one interval after start-up. 1..2592000.",
+       set(&Config::backup_interval_s)},
+      {"backup.keep", KeyType::kInteger, "7",
+       "Scheduled backups kept in `backup.dir`; the oldest are deleted after each new one. 1..1000.",
+       set(&Config::backup_keep)},
       {"facility.organization_id", KeyType::kString, "dev-puskesmas",
        "FHIR Organization id of the facility this gateway posts for (SATUSEHAT organization id).",
        set(&Config::organization_id)},
@@ -422,6 +434,12 @@ StatusOr<Config> parseConfig(std::string_view text) {
   if (config.export_max_bytes < 1) {
     return Status(StatusCode::kInvalidArgument, "config key export.max_bytes: must be >= 1");
   }
+  if (config.backup_interval_s < 1 || config.backup_interval_s > 2592000) {
+    return Status(StatusCode::kInvalidArgument, "config key backup.interval_s: must be 1..2592000");
+  }
+  if (config.backup_keep < 1 || config.backup_keep > 1000) {
+    return Status(StatusCode::kInvalidArgument, "config key backup.keep: must be 1..1000");
+  }
   if (config.store_backend != "sqlite" && config.store_backend != "postgresql") {
     return Status(StatusCode::kInvalidArgument, "config key store.backend: expected \"sqlite\" or \"postgresql\"");
   }
@@ -431,6 +449,10 @@ StatusOr<Config> parseConfig(std::string_view text) {
   if (config.store_backend == "sqlite" && (!config.store_url.empty() || !config.store_password_file.empty())) {
     return Status(StatusCode::kInvalidArgument,
                   "config keys store.url and store.password_file: only with store.backend \"postgresql\"");
+  }
+  if (config.store_backend == "postgresql" && !config.backup_dir.empty()) {
+    return Status(StatusCode::kInvalidArgument,
+                  "config key backup.dir: only with store.backend \"sqlite\"; back PostgreSQL up with pg_dump");
   }
   return config;
 }

@@ -68,6 +68,10 @@ struct Config {
   // Bulk Data $export
   int export_retention_hours = 24;                       // finished jobs' output kept this long
   long long export_max_bytes = 2LL * 1024 * 1024 * 1024;  // most bytes of one job's files
+  // scheduled backups (cli/scheduled_backups.h)
+  std::string backup_dir;  // empty = none
+  int backup_interval_s = 86400;
+  int backup_keep = 7;
   // facility
   std::string organization_id = "dev-puskesmas";
   std::string timezone_offset = "+07:00";

@@ -22,6 +22,7 @@
 #include "http/server.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/scheduled_backups.h"
 
 namespace ilpgw::cli {
 
@@ -57,6 +58,7 @@ int serveCommand(const Args& args) {
   std::fflush(stdout);
 
   ilpgw::Gateway& running = *gateway.value();
+  auto backups = startScheduledBackups(running);
   std::thread waiter([&server, &running, signals] {
     int received = 0;
     for (;;) {
@@ -73,6 +75,7 @@ int serveCommand(const Args& args) {
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
   server.value().reset();   // joins worker threads: in-flight requests finish
+  backups.reset();          // before the store closes
   gateway.value().reset();  // the store drains its queue and closes
   ilpgw::logLine(ilpgw::LogLevel::kInfo, "stopped");
   return 0;
