@@ -1,5 +1,5 @@
 // ilp-gateway doctor on real installations made in a temporary directory:
-// a healthy one passes with exit 0; each broken one (expired or misnamed
+// a healthy one passes with exit 0; each broken one (expired, not yet valid or misnamed
 // certificate made with openssl, a key others can read, an unwritable data
 // directory, a nearly full disk, a library that is no adapter, a bad config,
 // an unreachable or refusing upstream) exits 1 and shows the advice for it,
@@ -90,6 +90,37 @@ TEST_F(DoctorTest, ExpiredCertificate) {
   EXPECT_TRUE(says("Cara memperbaiki: minta sertifikat baru, taruh di " + cert_)) << out_;
   EXPECT_TRUE(says("The TLS certificate expired on")) << out_;
   EXPECT_TRUE(says("How to fix: get a new certificate")) << out_;
+}
+
+TEST_F(DoctorTest, CertificateNotYetValid) {
+  // openssl 3.0's req and x509 cannot set a start date; its ca command can.
+  std::string ca = dir_.file("ca");
+  std::filesystem::create_directories(ca);
+  testing::writeFile(ca + "/index.txt", "");
+  testing::writeFile(ca + "/serial", "01\n");
+  testing::writeFile(ca + "/ca.cnf",
+                     "[ca]\ndefault_ca = d\n[d]\ndir = .\ndatabase = index.txt\nserial = serial\n"
+                     "new_certs_dir = .\ndefault_md = sha256\npolicy = p\ncopy_extensions = copy\n"
+                     "[p]\ncommonName = supplied\n");
+  std::string command = "cd " + ca + " && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes " +
+                        "-keyout " + key_ + " -out r.csr -subj /CN=doctor-test -addext subjectAltName=IP:127.0.0.1 " +
+                        "2>/dev/null && openssl ca -config ca.cnf -selfsign -keyfile " + key_ +
+                        " -in r.csr -startdate 20400101000000Z -enddate 20410101000000Z -batch -out " + cert_ +
+                        " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  ::chmod(key_.c_str(), 0600);
+  EXPECT_EQ(doctor(), 1) << out_;
+  EXPECT_TRUE(says("Sertifikat TLS belum berlaku sampai Jan  1 00:00:00 2040 GMT")) << out_;
+  EXPECT_TRUE(says("periksa tanggal dan jam komputer ini")) << out_;
+  EXPECT_TRUE(says("The TLS certificate is not valid before Jan  1 00:00:00 2040 GMT")) << out_;
+}
+
+TEST_F(DoctorTest, CertificateExpiringSoonIsAWarningOnly) {
+  makeCertificate("IP:127.0.0.1", 10);
+  EXPECT_EQ(doctor(), 0) << out_;
+  EXPECT_TRUE(says("[AWAS]    Sertifikat TLS akan kedaluwarsa pada")) << out_;
+  EXPECT_TRUE(says("minta sertifikat baru sekarang")) << out_;
+  EXPECT_TRUE(says("Semua baik. Ada peringatan di atas.")) << out_;
 }
 
 TEST_F(DoctorTest, CertificateForAnotherHostName) {
