@@ -38,7 +38,7 @@ struct BackupManifest {
 };
 
 struct BackupOptions {
-  int pages_per_step = 64;                  // 1 MiB of 16 KiB pages
+  int pages_per_step = 256;                 // 1 MiB of 4 KiB pages (older stores: 4 MiB of 16 KiB)
   std::chrono::milliseconds pause{2};       // between steps
 };
 
