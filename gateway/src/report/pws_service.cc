@@ -108,6 +108,10 @@ StatusOr<bool> PwsService::storeMonthly(const MeasureResult& result) {
   batch.resources.push_back(std::move(write));
   auto committed = store_.commit(std::move(batch));
   if (!committed.isOk()) return committed.status();
+  {
+    std::lock_guard lock(reporting_mutex_);
+    reporting_.insert(result.organization);
+  }
   WriteOutcome outcome = committed->resources.front().outcome;
   return outcome == WriteOutcome::kCreated || outcome == WriteOutcome::kUpdated;
 }
@@ -156,13 +160,18 @@ StatusOr<EvaluateAnswer> PwsService::evaluate(const RequestContext& caller, std:
   if (own && *own != organization) {
     return Status{StatusCode::kPermissionDenied, "a clinic client evaluates only its own organization"};
   }
+  bool stores = period->kind == PeriodKind::kMonth && type == ReportType::kSummary;
+  if (stores) {  // before reading: data committed while this evaluates is looked at by the refresher
+    std::lock_guard lock(reporting_mutex_);
+    reporting_.insert(organization);
+  }
   auto results = run({measure}, organization, period.value(), type == ReportType::kSubjectList);
   if (!results.isOk()) return results.status();
   const MeasureResult& result = results->front();
   std::string id;
   if (period->kind == PeriodKind::kMonth) {
     id = monthlyReportId(measure->id, organization, period.value());
-    if (type == ReportType::kSummary) {
+    if (stores) {
       auto stored = storeMonthly(result);
       if (!stored.isOk()) {
         logLine(LogLevel::kWarning, "pws: monthly report " + id + " not stored: " + stored.status().message());
@@ -253,13 +262,31 @@ StatusOr<std::optional<StoredResource>> PwsService::readReport(const RequestCont
 
 StatusOr<int> PwsService::refreshOnce() {
   std::lock_guard lock(refresh_mutex_);
-  if (!seen_seq_) {  // the first call only learns where the store is
+  if (!seen_seq_) {  // the first call only learns where the store is and who has reports
     HistoryQuery newest;
     newest.limit = 1;
     auto page = store_.history(newest);
     if (!page.isOk()) return page.status();
+    SearchQuery reports;
+    reports.type = std::string(kMeasureReport);
+    reports.want_total = false;
+    std::set<std::string> organizations;
+    auto scanned = store_.scan({reports}, [&](size_t, const StoredResource& r) {
+      organizations.insert(r.organization);
+      return true;
+    });
+    if (!scanned.isOk()) return scanned.status();
+    {
+      std::lock_guard lock(reporting_mutex_);
+      reporting_.insert(organizations.begin(), organizations.end());
+    }
     seen_seq_ = page->watermark.seq;
     return 0;
+  }
+  std::set<std::string> reporting;
+  {
+    std::lock_guard lock(reporting_mutex_);
+    reporting = reporting_;
   }
   // The earliest clinical date each organization received since the last call.
   std::map<std::string, std::string> earliest;
@@ -272,6 +299,8 @@ StatusOr<int> PwsService::refreshOnce() {
     if (!page.isOk()) return page.status();
     for (const auto& version : page->versions) {
       seen_seq_ = std::max(*seen_seq_, version.seq);
+      // Only organizations with stored reports need the (parsing) look.
+      if (!reporting.contains(version.organization)) continue;
       auto date = clinicalDate(version);
       if (!date && version.type == "Basic" && version.id.starts_with("sasaran-")) {
         // New targets: every stored month of their year.

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -74,6 +75,8 @@ class PwsService {
   MeasureEvaluator evaluator_;
   std::mutex refresh_mutex_;  // one refresh at a time
   std::optional<std::int64_t> seen_seq_;
+  std::mutex reporting_mutex_;
+  std::set<std::string> reporting_;  // organizations with stored monthly reports
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
