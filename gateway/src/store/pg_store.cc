@@ -6,6 +6,7 @@
 // Reads run on pooled connections; multi-statement reads in one REPEATABLE
 // READ snapshot. Every value is a bound parameter.
 #include "store/pg_store.h"
+#include "store/search_sql.h"
 
 #include <pthread.h>
 
@@ -254,86 +255,20 @@ constexpr const char* kSnapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ON
 constexpr const char* kResourceColumns = "v.type, v.id, v.version, v.last_updated, v.organization, v.seq, v.body";
 constexpr const char* kCurrentFrom = " FROM resource_current c JOIN resource_version v ON v.seq = c.seq WHERE c.type = $1";
 
-// SearchQuery::all_of as SQL over `c` and `v`; params[0] is the type ($1).
-// Only fixed SQL text and $n placeholders.
+// SearchQuery as PostgreSQL SQL (search_sql.h); params[0] is the type ($1).
 std::string compileConditions(const SearchQuery& query, std::vector<Param>& params) {
-  std::string sql;
-  auto bind = [&](std::string value) {
-    params.push_back(pg::text(value));
-    return "$" + std::to_string(params.size());
+  SqlDialect dialect{
+      [&params](std::string value) {
+        params.push_back(pg::text(value));
+        return "$" + std::to_string(params.size());
+      },
+      "true", "false", [](const std::string& p) { return "strpos(normalized, " + p + ") > 0"; }, nullptr};
+  dialect.starts_with = [&dialect](const std::string& value) {
+    // The lower bound lets the (type, param, normalized) index start the range.
+    std::string p = dialect.bind(value);
+    return "normalized >= " + p + " AND starts_with(normalized, " + p + ")";
   };
-  if (query.organization) sql += " AND c.organization = " + bind(*query.organization);
-  for (const auto& clause : query.all_of) {
-    std::string alternatives;
-    for (const auto& v : clause.any_of) {
-      std::string cond;
-      switch (clause.kind) {
-        case SearchKind::kId: cond = "c.id = " + bind(v.value); break;
-        case SearchKind::kLastUpdated: {
-          std::string col = "v.last_updated";
-          switch (v.prefix) {
-            case SearchPrefix::kEq: cond = col + " >= " + bind(v.low) + " AND " + col + " <= " + bind(v.high); break;
-            case SearchPrefix::kNe: cond = "NOT (" + col + " >= " + bind(v.low) + " AND " + col + " <= " + bind(v.high) + ")"; break;
-            case SearchPrefix::kGt: cond = col + " > " + bind(v.high); break;
-            case SearchPrefix::kGe: cond = col + " >= " + bind(v.low); break;
-            case SearchPrefix::kLt: cond = col + " < " + bind(v.low); break;
-            case SearchPrefix::kLe: cond = col + " <= " + bind(v.high); break;
-          }
-          break;
-        }
-        case SearchKind::kDate:
-          switch (v.prefix) {
-            case SearchPrefix::kEq: cond = "low >= " + bind(v.low) + " AND high <= " + bind(v.high); break;
-            case SearchPrefix::kNe: cond = "NOT (low >= " + bind(v.low) + " AND high <= " + bind(v.high) + ")"; break;
-            case SearchPrefix::kGt: cond = "high > " + bind(v.high); break;
-            case SearchPrefix::kGe: cond = "high >= " + bind(v.low); break;
-            case SearchPrefix::kLt: cond = "low < " + bind(v.low); break;
-            case SearchPrefix::kLe: cond = "low <= " + bind(v.high); break;
-          }
-          break;
-        case SearchKind::kToken:
-          if (!v.value.empty()) cond = "value = " + bind(v.value);
-          if (v.system) cond += (cond.empty() ? "" : " AND ") + std::string("system = ") + bind(*v.system);
-          if (cond.empty()) cond = "true";
-          break;
-        case SearchKind::kString:
-          switch (clause.string_match) {
-            case StringMatch::kExact: cond = "exact = " + bind(v.value); break;
-            case StringMatch::kContains: cond = "strpos(normalized, " + bind(v.value) + ") > 0"; break;
-            case StringMatch::kStartsWith: {
-              // The lower bound lets the (type, param, normalized) index start the range.
-              std::string p = bind(v.value);
-              cond = "normalized >= " + p + " AND starts_with(normalized, " + p + ")";
-              break;
-            }
-          }
-          break;
-        case SearchKind::kReference:
-          if (!v.value.empty()) cond = "target_id = " + bind(v.value);
-          if (!v.target_type.empty()) cond += (cond.empty() ? "" : " AND ") + std::string("target_type = ") + bind(v.target_type);
-          if (cond.empty()) cond = "true";
-          break;
-      }
-      alternatives += (alternatives.empty() ? "(" : " OR (") + cond + ")";
-    }
-    if (alternatives.empty()) alternatives = "false";
-    const char* table = nullptr;
-    switch (clause.kind) {
-      case SearchKind::kToken: table = "search_token"; break;
-      case SearchKind::kString: table = "search_string"; break;
-      case SearchKind::kDate: table = "search_date"; break;
-      case SearchKind::kReference: table = "search_reference"; break;
-      case SearchKind::kId:
-      case SearchKind::kLastUpdated: break;
-    }
-    if (table == nullptr) {
-      sql += " AND (" + alternatives + ")";
-    } else {
-      sql += std::string(" AND c.id IN (SELECT id FROM ") + table + " WHERE type = c.type AND param = " +
-             bind(clause.param) + " AND (" + alternatives + "))";
-    }
-  }
-  return sql;
+  return compileSearchConditions(query, dialect);
 }
 
 StoredResource resourceFrom(const Result& r, int row) {

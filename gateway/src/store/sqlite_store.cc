@@ -16,6 +16,7 @@
 
 #include "base/log.h"
 #include "base/metrics.h"
+#include "store/search_sql.h"
 #include "store/sqlite_checkpointer.h"
 #include "store/sqlite_store.h"
 #include "base/time_util.h"
@@ -459,87 +460,20 @@ class PreconditionError : public std::runtime_error {
 constexpr const char* kResourceColumns = "v.type, v.id, v.version, v.last_updated, v.organization, v.seq, v.body";
 constexpr const char* kCurrentFrom = " FROM resource_current c JOIN resource_version v ON v.seq = c.seq WHERE c.type = ?";
 
-// Compiles SearchQuery::all_of into SQL over `c` (resource_current) and `v`
-// (its version). Only fixed SQL text and `?` placeholders: every value from
-// the request is bound, never spliced.
+// SearchQuery as SQLite SQL (search_sql.h), with numbered `?` placeholders:
+// the text is built out of binding order.
 std::string compileConditions(const SearchQuery& query, std::vector<Binding>& binds) {
-  std::string sql;
-  // Numbered placeholders: the text is built out of binding order.
-  auto text = [&](std::string value) {
-    binds.emplace_back(std::move(value));
-    return "?" + std::to_string(binds.size());
+  SqlDialect dialect{
+      [&binds](std::string value) {
+        binds.emplace_back(std::move(value));
+        return "?" + std::to_string(binds.size());
+      },
+      "1", "0", [](const std::string& p) { return "instr(normalized, " + p + ") > 0"; }, nullptr};
+  dialect.starts_with = [&dialect](const std::string& value) {
+    // 0xFF never occurs in UTF-8, so this bounds every text starting with the value.
+    return "normalized >= " + dialect.bind(value) + " AND normalized < " + dialect.bind(value + "\xFF");
   };
-  // Tenant isolation (security): in SQL, so count and paging see only these.
-  if (query.organization) sql += " AND c.organization = " + text(*query.organization);
-  for (const auto& clause : query.all_of) {
-    std::string alternatives;
-    for (const auto& v : clause.any_of) {
-      std::string cond;
-      switch (clause.kind) {
-        case SearchKind::kId: cond = "c.id = " + text(v.value); break;
-        case SearchKind::kLastUpdated: {
-          const char* col = "v.last_updated";
-          switch (v.prefix) {
-            case SearchPrefix::kEq: cond = std::string(col) + " >= " + text(v.low) + " AND " + col + " <= " + text(v.high); break;
-            case SearchPrefix::kNe: cond = "NOT (" + std::string(col) + " >= " + text(v.low) + " AND " + col + " <= " + text(v.high) + ")"; break;
-            case SearchPrefix::kGt: cond = std::string(col) + " > " + text(v.high); break;
-            case SearchPrefix::kGe: cond = std::string(col) + " >= " + text(v.low); break;
-            case SearchPrefix::kLt: cond = std::string(col) + " < " + text(v.low); break;
-            case SearchPrefix::kLe: cond = std::string(col) + " <= " + text(v.high); break;
-          }
-          break;
-        }
-        case SearchKind::kDate:
-          // A stored value is a range [low, high]; semantics as in FHIR R4 search.
-          switch (v.prefix) {
-            case SearchPrefix::kEq: cond = "low >= " + text(v.low) + " AND high <= " + text(v.high); break;
-            case SearchPrefix::kNe: cond = "NOT (low >= " + text(v.low) + " AND high <= " + text(v.high) + ")"; break;
-            case SearchPrefix::kGt: cond = "high > " + text(v.high); break;
-            case SearchPrefix::kGe: cond = "high >= " + text(v.low); break;
-            case SearchPrefix::kLt: cond = "low < " + text(v.low); break;
-            case SearchPrefix::kLe: cond = "low <= " + text(v.high); break;
-          }
-          break;
-        case SearchKind::kToken:
-          if (!v.value.empty()) cond = "value = " + text(v.value);
-          if (v.system) cond += (cond.empty() ? "" : " AND ") + std::string("system = ") + text(*v.system);
-          break;
-        case SearchKind::kString:
-          switch (clause.string_match) {
-            case StringMatch::kExact: cond = "exact = " + text(v.value); break;
-            case StringMatch::kContains: cond = "instr(normalized, " + text(v.value) + ") > 0"; break;
-            case StringMatch::kStartsWith:
-              // 0xFF never occurs in UTF-8, so this bounds every text starting with the value.
-              cond = "normalized >= " + text(v.value) + " AND normalized < " + text(v.value + "\xFF");
-              break;
-          }
-          break;
-        case SearchKind::kReference:
-          if (!v.value.empty()) cond = "target_id = " + text(v.value);
-          if (!v.target_type.empty()) cond += (cond.empty() ? "" : " AND ") + std::string("target_type = ") + text(v.target_type);
-          if (cond.empty()) cond = "1";
-          break;
-      }
-      alternatives += (alternatives.empty() ? "(" : " OR (") + cond + ")";
-    }
-    if (alternatives.empty()) alternatives = "0";
-    const char* table = nullptr;
-    switch (clause.kind) {
-      case SearchKind::kToken: table = "search_token"; break;
-      case SearchKind::kString: table = "search_string"; break;
-      case SearchKind::kDate: table = "search_date"; break;
-      case SearchKind::kReference: table = "search_reference"; break;
-      case SearchKind::kId:
-      case SearchKind::kLastUpdated: break;
-    }
-    if (table == nullptr) {
-      sql += " AND (" + alternatives + ")";
-    } else {
-      sql += std::string(" AND c.id IN (SELECT id FROM ") + table + " WHERE type = c.type AND param = " +
-             text(clause.param) + " AND (" + alternatives + "))";
-    }
-  }
-  return sql;
+  return compileSearchConditions(query, dialect);
 }
 
 // The writer connection with its prepared statements.

@@ -1,0 +1,30 @@
+// SearchQuery as SQL, for every backend: tenant isolation and the clauses of
+// SearchQuery::all_of over `c` (resource_current) and `v` (its version), the
+// search-index tables matched by subquery. Only fixed SQL text and
+// placeholders come out; every value from the request goes through `bind`.
+// The backends differ only in what SqlDialect names.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "store/types.h"
+
+namespace ilpgw {
+
+struct SqlDialect {
+  // Records `value` as the next bound parameter and returns its placeholder
+  // ("?3" for SQLite, "$3" for PostgreSQL).
+  std::function<std::string(std::string value)> bind;
+  const char* true_literal;   // "1" / "true"
+  const char* false_literal;  // "0" / "false"
+  // `normalized` contains the bound value `p`.
+  std::string (*contains)(const std::string& p);
+  // `normalized` starts with `value` (binds what it needs).
+  std::function<std::string(const std::string& value)> starts_with;
+};
+
+// " AND ..." conditions to append after "WHERE c.type = <type>".
+std::string compileSearchConditions(const SearchQuery& query, const SqlDialect& dialect);
+
+}  // namespace ilpgw
