@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang, ASan + UBSan) and runs each for a
 # bounded time. Fails on any crash, leak, timeout or sanitizer report.
-#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     (default 12 s, every target)
+#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     (default 10 s, every target)
 # Every target is a folder of tests/fuzz/corpus/; the run costs targets x
 # SECONDS of fuzzing plus the build, and the total is printed at the end.
 # BUILD_DIR (default build-fuzz) and JOBS (default nproc) are honoured.
@@ -9,7 +9,7 @@
 # minimised reproducer to tests/fuzz/corpus/<target>/ once fixed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${1:-12}
+seconds=${1:-10}
 shift || true
 build=${BUILD_DIR:-build-fuzz}
 command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ missing (scripts/install-deps.sh installs clang)"; exit 2; }

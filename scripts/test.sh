@@ -3,9 +3,9 @@
 # whole test suite; then the suite again under ASan + UBSan (build-asan) and
 # every fuzz target for a bounded time (scripts/fuzz.sh).
 #   ILPGW_TEST_SANITIZE=0     skip the sanitizer run
-#   ILPGW_FUZZ_SECONDS=N      seconds per fuzz target (default 12; 0 skips)
+#   ILPGW_FUZZ_SECONDS=N      seconds per fuzz target (default 10; 0 skips)
 # On a 2-core CI machine: ~5 min build + <1 min tests, ~5 min ASan build +
-# ~1 min tests, ~3 min fuzz build + 19 targets x 12 s (+~2 s start-up each) = ~4.5 min of fuzzing
+# ~1 min tests, ~3 min fuzz build + 22 targets x 10 s (+~2 s start-up each) = ~4.5 min of fuzzing
 # (docs/durability.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,6 @@ if [[ ${ILPGW_TEST_SANITIZE:-1} != 0 ]]; then
   (cd "${ASAN_BUILD_DIR:-build-asan}" &&
    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j2 --timeout 900)
 fi
-if [[ ${ILPGW_FUZZ_SECONDS:-12} != 0 ]]; then
-  bash scripts/fuzz.sh "${ILPGW_FUZZ_SECONDS:-12}"
+if [[ ${ILPGW_FUZZ_SECONDS:-10} != 0 ]]; then
+  bash scripts/fuzz.sh "${ILPGW_FUZZ_SECONDS:-10}"
 fi
