@@ -14,7 +14,12 @@ shift || true
 build=${BUILD_DIR:-build-fuzz}
 command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ missing (scripts/install-deps.sh installs clang)"; exit 2; }
 
-CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+launcher=()
+if command -v ccache >/dev/null; then  # as in build.sh
+  export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=true CCACHE_SLOPPINESS=pch_defines,time_macros
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
   -DILPGW_FUZZ=ON -DILPGW_BUILD_TESTS=OFF >/dev/null
 targets=("$@")
 if ((${#targets[@]} == 0)); then

@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   g++ cmake make pkg-config git ca-certificates
+  # compiler cache: scripts/build.sh and fuzz.sh use it when present
+  ccache
   # libraries (Debian 12 versions: cpp-httplib 0.11.4, RapidJSON 1.1.0, Boost 1.74, OpenSSL 3.0, SQLite 3.40,
   # libpq 15)
   libcpp-httplib-dev rapidjson-dev libboost-dev libssl-dev libsqlite3-dev libpq-dev

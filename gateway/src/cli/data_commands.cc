@@ -93,7 +93,7 @@ int copyStore(const Args& args) {
                 table.digest.substr(0, 16).c_str());
   }
   // The copy as the gateway will see it: integrity and the audit chain.
-  auto store = ilpgw::openStore(target, {.batch_max = 1, .must_exist = true});
+  auto store = ilpgw::openStore(target, commandStore());
   if (!store.isOk()) return fail(store.status().message());
   ilpgw::Status integrity = store.value()->checkIntegrity();
   if (!integrity.isOk()) return fail(integrity.message());
@@ -110,7 +110,7 @@ int storeCommand(const Args& args) {
   if (args.files.size() == 1 && args.files[0] == "reindex") {
     auto config = buildConfig(args);
     if (!config.isOk()) return fail(config.status().message());
-    auto store = ilpgw::openStore(config.value(), {.batch_max = 1, .must_exist = true});
+    auto store = ilpgw::openStore(config.value(), commandStore());
     if (!store.isOk()) return fail(store.status().message());
     return reindexStore(*store.value());
   }
@@ -120,7 +120,7 @@ int storeCommand(const Args& args) {
   auto config = buildConfig(args);
   if (!config.isOk()) return fail(config.status().message());
   std::string path = ilpgw::storeLocation(config.value());
-  auto store = ilpgw::openStore(config.value(), {.batch_max = 1, .must_exist = true});
+  auto store = ilpgw::openStore(config.value(), commandStore());
   if (!store.isOk()) return fail(store.status().message());
   ilpgw::Status integrity = store.value()->checkIntegrity();
   if (!integrity.isOk()) {
@@ -143,7 +143,7 @@ int quarantineCommand(const Args& args) {
   auto config = buildConfig(args);
   if (!config.isOk()) return fail(config.status().message());
   if (sub == "list" || sub == "show") {
-    auto store = ilpgw::openStore(config.value(), {.batch_max = 1});
+    auto store = ilpgw::openStore(config.value(), commandStore(false));
     if (!store.isOk()) return fail(store.status().message());
     if (sub == "show") {
       long long id = 0;
@@ -187,7 +187,7 @@ int outboxCommand(const Args& args) {
   std::string sub = args.files.empty() ? "" : args.files[0];
   auto config = buildConfig(args);
   if (!config.isOk()) return fail(config.status().message());
-  auto store = ilpgw::openStore(config.value(), {.batch_max = 1});
+  auto store = ilpgw::openStore(config.value(), commandStore(false));
   if (!store.isOk()) return fail(store.status().message());
   if (sub == "list") {
     auto page = store.value()->listOutbox(args.state, args.after, args.limit);

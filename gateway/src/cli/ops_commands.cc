@@ -57,7 +57,7 @@ int backupCommand(const Args& args) {
   std::string db_path = config.value().storePath();
   {
     // Audited before the snapshot, so the backup holds the event that made it.
-    auto store = openStore(config.value(), {.batch_max = 1, .must_exist = true});
+    auto store = openStore(config.value(), commandStore());
     if (!store.isOk()) return refuse("tidak ada data untuk dicadangkan", store.status().message());
     WriteBatch batch;
     batch.audit.push_back(operationEvent("backup", "backup of the store to a file"));
@@ -104,7 +104,7 @@ int restoreCommand(const Args& args) {
   if (!restored.isOk()) return refuse("pemulihan gagal", restored.status().message());
   const BackupManifest& m = restored.value();
 
-  auto store = openStore(config.value(), {.batch_max = 1, .must_exist = true});
+  auto store = openStore(config.value(), commandStore());
   if (!store.isOk()) return rejectRestored(db_path, store.status().message());
   Status integrity = store.value()->checkIntegrity();
   if (!integrity.isOk()) return rejectRestored(db_path, integrity.message());

@@ -34,7 +34,7 @@ int sasaranCommand(const Args& args) {
     std::fprintf(stderr, "ilp-gateway: %zu masalah; tidak ada sasaran yang dimuat\n", file.problems.size());
     return 1;
   }
-  auto store = openStore(config.value(), {.batch_max = 1, .must_exist = true});
+  auto store = openStore(config.value(), commandStore());
   if (!store.isOk()) return fail(store.status().message());
   WriteBatch batch;
   std::vector<std::string> entities;

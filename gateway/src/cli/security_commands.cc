@@ -71,7 +71,7 @@ int clientCommand(const Args& args) {
   if (args.files.empty()) return fail("client needs add, list, revoke or rotate");
   auto config = buildConfig(args);
   if (!config.isOk()) return fail(config.status().message());
-  auto store = ilpgw::openStore(config.value());
+  auto store = ilpgw::openStore(config.value(), commandStore(false));
   if (!store.isOk()) return fail(store.status().message());
   ilpgw::Store& s = *store.value();
   const std::string& action = args.files[0];
@@ -127,7 +127,7 @@ int auditCommand(const Args& args) {
   if (args.files != std::vector<std::string>{"verify"}) return fail("usage: audit verify");
   auto config = buildConfig(args);
   if (!config.isOk()) return fail(config.status().message());
-  auto store = ilpgw::openStore(config.value(), {.must_exist = true});
+  auto store = ilpgw::openStore(config.value(), commandStore());
   if (!store.isOk()) return fail(store.status().message());
   auto result = ilpgw::verifyAuditChain(*store.value());
   if (!result.isOk()) return fail(result.status().message());

@@ -58,6 +58,7 @@ StatusOr<std::unique_ptr<Store>> openStore(const Config& config, const StoreOpen
   if (config.store_backend == "postgresql") return openPostgres(config, options);
   SqliteOptions sqlite{path, options.batch_max > 0 ? options.batch_max : config.store_batch_max};
   sqlite.outbox = options.outbox;
+  sqlite.lock_wait = options.lock_wait;
   return openSqliteStore(sqlite);
 }
 

@@ -6,6 +6,7 @@
 // Reads run on pooled connections; multi-statement reads in one REPEATABLE
 // READ snapshot. Every value is a bound parameter.
 #include "store/pg_store.h"
+#include "store/group_commit_queue.h"
 #include "store/search_sql.h"
 
 #include <pthread.h>
@@ -598,14 +599,11 @@ class PgStore final : public Store {
       : options_(std::move(options)),
         connect_{options_.url, options_.password, {}},
         pool_(readOptions(connect_), options_.pool_size),
-        writer_(options_.outbox) {}
+        writer_(options_.outbox),
+        commits_(options_.batch_max) {}
 
   ~PgStore() override {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
+    commits_.stop();
     if (writer_thread_.joinable()) writer_thread_.join();
   }
 
@@ -622,29 +620,9 @@ class PgStore final : public Store {
 
   int schemaVersion() const override { return schema_version_; }
 
-  StatusOr<CommitResult> commit(WriteBatch batch) override {
-    Pending pending{&batch, {}};
-    auto future = pending.promise.get_future();
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) return Status(StatusCode::kUnavailable, "store is shutting down");
-      queue_.push_back(&pending);
-    }
-    wake_.notify_one();
-    return future.get();
-  }
+  StatusOr<CommitResult> commit(WriteBatch batch) override { return commits_.submit(&batch); }
 
-  void recordAudit(std::vector<AuditWrite> events) override {
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) {
-        logLine(LogLevel::kError, "audit events dropped: store is shutting down");
-        return;
-      }
-      for (auto& e : events) async_audit_.push_back(std::move(e));
-    }
-    wake_.notify_one();
-  }
+  void recordAudit(std::vector<AuditWrite> events) override { commits_.recordAudit(std::move(events)); }
 
   // ---- ResourceStore reads ----
 
@@ -1066,10 +1044,7 @@ class PgStore final : public Store {
   }
 
  private:
-  struct Pending {
-    const WriteBatch* batch;
-    std::promise<StatusOr<CommitResult>> promise;
-  };
+  using Pending = GroupCommitQueue<const WriteBatch*>::Pending;
 
   // Session settings. Readers: a statement that runs for minutes is a bug
   // or an overload; cancel it (503) instead of holding a pooled connection.
@@ -1283,21 +1258,8 @@ class PgStore final : public Store {
   // ---- The writer thread ----
 
   void writerLoop() {
-    for (;;) {
-      std::vector<Pending*> group;
-      std::vector<AuditWrite> audit;
-      {
-        std::unique_lock lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || !async_audit_.empty(); });
-        if (queue_.empty() && async_audit_.empty() && stopping_) return;
-        while (!queue_.empty() && static_cast<int>(group.size()) < options_.batch_max) {
-          group.push_back(queue_.front());
-          queue_.pop_front();
-        }
-        audit.swap(async_audit_);
-      }
-      commitGroup(group, audit);
-    }
+    GroupCommitQueue<const WriteBatch*>::Group group;
+    while (commits_.next(group)) commitGroup(group.pending, group.audit);
   }
 
   // The writer's connection, reopened after it was lost.
@@ -1333,7 +1295,7 @@ class PgStore final : public Store {
           CommitContext before = ctx;
           c.exec("SAVEPOINT batch");
           try {
-            results[i] = writer_.apply(c, *group[i]->batch, ctx);
+            results[i] = writer_.apply(c, *group[i]->work, ctx);
             c.exec("RELEASE batch");
             continue;
           } catch (const BatchRefused& refused) {
@@ -1403,11 +1365,7 @@ class PgStore final : public Store {
   int schema_version_ = 0;
   std::unique_ptr<Connection> write_conn_;  // writer thread only (after open())
   std::thread writer_thread_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Pending*> queue_;
-  std::vector<AuditWrite> async_audit_;
-  bool stopping_ = false;
+  GroupCommitQueue<const WriteBatch*> commits_;
 };
 
 }  // namespace

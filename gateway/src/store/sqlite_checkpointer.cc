@@ -6,12 +6,13 @@
 #include <stdexcept>
 
 #include "base/log.h"
+#include "store/sqlite_lock_wait.h"
 
 namespace ilpgw {
 
-SqliteCheckpointer::SqliteCheckpointer(const std::string& path, sqlite3* writer, int writer_busy_timeout_ms,
-                                       CheckpointLimits limits)
-    : writer_(writer), writer_busy_timeout_ms_(writer_busy_timeout_ms), limits_(limits), reader_wait_(limits.reader_wait) {
+SqliteCheckpointer::SqliteCheckpointer(const std::string& path, sqlite3* writer,
+                                       std::chrono::milliseconds writer_lock_wait, CheckpointLimits limits)
+    : writer_(writer), writer_lock_wait_(writer_lock_wait), limits_(limits), reader_wait_(limits.reader_wait) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
     std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
@@ -92,10 +93,10 @@ void SqliteCheckpointer::rewindIfLong() {
   // The writer holds no transaction here, so only the readers in flight are
   // waited for; commits queue meanwhile and go in the next group.
   auto started = std::chrono::steady_clock::now();
-  sqlite3_busy_timeout(writer_, static_cast<int>(wait.count()));
+  setLockWait(writer_, wait);
   int log_frames = 0;
   int rc = sqlite3_wal_checkpoint_v2(writer_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, nullptr);
-  sqlite3_busy_timeout(writer_, writer_busy_timeout_ms_);
+  setLockWait(writer_, writer_lock_wait_);
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   std::lock_guard lock(mutex_);
   if (rc == SQLITE_OK) {

@@ -31,9 +31,10 @@ namespace ilpgw {
 class SqliteCheckpointer {
  public:
   // Watches `writer` (the store's one writing connection, which must outlive
-  // this object; its busy timeout is `writer_busy_timeout_ms`) and copies the
-  // log through a connection of its own to `path`.
-  SqliteCheckpointer(const std::string& path, sqlite3* writer, int writer_busy_timeout_ms, CheckpointLimits limits);
+  // this object; it waits `writer_lock_wait` for locks, sqlite_lock_wait.h)
+  // and copies the log through a connection of its own to `path`.
+  SqliteCheckpointer(const std::string& path, sqlite3* writer, std::chrono::milliseconds writer_lock_wait,
+                     CheckpointLimits limits);
   ~SqliteCheckpointer();
 
   SqliteCheckpointer(const SqliteCheckpointer&) = delete;
@@ -49,7 +50,7 @@ class SqliteCheckpointer {
   void run();
 
   sqlite3* writer_;
-  int writer_busy_timeout_ms_;
+  std::chrono::milliseconds writer_lock_wait_;
   sqlite3* db_ = nullptr;
   CheckpointLimits limits_;
   std::mutex mutex_;

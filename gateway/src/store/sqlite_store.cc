@@ -16,8 +16,10 @@
 
 #include "base/log.h"
 #include "base/metrics.h"
+#include "store/group_commit_queue.h"
 #include "store/search_sql.h"
 #include "store/sqlite_checkpointer.h"
+#include "store/sqlite_lock_wait.h"
 #include "store/sqlite_store.h"
 #include "base/time_util.h"
 
@@ -436,9 +438,7 @@ int migrateSchema(sqlite3* db, const std::string& path) {
   return kSchemaVersion;
 }
 
-constexpr int kBusyTimeoutMs = 5000;
-
-sqlite3* openConnection(const std::string& path, bool create) {
+sqlite3* openConnection(const std::string& path, bool create, std::chrono::milliseconds lock_wait) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
@@ -446,7 +446,7 @@ sqlite3* openConnection(const std::string& path, bool create) {
     sqlite3_close(db);
     throw std::runtime_error("cannot open " + path + ": " + message);
   }
-  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  setLockWait(db, lock_wait);
   return db;
 }
 
@@ -786,15 +786,15 @@ QuarantineEntry quarantineRow(const Statement& s) {
 }
 
 class SqliteStore final : public Store {
+  // One piece of work for the writer: applied inside the group's transaction.
+  using Apply = std::function<CommitResult(const std::string& now, AuditChain& chain)>;
+  using Pending = GroupCommitQueue<Apply>::Pending;
+
  public:
-  explicit SqliteStore(SqliteOptions options) : options_(std::move(options)) {}
+  explicit SqliteStore(SqliteOptions options) : options_(std::move(options)), commits_(options_.batch_max) {}
 
   ~SqliteStore() override {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
+    commits_.stop();
     if (writer_thread_.joinable()) writer_thread_.join();
     writer_.reset();
     checkpointer_.reset();
@@ -806,7 +806,7 @@ class SqliteStore final : public Store {
   }
 
   void open() {
-    write_db_ = openConnection(options_.path, true);
+    write_db_ = openConnection(options_.path, true, options_.lock_wait);
     // page_size only takes effect before the first table exists. 4 KiB: a
     // visit touches pages all over the indexes, and every touched page is
     // written whole to the log and again by the checkpoint (bench/ingest_clients.sh:
@@ -827,7 +827,7 @@ class SqliteStore final : public Store {
     }
     // Bounds the log file once a checkpoint has rewound it.
     exec(write_db_, "PRAGMA journal_size_limit = 67108864");
-    checkpointer_ = std::make_unique<SqliteCheckpointer>(options_.path, write_db_, kBusyTimeoutMs, options_.checkpoint);
+    checkpointer_ = std::make_unique<SqliteCheckpointer>(options_.path, write_db_, options_.lock_wait, options_.checkpoint);
     writer_ = std::make_unique<Writer>(write_db_, options_.outbox);
     writer_thread_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "ilpgw-writer");
@@ -844,17 +844,7 @@ class SqliteStore final : public Store {
 
   // Runs `apply` on the writer thread inside the next group's transaction and
   // returns once that transaction is durable (or failed).
-  StatusOr<CommitResult> enqueue(std::function<CommitResult(const std::string& now, AuditChain& chain)> apply) {
-    Pending pending{std::move(apply), {}};
-    auto future = pending.promise.get_future();
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) return Status(StatusCode::kUnavailable, "store is shutting down");
-      queue_.push_back(&pending);
-    }
-    wake_.notify_one();
-    return future.get();
-  }
+  StatusOr<CommitResult> enqueue(Apply apply) { return commits_.submit(std::move(apply)); }
 
   StatusOr<std::optional<StoredResource>> read(std::string_view type, std::string_view id) override {
     return readOne(
@@ -1083,17 +1073,7 @@ class SqliteStore final : public Store {
     }
   }
 
-  void recordAudit(std::vector<AuditWrite> events) override {
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) {
-        logLine(LogLevel::kError, "audit events dropped: store is shutting down");
-        return;
-      }
-      for (auto& e : events) async_audit_.push_back(std::move(e));
-    }
-    wake_.notify_one();
-  }
+  void recordAudit(std::vector<AuditWrite> events) override { commits_.recordAudit(std::move(events)); }
 
   StatusOr<std::vector<AuditRecord>> searchAudit(const AuditQuery& q) override {
     return auditRows(
@@ -1419,10 +1399,6 @@ class SqliteStore final : public Store {
   }
 
  private:
-  struct Pending {
-    std::function<CommitResult(const std::string& now, AuditChain& chain)> apply;
-    std::promise<StatusOr<CommitResult>> promise;
-  };
 
   // A read transaction: everything read inside it comes from one snapshot.
   struct ReadTransaction {
@@ -1477,7 +1453,7 @@ class SqliteStore final : public Store {
       }
       if (reader == nullptr) {
         auto fresh = std::make_unique<Reader>();
-        fresh->db = openConnection(store.options_.path, false);
+        fresh->db = openConnection(store.options_.path, false, store.options_.lock_wait);
         reader = fresh.get();
         std::lock_guard lock(store.readers_mutex_);
         store.readers_.push_back(std::move(fresh));
@@ -1637,20 +1613,9 @@ class SqliteStore final : public Store {
   }
 
   void writerLoop() {
-    for (;;) {
-      std::vector<Pending*> group;
-      std::vector<AuditWrite> audit;
-      {
-        std::unique_lock lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || !async_audit_.empty(); });
-        if (queue_.empty() && async_audit_.empty() && stopping_) return;
-        while (!queue_.empty() && static_cast<int>(group.size()) < options_.batch_max) {
-          group.push_back(queue_.front());
-          queue_.pop_front();
-        }
-        audit.swap(async_audit_);
-      }
-      commitGroup(group, audit);
+    GroupCommitQueue<Apply>::Group group;
+    while (commits_.next(group)) {
+      commitGroup(group.pending, group.audit);
       checkpointer_->rewindIfLong();
     }
   }
@@ -1672,7 +1637,7 @@ class SqliteStore final : public Store {
         exec(write_db_, "SAVEPOINT batch");
         AuditChain before = chain;
         try {
-          results[i] = group[i]->apply(now, chain);
+          results[i] = group[i]->work(now, chain);
           exec(write_db_, "RELEASE batch");
         } catch (const BatchRefused& refused) {
           exec(write_db_, "ROLLBACK TO batch");
@@ -1733,11 +1698,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<SqliteCheckpointer> checkpointer_;
   std::unique_ptr<Writer> writer_;
   std::thread writer_thread_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Pending*> queue_;
-  std::vector<AuditWrite> async_audit_;  // queued by recordAudit()
-  bool stopping_ = false;
+  GroupCommitQueue<Apply> commits_;
   std::string last_stamp_;  // writer thread only (after open())
 
   std::mutex readers_mutex_;

@@ -28,6 +28,8 @@ struct SqliteOptions {
   bool outbox = false;  // queue every new version for the upstream sender
   std::int64_t max_page_count = 0;  // > 0: cap the file size (tests simulate a full disk)
   CheckpointLimits checkpoint = {};
+  // How long a statement waits for a lock held by another process.
+  std::chrono::milliseconds lock_wait{5000};
 };
 
 StatusOr<std::unique_ptr<Store>> openSqliteStore(const SqliteOptions& options);

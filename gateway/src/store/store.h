@@ -23,6 +23,7 @@
 //    > Watermark::last_updated.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 #include "base/config.h"
@@ -60,6 +61,10 @@ struct StoreOpenOptions {
   int batch_max = 0;
   // Refuse to create a new, empty store (offline commands on a wrong --data).
   bool must_exist = false;
+  // How long a commit waits while another process holds the store's write
+  // lock (SQLite). A serving gateway holds it for most of a busy second, so
+  // commands run beside one wait longer than the gateway itself does.
+  std::chrono::milliseconds lock_wait{5000};
 };
 
 // The one way to open a store: picks the backend from config.store_backend,
