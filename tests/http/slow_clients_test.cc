@@ -388,6 +388,31 @@ TEST(SlowClientsTest, SlowBodyGets408AndIsClosed) {
   EXPECT_NE(got.find("\"code\":\"timeout\""), std::string::npos) << got;
 }
 
+TEST(SlowClientsTest, RefusalBeforeTheBodyIsReadStillReachesTheClient) {
+  // Refused before routing (no token), so the body is never read. The server
+  // answers 401, closes, and drains what the client still sends; closing
+  // with the body unread would reset the connection, and a reset makes the
+  // client's kernel drop the answer it has not read yet.
+  testing::GatewayOptions options;
+  options.auth = true;
+  testing::GatewayProcess gw(options);
+  RawTls conn("127.0.0.2", gw.port());
+  ASSERT_TRUE(conn.handshake());
+  const std::string body(256 * 1024, 'x');
+  ASSERT_TRUE(conn.send("POST /fhir/Patient HTTP/1.1\r\nHost: gw\r\nContent-Type: application/fhir+json\r\n"
+                        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+  bool closed = false;
+  std::string got = conn.receive(milliseconds(500), closed);
+  EXPECT_EQ(got.rfind("HTTP/1.1 401", 0), 0u) << got;
+  EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
+  // The body the server did not want is taken and discarded, not parsed as
+  // a next request, and not answered with a reset.
+  EXPECT_TRUE(conn.send(body));
+  got += conn.receive(milliseconds(3000), closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(got.find("HTTP/1.1 400"), std::string::npos) << got;
+}
+
 TEST(SlowClientsTest, FastLargeBodyIsNotCut) {
   // The same strict rate, a body sent at full speed: stored.
   testing::GatewayProcess gw(withServer(R"("min_body_bytes_per_s": 100000, "body_grace_ms": 200)"));

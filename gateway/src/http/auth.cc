@@ -16,6 +16,7 @@
 #include "base/metrics.h"
 #include "fhir/outcome.h"
 #include "http/errors.h"
+#include "http/guarded_connection.h"
 #include "base/time_util.h"
 
 namespace ilpgw {
@@ -64,7 +65,10 @@ void sendOutcome(httplib::Response& res, int status, std::string_view code, std:
 
 // The request body was not read: the connection cannot be reused safely.
 void closeIfBody(const httplib::Request& req, httplib::Response& res) {
-  if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) res.set_header("Connection", "close");
+  if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
+    res.set_header("Connection", "close");
+    closeAfterThisResponse();
+  }
 }
 
 struct RestKind {

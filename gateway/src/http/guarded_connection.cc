@@ -296,6 +296,42 @@ bool requestBodyTooSlow() {
   return tl_stream != nullptr && tl_stream->expired() == GuardedStream::Expired::kTooSlow;
 }
 
+thread_local bool tl_close_after_response = false;
+
+void closeAfterThisResponse() { tl_close_after_response = true; }
+
+namespace {
+
+// How long, and how much, a closing connection's unread request is drained.
+constexpr auto kLingerFor = std::chrono::seconds(2);
+constexpr size_t kLingerBytes = 1 << 20;
+
+// Closing a TCP socket with unread bytes, or with bytes still on the way,
+// sends a reset, and a reset makes the client's kernel drop the answer it
+// has not read yet. So: send FIN, then read and discard what the client
+// still sends until it closes, kLingerFor passes or kLingerBytes arrived
+// (what web servers call a lingering close).
+void lingeringClose(int fd) {
+  ::shutdown(fd, SHUT_WR);
+  auto until = Clock::now() + kLingerFor;
+  size_t drained = 0;
+  char buffer[16384];
+  while (drained < kLingerBytes) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+    if (left <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(left));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) break;  // the client closed (or the connection failed)
+    drained += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
 void serveConnection(int fd, SSL_CTX* tls, ConnectionGuard& guard, const ConnectionOptions& options,
                      const std::atomic<int>& listener, const ProcessRequest& process_request) {
   auto started = Clock::now();
@@ -312,6 +348,7 @@ void serveConnection(int fd, SSL_CTX* tls, ConnectionGuard& guard, const Connect
   strm->startHead(started);
   SSL* ssl = nullptr;
   bool graceful = false;
+  bool linger = false;  // the answer was sent without reading the whole request
   bool ready = true;
   if (tls != nullptr) {
     ssl = SSL_new(tls);
@@ -344,7 +381,12 @@ void serveConnection(int fd, SSL_CTX* tls, ConnectionGuard& guard, const Connect
         }
         first = false;
         bool connection_closed = false;
+        tl_close_after_response = false;
         graceful = process_request(*strm, left == 1, connection_closed, ssl, head_complete);
+        if (tl_close_after_response) {
+          linger = graceful;
+          break;
+        }
         if (!graceful || connection_closed || strm->expired() != GuardedStream::Expired::kNone) break;
         --left;
       }
@@ -354,11 +396,10 @@ void serveConnection(int fd, SSL_CTX* tls, ConnectionGuard& guard, const Connect
     }
     tl_stream = nullptr;
   }
+  if (ssl != nullptr && graceful) SSL_shutdown(ssl);  // one non-blocking attempt to send close_notify
+  if (linger) lingeringClose(fd);  // still counted against the peer's connections meanwhile
   guard.release(id);  // before close: the guard must never shut down a reused descriptor
-  if (ssl != nullptr) {
-    if (graceful) SSL_shutdown(ssl);  // one non-blocking attempt to send close_notify
-    SSL_free(ssl);
-  }
+  if (ssl != nullptr) SSL_free(ssl);
   ::shutdown(fd, SHUT_RDWR);
   ::close(fd);
 }

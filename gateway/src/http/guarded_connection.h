@@ -46,6 +46,13 @@ void serveConnection(int fd, SSL_CTX* tls, ConnectionGuard& guard, const Connect
 // handler answers 408 instead of cpp-httplib's 400.
 bool requestBodyTooSlow();
 
+// Called by a handler that answers without reading the request body (a
+// refusal before routing): the connection ends after this response, and the
+// unread body is drained before the socket is closed, so the client reads
+// the answer instead of a connection reset. (A body that arrives too slowly
+// is not drained: that client is closed at once.)
+void closeAfterThisResponse();
+
 // A fixed pool of workers, like httplib::ThreadPool, that also tells the
 // guard how many accepted connections wait for a worker.
 class WorkerPool final : public httplib::TaskQueue {
