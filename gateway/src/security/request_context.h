@@ -32,6 +32,7 @@ struct RequestContext {
   std::string organization;
   std::vector<std::string> scopes;
   std::string remote_addr;
+  std::string request_id;  // X-Request-ID of the request (http/request_log.h), on its AuditEvents
 
   bool hasScope(std::string_view scope) const {
     return std::find(scopes.begin(), scopes.end(), scope) != scopes.end();
