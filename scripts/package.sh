@@ -3,8 +3,9 @@
 # (BUILD_DIR, default build) and prints the path of the .deb on its last line.
 # Builds nothing: it installs what the build holds into a staging root
 # (`cmake --install --strip`, so no debug info), adds the systemd unit, the
-# config and the docs (component `service`, cmake/Packaging.cmake), and runs
-# cpack (DEB) on that root.
+# config and the docs (component `service`, cmake/Packaging.cmake), finds
+# the shared libraries the binaries need (dpkg-shlibdeps) and runs cpack
+# (DEB) on that root.
 #   OUT_DIR   where the .deb goes (default BUILD_DIR/packages)
 #   VERSION   package version instead of the project's (e.g. for an upgrade test)
 set -euo pipefail
@@ -25,7 +26,19 @@ root=$stage/root
 DESTDIR=$root cmake --install "$build_dir" --prefix /usr --strip >"$stage/install.log"
 DESTDIR=$root cmake --install "$build_dir" --prefix /usr --strip --component service >>"$stage/install.log"
 
-args=(-D "CPACK_INSTALLED_DIRECTORIES=$root;.")
+# Library dependencies of the ELF files, as dpkg-shlibdeps sees them.
+mkdir -p "$stage/shlibs/debian"
+: >"$stage/shlibs/debian/control"
+shlibs=$(cd "$stage/shlibs" && dpkg-shlibdeps -O "$root/usr/bin/ilp-gateway" "$root"/usr/lib/ilp-gateway/plugins/*.so \
+           2>"$stage/shlibdeps.log" | sed -n 's/^shlibs:Depends=//p')
+if [[ -z $shlibs ]]; then
+  cat "$stage/shlibdeps.log" >&2
+  echo "package.sh: dpkg-shlibdeps found no library dependencies" >&2
+  exit 1
+fi
+depends=$(sed -n 's/^set(CPACK_DEBIAN_PACKAGE_DEPENDS "\(.*\)")$/\1/p' "$build_dir/CPackDeb.cmake")
+
+args=(-D "CPACK_INSTALLED_DIRECTORIES=$root;." -D "CPACK_DEBIAN_PACKAGE_DEPENDS=$depends, $shlibs")
 if [[ -n ${VERSION:-} ]]; then args+=(-D "CPACK_PACKAGE_VERSION=$VERSION"); fi
 if ! (cd "$stage" && cpack --config "$build_dir/CPackDeb.cmake" -B "$stage/cpack" "${args[@]}") >"$stage/cpack.log" 2>&1; then
   cat "$stage/cpack.log" >&2

@@ -21,7 +21,7 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "SKIPPED: package_test installs a .deb and needs root (CI runs it as root)"
   exit 77
 fi
-for tool in dpkg-deb apt-get cpack curl jq setpriv openssl readelf; do
+for tool in dpkg-deb dpkg-shlibdeps cpack curl jq setpriv openssl readelf; do
   command -v "$tool" >/dev/null || { echo "package_test: $tool is missing (scripts/install-deps.sh)" >&2; exit 1; }
 done
 # One run at a time on this machine (the package, its user and paths are global).
@@ -36,12 +36,14 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/ilpgw-package-test-XXXXXX")
 chmod 0755 "$work"
 gateway_pid=
+package2_pid=
 installed=
 cleanup() {
   local rc=$?
   if [[ -n $gateway_pid ]]; then kill -KILL "$gateway_pid" 2>/dev/null || true; wait "$gateway_pid" 2>/dev/null || true; fi
+  if [[ -n $package2_pid ]]; then wait "$package2_pid" 2>/dev/null || true; fi
   if [[ -n $installed ]]; then
-    apt-get purge -y -qq -o DPkg::Lock::Timeout=120 "$pkg" >/dev/null 2>&1 || dpkg --purge "$pkg" >/dev/null 2>&1 || true
+    dpkg --purge "$pkg" >/dev/null 2>&1 || true
     # Whatever purge left behind when a step broke it.
     if getent passwd "$user" >/dev/null; then userdel "$user" 2>/dev/null || true; fi
     if getent group "$user" >/dev/null; then groupdel "$user" 2>/dev/null || true; fi
@@ -51,17 +53,22 @@ cleanup() {
   exit $rc
 }
 trap cleanup EXIT
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== [%ss] %s\n' "$SECONDS" "$*"; }
 fail() {
   printf 'PACKAGE TEST FAILED: %s\n' "$*" >&2
   for f in "$work"/gateway*.out "$work"/gateway*.err; do [[ -f $f ]] && { echo "-- $f" >&2; tail -20 "$f" >&2; }; done
   exit 1
 }
 
-step "1. build the package from $build (no compile)"
-deb1=$(BUILD_DIR=$build OUT_DIR=$work/v1 bash "$src/scripts/package.sh" | tail -1)
+step "1. build the package from $build (no compile), and a newer one for the upgrade"
+version1=$(sed -n 's/^set(CPACK_PACKAGE_VERSION "\(.*\)")$/\1/p' "$build/CPackDeb.cmake")
+[[ -n $version1 ]] || fail "no version in $build/CPackDeb.cmake"
+# Both at once: dpkg-shlibdeps takes most of the time and uses one core.
+BUILD_DIR=$build OUT_DIR=$work/v2 VERSION="$version1+upgrade1" bash "$src/scripts/package.sh" >"$work/package2.log" 2>&1 9>&- &
+package2_pid=$!
+deb1=$(BUILD_DIR=$build OUT_DIR=$work/v1 bash "$src/scripts/package.sh" 9>&- | tail -1)
 [[ -f $deb1 ]] || fail "scripts/package.sh made no package"
-version1=$(dpkg-deb -f "$deb1" Version)
+[[ $(dpkg-deb -f "$deb1" Version) == "$version1" ]] || fail "package version $(dpkg-deb -f "$deb1" Version), not $version1"
 echo "$deb1 (version $version1)"
 
 step "2. inspect contents and control data"
@@ -105,8 +112,7 @@ if grep -E '^(AmbientCapabilities|CapabilityBoundingSet)=.+' "$unit"; then fail 
 
 step "3. install"
 installed=1
-apt-get install -y -qq -o DPkg::Lock::Timeout=120 "$deb1" >"$work/install.log" 2>&1 </dev/null ||
-  { cat "$work/install.log"; fail "apt-get install"; }
+dpkg -i "$deb1" >"$work/install.log" 2>&1 </dev/null || { cat "$work/install.log"; fail "dpkg -i"; }
 grep -q 'SERTIFIKAT TLS UJI COBA SAJA / TEST-ONLY TLS CERTIFICATE' "$work/install.log" || fail "no test-only TLS note"
 getent passwd "$user" >/dev/null || fail "no service user"
 [[ $(getent passwd "$user" | cut -d: -f7) == /usr/sbin/nologin ]] || fail "service user has a login shell"
@@ -119,8 +125,10 @@ openssl x509 -in /etc/ilp-gateway/tls/server.crt -noout -ext subjectAltName | gr
 step "4. the admin changes the config: a free port, the facility id"
 jq '.server.listen = "127.0.0.1:0" | .facility.organization_id = "pkg-test-puskesmas"' "$conf" >"$work/gateway.json"
 cat "$work/gateway.json" >"$conf"  # keeps owner and mode
-# As the unit runs it: the service user and group, a clean environment, the data directory as working directory.
-as_service() { (cd "$data" && exec env -i PATH=/usr/bin:/bin setpriv --reuid="$user" --regid="$user" --init-groups -- "$@"); }
+# As the unit runs it: the service user and group, a clean environment, the
+# data directory as working directory; exec all the way, so a background
+# start's $! is the gateway itself. Children never hold the test's lock.
+as_service() { (cd "$data" && exec env -i PATH=/usr/bin:/bin setpriv --reuid="$user" --regid="$user" --init-groups -- "$@") 9>&-; }
 as_service /usr/bin/ilp-gateway doctor --lang en --min-free-mb 1 >"$work/doctor.out" 2>&1 ||
   { cat "$work/doctor.out"; fail "doctor with the installed config (found without --config)"; }
 as_service /usr/bin/ilp-gateway client add --id pkg-clinic --role clinic --org pkg-test-puskesmas \
@@ -130,7 +138,8 @@ secret=$(sed -n 's/^client_secret=//p' "$work/client.out")
 
 port=
 start_gateway() {  # $1: output name
-  as_service /usr/bin/ilp-gateway serve --config "$conf" >"$work/$1.out" 2>"$work/$1.err" &
+  (cd "$data" && exec env -i PATH=/usr/bin:/bin setpriv --reuid="$user" --regid="$user" --init-groups -- \
+     /usr/bin/ilp-gateway serve --config "$conf") >"$work/$1.out" 2>"$work/$1.err" 9>&- &
   gateway_pid=$!
   port=
   for _ in $(seq 1 300); do
@@ -140,7 +149,7 @@ start_gateway() {  # $1: output name
     sleep 0.1
   done
   [[ -n $port ]] || fail "gateway did not start"
-  [[ $(stat -c %U "/proc/$gateway_pid") == "$user" ]] || fail "gateway does not run as $user"
+  [[ $(ps -o user= -p "$gateway_pid") == "$user" ]] || fail "gateway does not run as $user"
 }
 stop_gateway() {
   kill -TERM "$gateway_pid"
@@ -177,11 +186,11 @@ for secret_text in "$secret" "$token" 6203011204580003 SUPARNO; do
 done
 
 step "6. upgrade to a newer version"
-deb2=$(BUILD_DIR=$build OUT_DIR=$work/v2 VERSION="${version1%%-*}+upgrade1" bash "$src/scripts/package.sh" | tail -1)
+wait "$package2_pid" || { cat "$work/package2.log"; fail "the second package"; }
+deb2=$(tail -1 "$work/package2.log")
 version2=$(dpkg-deb -f "$deb2" Version)
 dpkg --compare-versions "$version2" gt "$version1" || fail "$version2 is not newer than $version1"
-apt-get install -y -qq -o DPkg::Lock::Timeout=120 "$deb2" >"$work/upgrade.log" 2>&1 </dev/null ||
-  { cat "$work/upgrade.log"; fail "upgrade"; }
+dpkg -i "$deb2" >"$work/upgrade.log" 2>&1 </dev/null || { cat "$work/upgrade.log"; fail "upgrade"; }
 [[ $(dpkg-query -W -f='${Version}' "$pkg") == "$version2" ]] || fail "upgrade did not install $version2"
 jq -e '.facility.organization_id == "pkg-test-puskesmas"' "$conf" >/dev/null || fail "the admin's config was replaced"
 [[ ! -e $conf.dpkg-new && ! -e $conf.dpkg-old ]] || fail "dpkg left a second config"
@@ -194,13 +203,13 @@ api -f -H "Authorization: Bearer $token" "$base/fhir/$patient" | jq -e '.resourc
 stop_gateway
 
 step "7. remove keeps data, config and user; purge deletes them"
-apt-get remove -y -qq -o DPkg::Lock::Timeout=120 "$pkg" >"$work/remove.log" 2>&1 </dev/null || { cat "$work/remove.log"; fail "remove"; }
+dpkg -r "$pkg" >"$work/remove.log" 2>&1 </dev/null || { cat "$work/remove.log"; fail "remove"; }
 [[ ! -e /usr/bin/ilp-gateway ]] || fail "binary still there after remove"
 [[ -f $data/gateway.db && -f $conf ]] && getent passwd "$user" >/dev/null || fail "remove deleted data, config or user"
-apt-get purge -y -qq -o DPkg::Lock::Timeout=120 "$pkg" >"$work/purge.log" 2>&1 </dev/null || { cat "$work/purge.log"; fail "purge"; }
+dpkg -P "$pkg" >"$work/purge.log" 2>&1 </dev/null || { cat "$work/purge.log"; fail "purge"; }
 installed=
 if getent passwd "$user" >/dev/null || getent group "$user" >/dev/null; then fail "purge left the user or group"; fi
 [[ ! -e $data && ! -e /etc/ilp-gateway ]] || fail "purge left data or config"
 if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q installed; then fail "still installed"; fi
 if [[ -e /etc/systemd/system/multi-user.target.wants/ilp-gateway.service ]]; then fail "unit still enabled"; fi
-echo "package test passed ($version1 -> $version2)"
+echo "package test passed ($version1 -> $version2) in ${SECONDS}s"
