@@ -73,7 +73,7 @@ int serveCommand(const Args& args) {
     for (;;) {
       sigwait(&signals, &received);
       if (received != SIGHUP) break;
-      ilpgw::logLine(ilpgw::LogLevel::kInfo, "SIGHUP: re-reading the config, reloading plugins and mappings");
+      ilpgw::logLine(ilpgw::LogLevel::kInfo, "SIGHUP: reloading the config, plugins and mappings");
       (void)running.reload();  // logs success or the reason it was refused
     }
     ilpgw::logLine(ilpgw::LogLevel::kInfo, "signal " + std::to_string(received) + ": finishing in-flight requests");
