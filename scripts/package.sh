@@ -23,8 +23,14 @@ out_dir=$(cd "$out_dir" && pwd)
 stage=$(mktemp -d "${TMPDIR:-/tmp}/ilpgw-package-XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 root=$stage/root
-DESTDIR=$root cmake --install "$build_dir" --prefix /usr --strip >"$stage/install.log"
-DESTDIR=$root cmake --install "$build_dir" --prefix /usr --strip --component service >>"$stage/install.log"
+for component in "" service; do
+  if ! DESTDIR=$root cmake --install "$build_dir" --prefix /usr --strip ${component:+--component "$component"} \
+       >>"$stage/install.log" 2>&1; then
+    cat "$stage/install.log" >&2
+    echo "package.sh: cmake --install failed (is every target built? scripts/build.sh)" >&2
+    exit 1
+  fi
+done
 
 # Library dependencies of the ELF files, as dpkg-shlibdeps sees them.
 mkdir -p "$stage/shlibs/debian"
