@@ -16,6 +16,9 @@ packages=(
   libgtest-dev openssl curl sqlite3 postgresql-15
   # GET /metrics test: promtool check metrics (tests/http/metrics_test.cc)
   prometheus
+  # the Debian package (scripts/package.sh: cpack runs dpkg-shlibdeps from dpkg-dev; its postinst needs
+  # adduser) and its test (tests/system/package_test.sh: jq reads configs, answers and JSON log lines)
+  dpkg-dev adduser jq
   # fuzzing (scripts/fuzz.sh: libFuzzer, ASan, UBSan come with clang 14's runtime)
   clang libclang-rt-14-dev
   # benchmark (not used by the tests)

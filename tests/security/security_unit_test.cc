@@ -60,23 +60,23 @@ TEST(RateLimiterTest, BurstThenRetryAfter) {
 }
 
 TEST(RequestContextTest, ClinicsReadOnlyTheirOrganization) {
-  RequestContext clinic{true, "c", Role::kClinic, "pkm-a", {}, "", false, {}};
+  RequestContext clinic{true, "c", Role::kClinic, "pkm-a", {}, "", false, {}, ""};
   EXPECT_TRUE(clinic.canRead("pkm-a"));
   EXPECT_FALSE(clinic.canRead("pkm-b"));
-  RequestContext puller{true, "p", Role::kPuller, "", {}, "", false, {}};
+  RequestContext puller{true, "p", Role::kPuller, "", {}, "", false, {}, ""};
   EXPECT_TRUE(puller.canRead("pkm-b"));
   EXPECT_FALSE(puller.readOrganization().has_value());
 }
 
 TEST(RequestContextTest, OnlyClinicsAndTheDevelopmentCallerWriteEachForItsOrganization) {
-  RequestContext clinic{true, "c", Role::kClinic, "pkm-a", {std::string(kScopeWrite)}, "", false, {}};
+  RequestContext clinic{true, "c", Role::kClinic, "pkm-a", {std::string(kScopeWrite)}, "", false, {}, ""};
   EXPECT_EQ(clinic.writeOrganization(), "pkm-a");
   RequestContext read_only = clinic;
   read_only.scopes = {std::string(kScopeRead)};
   EXPECT_FALSE(read_only.writeOrganization()) << "a token without the write scope writes nothing";
-  RequestContext puller{true, "p", Role::kPuller, "", {std::string(kScopeWrite)}, "", false, {}};
+  RequestContext puller{true, "p", Role::kPuller, "", {std::string(kScopeWrite)}, "", false, {}, ""};
   EXPECT_FALSE(puller.writeOrganization()) << "even with a write scope a puller writes no clinical data";
-  RequestContext admin{true, "a", Role::kAdmin, "pkm-a", {std::string(kScopeWrite)}, "", false, {}};
+  RequestContext admin{true, "a", Role::kAdmin, "pkm-a", {std::string(kScopeWrite)}, "", false, {}, ""};
   EXPECT_FALSE(admin.writeOrganization());
   EXPECT_EQ(developmentCaller("pkm-dev").writeOrganization(), "pkm-dev");
 }

@@ -72,6 +72,7 @@ GatewayProcess::GatewayProcess(GatewayOptions options) : plain_http_(options.pla
   data_dir_ = options.data_dir.empty() ? dir_.file("data") : options.data_dir;
   config_path_ = dir_.file("gateway.json");
   log_path_ = dir_.file("gateway.log");
+  output_path_ = dir_.file("gateway.out");
   const fs::path& certs = devCertDir();
 
   std::string plugins;
@@ -104,46 +105,36 @@ GatewayProcess::GatewayProcess(GatewayOptions options) : plain_http_(options.pla
   config += "  \"plugins\": [" + plugins + "]\n}\n";
   writeFile(config_path_, config);
 
-  int out_pipe[2];
-  if (pipe(out_pipe) != 0) throw std::runtime_error("pipe failed");
+  // stdout goes to a file (JSON logs are written there) that start-up reads.
+  int out_fd = open(output_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+  if (out_fd < 0) throw std::runtime_error("cannot create " + output_path_);
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
-    dup2(out_pipe[1], STDOUT_FILENO);
+    dup2(out_fd, STDOUT_FILENO);
     int log_fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (log_fd >= 0) dup2(log_fd, STDERR_FILENO);
-    close(out_pipe[0]);
-    close(out_pipe[1]);
     std::string binary = gatewayBinary();
     execl(binary.c_str(), binary.c_str(), "serve", "--config", config_path_.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
-  close(out_pipe[1]);
+  close(out_fd);
   // Wait for "ilp-gateway listening port=N" (or the process dying).
-  std::string seen;
-  char buffer[256];
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
   while (std::chrono::steady_clock::now() < deadline) {
-    ssize_t n = read(out_pipe[0], buffer, sizeof buffer);
-    if (n > 0) {
-      seen.append(buffer, static_cast<size_t>(n));
-      auto at = seen.find("listening port=");
-      if (at != std::string::npos && seen.find('\n', at) != std::string::npos) {
-        port_ = std::stoi(seen.substr(at + 15));
-        break;
-      }
-      continue;
+    std::string seen = readFile(output_path_);
+    auto at = seen.find("listening port=");
+    if (at != std::string::npos && seen.find('\n', at) != std::string::npos) {
+      port_ = std::stoi(seen.substr(at + 15));
+      break;
     }
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      close(out_pipe[0]);
-      throw std::runtime_error("gateway exited during start-up: " + readFile(log_path_));
+      throw std::runtime_error("gateway exited during start-up: " + readFile(log_path_) + readFile(output_path_));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  close(out_pipe[0]);
   if (port_ == 0) {
     kill9();
     throw std::runtime_error("gateway did not start within 30 s: " + readFile(log_path_));
@@ -155,6 +146,7 @@ GatewayProcess::~GatewayProcess() {
 }
 
 std::string GatewayProcess::log() const { return readFile(log_path_); }
+std::string GatewayProcess::output() const { return readFile(output_path_); }
 
 std::unique_ptr<httplib::Client> GatewayProcess::client(const std::string& bearer, const std::string& cert,
                                                         const std::string& key) const {

@@ -89,8 +89,11 @@ class GatewayProcess {
   int port() const { return port_; }
   const std::string& dataDir() const { return data_dir_; }
   const std::string& configPath() const { return config_path_; }
-  // Everything the process wrote to stderr so far (its log).
+  // Everything the process wrote to stderr so far (its log in text format).
   std::string log() const;
+  // Everything it wrote to stdout so far: the listening line, and the log
+  // when `"log": {"format": "json"}`.
+  std::string output() const;
 
   // A TLS client that trusts the dev CA, with sensible timeouts; with a
   // bearer token when given, and a client certificate when cert/key are given.
@@ -118,6 +121,7 @@ class GatewayProcess {
   std::string data_dir_;
   std::string config_path_;
   std::string log_path_;
+  std::string output_path_;
   bool plain_http_ = false;
   pid_t pid_ = -1;
   int port_ = 0;

@@ -182,6 +182,12 @@ const std::vector<KeySpec>& keys() {
        "POST /admin/plugins/reload.",
        applyPlugins},
       {"log_level", KeyType::kString, "info", "debug, info, warning or error.", set(&Config::log_level)},
+      {"log.format", KeyType::kString, "text",
+       "`text`: lines `time level message` on stderr. `json`: one JSON object per line on stdout (for journald): "
+       "`time`, `level`, `message`, and for each answered request `request_id`, `client_id`, `method`, `route` "
+       "(the route pattern, e.g. /fhir/Patient/{id}), `status` and `latency_ms`. Request lines are level info in "
+       "`json`, debug in `text`. Read at start-up.",
+       set(&Config::log_format)},
       // ---- store-and-forward to the upstream ----
       {"upstream.enabled", KeyType::kBoolean, "false",
        "Forward every stored resource version to the upstream FHIR server (outbox filled in the same transaction "
@@ -439,6 +445,9 @@ StatusOr<Config> parseConfig(std::string_view text) {
   }
   if (config.backup_keep < 1 || config.backup_keep > 1000) {
     return Status(StatusCode::kInvalidArgument, "config key backup.keep: must be 1..1000");
+  }
+  if (config.log_format != "text" && config.log_format != "json") {
+    return Status(StatusCode::kInvalidArgument, "config key log.format: expected \"text\" or \"json\"");
   }
   if (config.store_backend != "sqlite" && config.store_backend != "postgresql") {
     return Status(StatusCode::kInvalidArgument, "config key store.backend: expected \"sqlite\" or \"postgresql\"");

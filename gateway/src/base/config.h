@@ -81,6 +81,7 @@ struct Config {
   std::vector<PluginConfig> plugins;
   // logging
   std::string log_level = "info";
+  std::string log_format = "text";  // text (stderr) | json (stdout, one object per line)
   // base URL used in Bundle links and Locations; empty = derived from the request
   std::string public_base_url;
   // store-and-forward

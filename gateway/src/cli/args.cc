@@ -90,7 +90,9 @@ commands:
   version
 
 options (override gateway.json):
-  --config FILE               configuration file (default: gateway.json if present)
+  --config FILE               configuration file (default: gateway.json if present;
+                              for the installed /usr/bin/ilp-gateway then
+                              /etc/ilp-gateway/gateway.json)
   --listen HOST:PORT          address to serve on
   --data DIR                  data directory (SQLite database)
   --plugin-dir DIR            where relative plugin paths start
@@ -100,9 +102,18 @@ options (override gateway.json):
   --log-level LEVEL           debug, info, warning, error
 
 signals (serve): SIGTERM/SIGINT finish in-flight requests and stop; SIGHUP
-reloads the plugin list, adapter libraries and mapping files (like
+(systemctl reload ilp-gateway) re-reads the config and reloads the plugin
+list, adapter libraries, mapping files and log_level (like
 POST /admin/plugins/reload) and keeps the old set if the new one is broken.
 )";
+
+// The Debian package's binary reads the package's config unless told otherwise.
+constexpr const char* kInstalledConfig = "/etc/ilp-gateway/gateway.json";
+
+bool installedBinary() {
+  std::error_code ec;
+  return std::filesystem::read_symlink("/proc/self/exe", ec) == "/usr/bin/ilp-gateway" && !ec;
+}
 
 int fail(const std::string& message) {
   std::fprintf(stderr, "ilp-gateway: %s\n", message.c_str());
@@ -113,6 +124,7 @@ ilpgw::StatusOr<ilpgw::Config> buildConfig(const Args& args) {
   ilpgw::Config config;
   std::string path = args.config_path;
   if (path.empty() && std::ifstream("gateway.json")) path = "gateway.json";
+  if (path.empty() && installedBinary() && std::ifstream(kInstalledConfig)) path = kInstalledConfig;
   if (!path.empty()) {
     auto loaded = ilpgw::loadConfigFile(path);
     if (!loaded.isOk()) return loaded.status();

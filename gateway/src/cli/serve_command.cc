@@ -18,6 +18,7 @@
 #include "ingest/gateway.h"
 #include "ingest/quarantine.h"
 #include "base/log.h"
+#include "base/time_util.h"
 #include "fhir/outcome.h"
 #include "http/server.h"
 #include "cli/args.h"
@@ -38,6 +39,8 @@ int serveCommand(const Args& args) {
 
   auto config = buildConfig(args);
   if (!config.isOk()) return fail(config.status().message());
+  // Read once: a reload keeps the format the running gateway started with.
+  ilpgw::setLogFormat(config->log_format == "json" ? ilpgw::LogFormat::kJson : ilpgw::LogFormat::kText);
   // A reload re-reads gateway.json and re-applies the same command-line
   // overrides, so --plugin-dir and --mappings keep meaning what they meant.
   auto gateway = ilpgw::Gateway::start(config.value(), [args] { return buildConfig(args); });
@@ -53,8 +56,14 @@ int serveCommand(const Args& args) {
   ilpgw::logLine(ilpgw::LogLevel::kInfo, "listening on " + scheme + "://" + host + ":" + std::to_string(port.value()) +
                                              " with " + std::to_string(gateway.value()->adapters()->adapters.size()) +
                                              " adapter(s), store " + ilpgw::storeLocation(c));
-  // The line tests and scripts wait for; stdout so it is easy to capture.
-  std::printf("ilp-gateway listening port=%d\n", port.value());
+  // The line tests and scripts wait for, on stdout so it is easy to capture,
+  // whatever the log level; a JSON line too when logs are JSON.
+  std::string ready = "ilp-gateway listening port=" + std::to_string(port.value());
+  if (ilpgw::logFormat() == ilpgw::LogFormat::kJson) {
+    ready = ilpgw::formatLogLine(ilpgw::LogFormat::kJson, ilpgw::nowInstant(), ilpgw::LogLevel::kInfo, ready,
+                                 {{"port", port.value()}});
+  }
+  std::printf("%s\n", ready.c_str());
   std::fflush(stdout);
 
   ilpgw::Gateway& running = *gateway.value();
@@ -64,7 +73,7 @@ int serveCommand(const Args& args) {
     for (;;) {
       sigwait(&signals, &received);
       if (received != SIGHUP) break;
-      ilpgw::logLine(ilpgw::LogLevel::kInfo, "SIGHUP: reloading plugins and mappings");
+      ilpgw::logLine(ilpgw::LogLevel::kInfo, "SIGHUP: reloading the config, plugins and mappings");
       (void)running.reload();  // logs success or the reason it was refused
     }
     ilpgw::logLine(ilpgw::LogLevel::kInfo, "signal " + std::to_string(received) + ": finishing in-flight requests");

@@ -17,6 +17,7 @@
 #include "fhir/outcome.h"
 #include "http/errors.h"
 #include "http/guarded_connection.h"
+#include "http/request_log.h"
 #include "base/time_util.h"
 
 namespace ilpgw {
@@ -225,6 +226,7 @@ httplib::Server::HandlerResponse Security::authorize(const httplib::Request& req
   RequestContext& ctx = t_slot.ctx;
   ctx.client_id = "anonymous";
   ctx.remote_addr = req.remote_addr;
+  ctx.request_id = requestId();
   Access access = requiredAccess(req.method, req.path);
   if (access == Access::kOpen) {
     t_slot.skip_audit = true;
@@ -233,8 +235,10 @@ httplib::Server::HandlerResponse Security::authorize(const httplib::Request& req
   if (access == Access::kTokenEndpoint) return HR::Unhandled;  // the handler authenticates the client
   if (!config.auth_enabled) {
     std::string remote_addr = std::move(ctx.remote_addr);
+    std::string request_id = std::move(ctx.request_id);
     ctx = developmentCaller(config.organization_id);
     ctx.remote_addr = std::move(remote_addr);
+    ctx.request_id = std::move(request_id);
     return HR::Unhandled;
   }
 
@@ -315,7 +319,8 @@ httplib::Server::HandlerResponse Security::authorize(const httplib::Request& req
   return HR::Unhandled;
 }
 
-void Security::audit(const httplib::Request& req, const httplib::Response& res) {
+void Security::audit(const httplib::Request& req, httplib::Response& res) {
+  requestAnswering(res, t_slot.active ? std::string_view(t_slot.ctx.client_id) : std::string_view());
   if (!t_slot.active) return;  // failed before routing (malformed request): nothing was accessed
   Slot slot = std::move(t_slot);
   t_slot = Slot{};
@@ -324,6 +329,7 @@ void Security::audit(const httplib::Request& req, const httplib::Response& res) 
   info.agent = slot.ctx.client_id;
   info.organization = slot.ctx.organization;
   info.remote_addr = slot.ctx.remote_addr;
+  info.request_id = slot.ctx.request_id;
   info.http_status = res.status;
   info.description = slot.description;
   if (slot.auth_event) {

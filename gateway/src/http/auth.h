@@ -63,7 +63,8 @@ class Security {
  private:
   Security(Gateway& gateway, std::unique_ptr<TokenService> tokens);
   httplib::Server::HandlerResponse authorize(const httplib::Request& req, httplib::Response& res);
-  void audit(const httplib::Request& req, const httplib::Response& res);
+  // Also the last hook before the answer is written: it echoes X-Request-ID.
+  void audit(const httplib::Request& req, httplib::Response& res);
   void handleToken(const httplib::Request& req, httplib::Response& res);
   // The scheme and authority clients reach this gateway at: public_base_url,
   // else taken from the request.

@@ -324,6 +324,7 @@ AuditWrite writeAudit(const RequestContext& caller, const std::string& organizat
   info.agent = caller.client_id;
   info.organization = organization;
   info.remote_addr = caller.remote_addr;
+  info.request_id = caller.request_id;
   info.entities = std::move(entities);
   info.description = std::move(description);
   return makeAuditEvent(info);

@@ -13,6 +13,7 @@
 #include "http/guarded_connection.h"
 #include "http/metrics_routes.h"
 #include "http/pws_routes.h"
+#include "http/request_log.h"
 #include "report/measure.h"
 
 namespace ilpgw {
@@ -61,6 +62,7 @@ class TunedServer : public Base {
                                                    [&](httplib::Request& req) {
                                                      if (ssl != nullptr) req.ssl = ssl;
                                                      requestHeadRead();
+                                                     requestStarted(req);
                                                      head_complete();
                                                    });
                     });
@@ -129,7 +131,8 @@ void tune(httplib::Server& server, ConnectionGuard& guard, const Config& c) {
       what = e.what();
     } catch (...) {
     }
-    logLine(LogLevel::kError, "unhandled exception on " + req.method + " " + req.path + ": " + what);
+    logLine(LogLevel::kError, "unhandled exception on " + req.method + " " + routePattern(req.path) + ": " + what,
+            {{"request_id", requestId()}});
     res.status = 500;
     res.set_content(outcomeJson(sdk::Severity::kError, "exception", "internal error; see the gateway log"),
                     "application/fhir+json");
@@ -156,8 +159,7 @@ void tune(httplib::Server& server, ConnectionGuard& guard, const Config& c) {
   }));
   server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
     requestAnswered(req, res);
-    // Paths carry resource ids, never identifiers; query strings are left out.
-    logLine(LogLevel::kDebug, req.method + " " + req.path + " " + std::to_string(res.status));
+    requestFinished(req, res);  // the request log line: route pattern, never the raw path or query
   });
 }
 

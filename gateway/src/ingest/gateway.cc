@@ -636,6 +636,7 @@ IngestResponse Gateway::ingest(const RequestContext& caller, std::string_view ad
   audit.agent = caller.client_id;
   audit.organization = organization;
   audit.remote_addr = caller.remote_addr;
+  audit.request_id = caller.request_id;
   audit.description = "POST /ingest/" + std::string(adapter_name);
   auto addAudit = [&](WriteBatch& b, int status) {
     audit.http_status = status;

@@ -13,6 +13,8 @@ constexpr const char* kAuditType = "http://terminology.hl7.org/CodeSystem/audit-
 constexpr const char* kRestful = "http://hl7.org/fhir/restful-interaction";
 constexpr const char* kClientSystem = "https://ilp-gateway.id/fhir/sid/client";
 constexpr const char* kSubtypeSystem = "https://ilp-gateway.id/fhir/CodeSystem/audit-subtype";
+// IHE Basic Audit Log Patterns: the request id travels as an entity of this type.
+constexpr const char* kBalpEntityType = "http://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType";
 
 rapidjson::Value coding(const char* system, std::string_view code, std::string_view display,
                         rapidjson::Document::AllocatorType& a) {
@@ -96,6 +98,16 @@ AuditWrite makeAuditEvent(const AuditInfo& info) {
   if (!info.query.empty()) {
     rapidjson::Value e(rapidjson::kObjectType);
     e.AddMember("query", json::str(base64Encode(info.query), a), a);
+    entity_list.PushBack(e, a);
+  }
+  if (!info.request_id.empty()) {
+    rapidjson::Value e(rapidjson::kObjectType);
+    rapidjson::Value what(rapidjson::kObjectType);
+    rapidjson::Value id(rapidjson::kObjectType);
+    id.AddMember("value", json::str(info.request_id, a), a);
+    what.AddMember("identifier", id, a);
+    e.AddMember("what", what, a);
+    e.AddMember("type", coding(kBalpEntityType, "XrequestId", "X-Request-Id", a), a);
     entity_list.PushBack(e, a);
   }
   if (!entity_list.Empty()) doc.AddMember("entity", entity_list, a);

@@ -24,6 +24,7 @@ struct AuditInfo {
   std::string agent;      // client id, "anonymous" or "cli:<user>"
   std::string organization;
   std::string remote_addr;
+  std::string request_id;             // X-Request-ID; an entity of type XrequestId (IHE BALP)
   std::vector<std::string> entities;  // Type/id references
   std::string query;                  // query string of a search, as received
   std::string description;            // short, never with identifiers or secrets

@@ -62,6 +62,7 @@ struct RequestContext {
   // AuditEvent per request after the handler ran).
   bool audited = false;  // the handler already recorded it (writes: in the data's transaction)
   std::vector<std::string> audit_entities;
+  std::string request_id;  // X-Request-ID of the request (http/request_log.h), on its AuditEvents
 };
 
 // The caller when auth is disabled (development on loopback only) and for
