@@ -11,9 +11,16 @@ packages=(
   # libraries (Debian 12 versions: cpp-httplib 0.11.4, RapidJSON 1.1.0, Boost 1.74, OpenSSL 3.0, SQLite 3.40,
   # libpq 15)
   libcpp-httplib-dev rapidjson-dev libboost-dev libssl-dev libsqlite3-dev libpq-dev
+  # Argon2id password hashing of people's logins (gateway/src/security/password.cc)
+  libargon2-dev
+  # Chart.js for the PWS page's trend charts, served by the gateway from
+  # /usr/share/javascript/chart.js (gateway/src/http/pws_page.cc)
+  libjs-chart.js
   # tests and tools; postgresql-15 is the server the PostgreSQL store tests
   # start privately (/usr/lib/postgresql/15/bin: initdb, postgres, psql)
   libgtest-dev openssl curl sqlite3 postgresql-15
+  # pages in a real headless browser (tests/pages, driven by puppeteer-core)
+  chromium
   # GET /metrics test: promtool check metrics (tests/http/metrics_test.cc)
   prometheus
   # fuzzing (scripts/fuzz.sh: libFuzzer, ASan, UBSan come with clang 14's runtime)

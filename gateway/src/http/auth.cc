@@ -16,6 +16,7 @@
 #include "base/metrics.h"
 #include "fhir/outcome.h"
 #include "http/errors.h"
+#include "http/people_pages.h"
 #include "base/time_util.h"
 
 namespace ilpgw {
@@ -117,6 +118,7 @@ Access requiredAccess(std::string_view method, std::string_view path) {
     return Access::kOpen;  // SMART discovery: read before a client holds any token
   }
   if (path == "/oauth2/token") return Access::kTokenEndpoint;
+  if (isPagePath(path)) return Access::kPage;
   if (path == "/admin" || startsWith(path, "/admin/")) return Access::kAdmin;
   if (path == "/fhir/AuditEvent" || startsWith(path, "/fhir/AuditEvent/")) return Access::kAdmin;
   if (startsWith(path, "/ingest/")) return Access::kWrite;
@@ -227,6 +229,10 @@ httplib::Server::HandlerResponse Security::authorize(const httplib::Request& req
     return HR::Unhandled;
   }
   if (access == Access::kTokenEndpoint) return HR::Unhandled;  // the handler authenticates the client
+  if (access == Access::kPage) {
+    t_slot.skip_audit = true;  // the page audits the login, logout or report view itself
+    return HR::Unhandled;
+  }
   if (!config.auth_enabled) {
     std::string remote_addr = std::move(ctx.remote_addr);
     ctx = developmentCaller(config.organization_id);

@@ -63,7 +63,7 @@ void sendStoredReport(httplib::Response& res, const StoredResource& r) {
 
 }  // namespace
 
-void registerPwsRoutes(httplib::Server& server, Gateway& gateway,
+std::shared_ptr<report::PwsService> registerPwsRoutes(httplib::Server& server, Gateway& gateway,
                        std::shared_ptr<const report::MeasureLibrary> library, bool tls) {
   auto pws = std::make_shared<report::PwsService>(gateway.store(), std::move(library));
   pws->startRefresher(kRefreshInterval);
@@ -139,6 +139,7 @@ void registerPwsRoutes(httplib::Server& server, Gateway& gateway,
              });
   server.Get("/fhir/MeasureReport/" + id,
              [read](const httplib::Request& req, httplib::Response& res) { read(req, res, std::nullopt); });
+  return pws;
 }
 
 void addPwsCapability(Value& resources, rapidjson::Document::AllocatorType& a) {

@@ -12,12 +12,13 @@
 #include "base/json.h"
 #include "ingest/gateway.h"
 #include "report/measure.h"
+#include "report/pws_service.h"
 
 namespace ilpgw {
 
 // Also starts the refresher of stored monthly reports; it stops when the
-// server's handlers are destroyed.
-void registerPwsRoutes(httplib::Server& server, Gateway& gateway,
+// server's handlers (and the returned service's other holders) are destroyed.
+std::shared_ptr<report::PwsService> registerPwsRoutes(httplib::Server& server, Gateway& gateway,
                        std::shared_ptr<const report::MeasureLibrary> library, bool tls);
 
 // Measure and MeasureReport entries of the CapabilityStatement.

@@ -12,6 +12,8 @@
 #include "http/connection_guard.h"
 #include "http/guarded_connection.h"
 #include "http/metrics_routes.h"
+#include "http/people_pages.h"
+#include "http/pws_page.h"
 #include "http/pws_routes.h"
 #include "report/measure.h"
 
@@ -161,6 +163,13 @@ void tune(httplib::Server& server, ConnectionGuard& guard, const Config& c) {
   });
 }
 
+// Login pages and the PWS page; they live as long as the server's handlers.
+void registerPeoplePages(httplib::Server& server, Gateway& gateway, std::shared_ptr<report::PwsService> pws) {
+  auto pages = std::make_shared<PeoplePages>(gateway);
+  pages->install(server);  // its handlers use `pages`, which the PWS page's handlers keep alive
+  registerPwsPage(server, pages, std::move(pws));
+}
+
 }  // namespace
 
 Status checkDeploymentSafety(const Config& config) {
@@ -194,7 +203,8 @@ StatusOr<std::unique_ptr<HttpServer>> makeServer(Gateway& gateway) {
     tune(server->raw(), server->raw().guard(), c);
     security.value()->install(server->raw());  // before the routes: one enforcement point for all
     server->adopt(std::move(security.value()));
-    registerPwsRoutes(server->raw(), gateway, library.value(), false);  // before the generic /fhir routes
+    auto pws = registerPwsRoutes(server->raw(), gateway, library.value(), false);  // before the generic /fhir routes
+    registerPeoplePages(server->raw(), gateway, pws);
     registerRoutes(server->raw(), gateway, false);
     return std::unique_ptr<HttpServer>(std::move(server));
   }
@@ -220,7 +230,8 @@ StatusOr<std::unique_ptr<HttpServer>> makeServer(Gateway& gateway) {
   tune(server->raw(), server->raw().guard(), c);
   security.value()->install(server->raw());  // before the routes: one enforcement point for all
   server->adopt(std::move(security.value()));
-  registerPwsRoutes(server->raw(), gateway, library.value(), true);  // before the generic /fhir routes
+  auto pws = registerPwsRoutes(server->raw(), gateway, library.value(), true);  // before the generic /fhir routes
+  registerPeoplePages(server->raw(), gateway, pws);
   registerRoutes(server->raw(), gateway, true);
   return std::unique_ptr<HttpServer>(std::move(server));
 }

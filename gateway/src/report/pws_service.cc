@@ -187,6 +187,17 @@ StatusOr<EvaluateAnswer> PwsService::evaluate(const RequestContext& caller, std:
   return answer;
 }
 
+StatusOr<std::vector<MeasureResult>> PwsService::month(const RequestContext& caller, const std::string& organization,
+                                                       int year, int month) {
+  if (!caller.canRead(organization)) {
+    return Status{StatusCode::kPermissionDenied, "this caller may not read organization " + organization};
+  }
+  if (year < 1900 || year > 9999 || month < 1 || month > 12) return invalid("the month must be YYYY-MM");
+  std::vector<const MeasureDefinition*> measures;
+  for (const auto& [id, m] : library_->measures()) measures.push_back(&m);
+  return run(measures, organization, monthPeriod(year, month), false);
+}
+
 StatusOr<std::vector<StoredResource>> PwsService::searchReports(const RequestContext& caller, const Params& params) {
   if (Status known = onlyKnown(params, {"measure", "period", "subject"}); !known.isOk()) return known;
   auto measure = single(params, "measure");

@@ -48,6 +48,13 @@ class PwsService {
   // of one calendar month is also stored as that month's MeasureReport.
   StatusOr<EvaluateAnswer> evaluate(const RequestContext& caller, std::string_view measure_id, const Params& params);
 
+  // Every Measure of the library for one organization and calendar month,
+  // with its targets: what the PWS page shows, from the same evaluation as
+  // $evaluate-measure. kPermissionDenied when the caller may not read the
+  // organization.
+  StatusOr<std::vector<MeasureResult>> month(const RequestContext& caller, const std::string& organization, int year,
+                                             int month);
+
   // The stored monthly MeasureReports the caller may read, filtered by
   // measure (id or canonical URL), period (a date inside the report's
   // period; ge/le/gt/lt/eq prefixes) and subject (Organization/{id} or id).
