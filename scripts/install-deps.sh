@@ -51,3 +51,8 @@ cd "$(dirname "$0")/.."
 if [[ ! -d tests/interop/node_modules ]] || [[ tests/interop/package-lock.json -nt tests/interop/node_modules ]]; then
   npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 fi
+# Test-only puppeteer-core for tests/pages (drives the chromium package above
+# through the gateway's pages), pinned by tests/pages/package-lock.json.
+if [[ ! -d tests/pages/node_modules ]] || [[ tests/pages/package-lock.json -nt tests/pages/node_modules ]]; then
+  npm ci --prefix tests/pages --no-audit --no-fund --loglevel=error
+fi

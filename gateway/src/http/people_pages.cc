@@ -43,6 +43,7 @@ button.primary { margin-top: 1rem; font: inherit; font-weight: 600; padding: .5r
 .legend { display: flex; flex-wrap: wrap; gap: .5rem 1rem; font-size: .9rem; margin: .5rem 0; padding: 0; list-style: none; }
 .scroll { overflow-x: auto; background: #fff; border: 1px solid var(--line); border-radius: 6px; }
 table.pws { border-collapse: collapse; font-size: .85rem; min-width: 100%; }
+table.pws caption { text-align: left; padding: .3rem .45rem; }
 table.pws th, table.pws td { border: 1px solid var(--line); padding: .3rem .45rem; vertical-align: top; text-align: left; }
 table.pws thead th { background: #eaeef2; position: sticky; top: 0; }
 table.pws th[scope=row] { position: sticky; left: 0; background: #fff; white-space: nowrap; }
