@@ -131,8 +131,9 @@ std::string htmlEscape(std::string_view text) {
 }
 
 bool isPagePath(std::string_view path) {
+  // Exact paths only: nothing under them (a dot segment) can reach another route unchecked.
   return path == "/" || path == "/masuk" || path == "/keluar" || path == "/pws" || path == "/pws.csv" ||
-         path.starts_with("/aset/");
+         path == "/aset/gaya.css" || path == "/aset/pws.js" || path == "/aset/chart.min.js";
 }
 
 PeoplePages::PeoplePages(Gateway& gateway)
