@@ -3,7 +3,7 @@
 // like a browser. Login, wrong password, disabled account, logout, idle and
 // absolute expiry, CSRF refusals, throttling per account and per address,
 // the audit trail, no password or session id in the log, and a session
-// cookie that never authorizes the FHIR API.
+// cookie that never authorizes the FHIR API; the sweeping lists page.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -276,6 +276,73 @@ TEST(PeoplePagesTest, RefusesFormsWithoutTheirTokenAndThrottlesFailedLogins) {
   EXPECT_EQ(other.login("someone-else", "whatever-it-is")->status, 429);
   auto events = auditOf(gateway, "agent=user:pkm-budi");
   EXPECT_EQ(countWith(events, "HTTP 429", "too many failed logins"), 1u);
+}
+
+// One ePuskesmas antenatal visit of a woman (diagnosis Z34.1).
+std::string ancVisit(const std::string& id, const std::string& when, const std::string& nik, const std::string& name,
+                     const std::string& desa) {
+  return R"({"id_kunjungan":")" + id + R"(","waktu":")" + when + R"(","poli":"KIA","pasien":{"nik":")" + nik +
+         R"(","nama":")" + name + R"(","jk":"P","tgl_lahir":"1995-01-10","alamat":{"jalan":"Jl. Melati","kode_desa":")" +
+         desa + R"("}},"pemeriksaan":{},"diagnosa":[{"icd10":"Z34.1","jenis":"primer"}],"resep":[],)" +
+         R"("tenaga_medis":{"nik":"6203014107880003","nama":"Bd. Sri","profesi":"bidan"}})";
+}
+
+void ingest(const testing::GatewayProcess& gateway, const std::string& token, const std::string& adapter,
+            const std::string& body) {
+  auto res = gateway.client(token)->Post(("/ingest/" + adapter).c_str(), body, "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 201) << res->body;
+}
+
+TEST(PeoplePagesTest, SweepingListsNameThePeopleBehindEachGapOfTheirOwnPuskesmasOnly) {
+  testing::GatewayOptions options = withPeople("");
+  options.plugins = {"epuskesmas-json", "posyandu-kader"};
+  testing::GatewayProcess gateway(options);
+  std::string selat = gateway.token("clinic", "pkm-selat");
+  std::string kahayan = gateway.token("clinic", "pkm-kahayan");
+  // SITI came in February and March: not on the list. RINA came in
+  // February only: she needs her next contact. LINA is another puskesmas'.
+  ingest(gateway, selat, "epuskesmas-json",
+         "[" + ancVisit("S-1", "2025-02-20T08:00:00+07:00", "6203015001950001", "SITI AMINAH", "6203011001") + "," +
+             ancVisit("S-2", "2025-03-10T08:00:00+07:00", "6203015001950001", "SITI AMINAH", "6203011001") + "," +
+             ancVisit("S-3", "2025-02-14T08:00:00+07:00", "6203014202900002", "RINA WATI", "6203011002") + "]");
+  ingest(gateway, kahayan, "epuskesmas-json",
+         ancVisit("K-1", "2025-02-11T08:00:00+07:00", "6203024404960007", "LINA MARLINA", "6203021001"));
+  // HARTO, two TB symptoms at the posyandu in March, no sputum test.
+  ingest(gateway, selat, "posyandu-kader",
+         R"({"posyandu":{"nama":"Posyandu Mawar","kode_desa":"6203011004","desa":"Randakari","dusun":"Kubang"},)"
+         R"("tanggal":"2025-03-08","kader":{"nama":"Ibu Sri","nik":"3672014403780001"},"peserta":[)"
+         R"({"nik":"6203010606600009","nama":"HARTO","jk":"L","tgl_lahir":"1960-06-06","sasaran":"lansia",)"
+         R"("keluhan_tbc":["batuk_2_minggu","demam"]}]})");
+  addUser(gateway, "pkm-budi", "puskesmas", "pkm-selat");
+  Browser browser(gateway);
+  ASSERT_EQ(browser.login("pkm-budi", kPassword)->status, 303);
+
+  auto page = browser.get("/daftar-sasaran?bulan=2025-03");
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->status, 200) << page->body;
+  auto section = [&](const std::string& list) {
+    size_t at = page->body.find("data-list=\"" + list + "\"");
+    if (at == std::string::npos) return std::string();
+    return page->body.substr(at, page->body.find("</section>", at) - at);
+  };
+  std::string anc = section("sasaran-anc-berikutnya");
+  EXPECT_NE(anc.find("RINA WATI"), std::string::npos) << anc;
+  EXPECT_NE(anc.find("6203011002"), std::string::npos) << anc;
+  EXPECT_EQ(anc.find("SITI"), std::string::npos) << anc;
+  std::string tb = section("sasaran-tbc-lab");
+  EXPECT_NE(tb.find("HARTO"), std::string::npos) << tb;
+  EXPECT_NE(section("sasaran-imunisasi-berikutnya").find("Tidak ada"), std::string::npos);
+  EXPECT_EQ(page->body.find("LINA"), std::string::npos) << "another puskesmas' patient";
+  EXPECT_EQ(browser.get("/daftar-sasaran?bulan=2025-03&puskesmas=pkm-kahayan")->status, 403);
+  // The PWS page links to it.
+  EXPECT_NE(browser.get("/pws?bulan=2025-03")->body.find("/daftar-sasaran?puskesmas=pkm-selat&amp;bulan=2025-03"),
+            std::string::npos);
+  // Names were shown: the view is audited with the patients on it.
+  auto events = auditOf(gateway, "agent=user:pkm-budi");
+  EXPECT_EQ(countWith(events, "sweeping lists 2025-03", "Patient/"), 1u);
+  EXPECT_EQ(countWith(events, "sweeping lists 2025-03", "HTTP 403"), 1u);
+  EXPECT_EQ(gateway.log().find("RINA"), std::string::npos) << "names never reach the log";
 }
 
 TEST(PeoplePagesTest, ASessionCookieNeverAuthorizesTheFhirApi) {

@@ -132,7 +132,7 @@ std::string htmlEscape(std::string_view text) {
 
 bool isPagePath(std::string_view path) {
   // Exact paths only: nothing under them (a dot segment) can reach another route unchecked.
-  return path == "/" || path == "/masuk" || path == "/keluar" || path == "/pws" || path == "/pws.csv" ||
+  return path == "/" || path == "/masuk" || path == "/keluar" || path == "/pws" || path == "/pws.csv" || path == "/daftar-sasaran" ||
          path == "/aset/gaya.css" || path == "/aset/pws.js" || path == "/aset/chart.min.js";
 }
 

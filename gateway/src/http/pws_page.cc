@@ -403,7 +403,12 @@ class PwsPage {
             "\" required></div><button type=\"submit\">" + tr(lang, "Tampilkan", "Show") + "</button></form>";
     std::string query = "?puskesmas=" + percentEncode(chosen) + "&bulan=" + month.text();
     html += "<div class=\"actions\"><a href=\"/pws.csv" + htmlEscape(query) + "\" download>" +
-            tr(lang, "Unduh CSV", "Download CSV") + "</a><button type=\"button\" id=\"cetak\">" +
+            tr(lang, "Unduh CSV", "Download CSV") + "</a>" +
+            (chosen != "semua" && !chosen.empty()
+                 ? "<a href=\"/daftar-sasaran" + htmlEscape(query) + "\">" +
+                       tr(lang, "Daftar sasaran yang belum dilayani", "People still to be reached") + "</a>"
+                 : std::string()) +
+            "<button type=\"button\" id=\"cetak\">" +
             tr(lang, "Cetak", "Print") + "</button></div>";
     html += "<ul class=\"legend\"><li><span class=\"status status-baik\">baik</span> " +
             std::string(tr(lang, "sudah mencapai target dan naik", "at or above target and rising")) +
