@@ -1,6 +1,7 @@
 // The PWS routes of the FHIR API: GET /fhir/Measure, /fhir/Measure/{id},
 // /fhir/Measure/{id}/$evaluate-measure, /fhir/MeasureReport and
-// /fhir/MeasureReport/{id}[/_history/{v}]. Thin: report::PwsService does the
+// /fhir/MeasureReport/{id}[/_history/{v}]; and for operators POST and GET
+// /admin/sasaran (the targets CSV of `ilp-gateway sasaran import`). Thin: report::PwsService does the
 // work; these map its Status to the one error answer and fill the audit
 // entities. Registered before the generic /fhir/{type} routes.
 #pragma once
