@@ -276,6 +276,10 @@ TEST(PeoplePagesTest, RefusesFormsWithoutTheirTokenAndThrottlesFailedLogins) {
   EXPECT_EQ(other.login("someone-else", "whatever-it-is")->status, 429);
   auto events = auditOf(gateway, "agent=user:pkm-budi");
   EXPECT_EQ(countWith(events, "HTTP 429", "too many failed logins"), 1u);
+  // A name that is no account is recorded as user-unknown, never as typed.
+  auto unknown = auditOf(gateway, "agent=user-unknown");
+  EXPECT_EQ(countWith(unknown, "HTTP 429", "too many failed logins"), 1u);
+  for (const auto& e : unknown) EXPECT_EQ(e.find("someone-else"), std::string::npos) << e;
 }
 
 // One ePuskesmas antenatal visit of a woman (diagnosis Z34.1).

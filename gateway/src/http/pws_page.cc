@@ -130,19 +130,13 @@ const Stratum* findStratum(const MeasureResult& r, const std::string& desa) {
 // Desa rows of one puskesmas: every desa any indicator has, tanpa desa last.
 std::vector<std::string> desaRows(const std::vector<MeasureResult>& results) {
   std::set<std::string> codes;
-  bool none = false;
   for (const auto& r : results) {
     for (const auto& s : r.strata) {
-      if (s.desa == report::kNoVillage) {
-        none = true;
-      } else {
-        codes.insert(s.desa);
-      }
+      if (s.desa != report::kNoVillage) codes.insert(s.desa);
     }
   }
   std::vector<std::string> rows(codes.begin(), codes.end());
   rows.push_back(std::string(report::kNoVillage));  // always shown: 0 there is worth seeing too
-  (void)none;
   return rows;
 }
 

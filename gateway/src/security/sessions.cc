@@ -101,13 +101,6 @@ LoginAnswer SessionManager::login(std::string_view username, std::string_view pa
                      });
   std::string account_key = "user:" + std::string(well_formed ? username : "?");
   std::string address_key = "addr:" + remote_addr;
-  int wait = std::max(by_address_.wait(address_key), well_formed ? by_account_.wait(account_key) : 0);
-  if (wait > 0) {
-    answer.outcome = LoginOutcome::kThrottled;
-    answer.retry_after_s = wait;
-    auditFailure(well_formed ? account_key : "user-unknown", remote_addr, 429, "too many failed logins; refused unchecked");
-    return answer;
-  }
   std::optional<UserRecord> record;
   if (well_formed) {
     auto found = users_.findUser(username);
@@ -117,6 +110,15 @@ LoginAnswer SessionManager::login(std::string_view username, std::string_view pa
     }
     record = std::move(found.value());
   }
+  // The audit trail names only accounts that exist.
+  std::string agent = record ? account_key : "user-unknown";
+  int wait = std::max(by_address_.wait(address_key), well_formed ? by_account_.wait(account_key) : 0);
+  if (wait > 0) {
+    answer.outcome = LoginOutcome::kThrottled;
+    answer.retry_after_s = wait;
+    auditFailure(agent, remote_addr, 429, "too many failed logins; refused unchecked");
+    return answer;
+  }
   std::optional<Person> person = record ? personOf(*record) : std::nullopt;
   bool password_ok = record ? verifyPassword(password, record->password_hash) : (verifyPasswordDecoy(password), false);
   if (!record || !person || !password_ok || !record->disabled_at.empty()) {
@@ -124,7 +126,7 @@ LoginAnswer SessionManager::login(std::string_view username, std::string_view pa
     if (well_formed) by_account_.fail(account_key);
     std::string why = !record ? "unknown user" : !password_ok ? "wrong password"
                                               : !person ? "account has no known role" : "account disabled";
-    auditFailure(record ? person ? person->agent() : account_key : "user-unknown", remote_addr, 401, why);
+    auditFailure(agent, remote_addr, 401, why);
     answer.outcome = LoginOutcome::kRefused;
     return answer;
   }
