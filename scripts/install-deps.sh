@@ -11,9 +11,16 @@ packages=(
   # libraries (Debian 12 versions: cpp-httplib 0.11.4, RapidJSON 1.1.0, Boost 1.74, OpenSSL 3.0, SQLite 3.40,
   # libpq 15)
   libcpp-httplib-dev rapidjson-dev libboost-dev libssl-dev libsqlite3-dev libpq-dev
+  # Argon2id password hashing of people's logins (gateway/src/security/password.cc)
+  libargon2-dev
+  # Chart.js for the PWS page's trend charts, served by the gateway from
+  # /usr/share/javascript/chart.js (gateway/src/http/pws_page.cc)
+  libjs-chart.js
   # tests and tools; postgresql-15 is the server the PostgreSQL store tests
   # start privately (/usr/lib/postgresql/15/bin: initdb, postgres, psql)
   libgtest-dev openssl curl sqlite3 postgresql-15
+  # pages in a real headless browser (tests/pages, driven by puppeteer-core)
+  chromium
   # GET /metrics test: promtool check metrics (tests/http/metrics_test.cc)
   prometheus
   # the Debian package (scripts/package.sh: cpack runs dpkg-shlibdeps from dpkg-dev; its postinst needs
@@ -46,4 +53,9 @@ fi
 cd "$(dirname "$0")/.."
 if [[ ! -d tests/interop/node_modules ]] || [[ tests/interop/package-lock.json -nt tests/interop/node_modules ]]; then
   npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+fi
+# Test-only puppeteer-core for tests/pages (drives the chromium package above
+# through the gateway's pages), pinned by tests/pages/package-lock.json.
+if [[ ! -d tests/pages/node_modules ]] || [[ tests/pages/package-lock.json -nt tests/pages/node_modules ]]; then
+  npm ci --prefix tests/pages --no-audit --no-fund --loglevel=error
 fi

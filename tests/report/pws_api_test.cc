@@ -393,6 +393,47 @@ TEST_F(PwsApiTest, TargetsGiveCumulativeCoverageAndStatus) {
   EXPECT_NE(err.find("baris 3, kolom indikator"), std::string::npos) << err;
 }
 
+// The admin API takes the same CSV as `sasaran import` and gives it back.
+TEST_F(PwsApiTest, AdminApiImportsAndExportsTargets) {
+  std::string csv =
+      "tahun;kode_puskesmas;kode_desa;indikator;sasaran;target_persen\n"
+      "2024;pkm-b;6203011001;pws-k1;30;95\n"
+      "2024;pkm-b;6203011002;pws-k4;12,5;100\n";
+  std::string admin = gateway_->token("admin");
+  auto imported = gateway_->client(admin)->Post("/admin/sasaran", csv, "text/csv");
+  ASSERT_TRUE(imported);
+  ASSERT_EQ(imported->status, 200) << imported->body;
+  EXPECT_NE(imported->body.find(R"({"puskesmas":"pkm-b","tahun":2024,"baris":2,"versi":1,"berubah":true})"),
+            std::string::npos)
+      << imported->body;
+  auto exported = gateway_->client(admin)->Get("/admin/sasaran?puskesmas=pkm-b&tahun=2024");
+  ASSERT_TRUE(exported);
+  ASSERT_EQ(exported->status, 200);
+  EXPECT_EQ(exported->body,
+            "tahun;kode_puskesmas;kode_desa;indikator;sasaran;target_persen\n"
+            "2024;pkm-b;6203011001;pws-k1;30;95\n"
+            "2024;pkm-b;6203011002;pws-k4;12.5;100\n");
+  // The same again: no new version.
+  auto again = gateway_->client(admin)->Post("/admin/sasaran", exported->body, "text/csv");
+  ASSERT_TRUE(again);
+  EXPECT_NE(again->body.find(R"("versi":1,"berubah":false)"), std::string::npos) << again->body;
+  // A bad row: 422, an OperationOutcome naming row and column, nothing stored.
+  auto bad = gateway_->client(admin)->Post("/admin/sasaran",
+                                            "tahun;kode_puskesmas;kode_desa;indikator;sasaran\n"
+                                            "2024;pkm-b;6203011001;pws-k1;banyak\n",
+                                            "text/csv");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 422);
+  EXPECT_NE(bad->body.find("row 2, column sasaran"), std::string::npos) << bad->body;
+  EXPECT_EQ(gateway_->client(admin)->Get("/admin/sasaran?puskesmas=pkm-b&tahun=2024")->body, exported->body);
+  // Only operators: a clinic's token lacks the admin scope.
+  auto clinic = gateway_->client(*clinic_b_)->Get("/admin/sasaran?puskesmas=pkm-b&tahun=2024");
+  ASSERT_TRUE(clinic);
+  EXPECT_EQ(clinic->status, 403);
+  auto missing = gateway_->client(admin)->Get("/admin/sasaran?puskesmas=pkm-b");
+  EXPECT_EQ(missing->status, 400);
+}
+
 // Late data: a visit of 25 March posted after the March report was stored.
 // By hand: K1 desa A becomes 2 (SITI and MAYA); N/D does not change.
 TEST_F(PwsApiTest, LateDataGivesTheStoredMonthANewVersion) {

@@ -6,6 +6,8 @@
 #include "base/crypto.h"
 #include "fhir/resource_text.h"
 #include "http/auth.h"
+#include "security/password.h"
+#include "security/sessions.h"
 #include "store/sqlite_store.h"
 #include "test_support.h"
 
@@ -48,6 +50,74 @@ TEST(AccessTest, EveryRouteFamilyNeedsItsScope) {
   EXPECT_EQ(requiredAccess("GET", "/fhir/AuditEvent/3"), Access::kAdmin);
   EXPECT_EQ(requiredAccess("GET", "/admin/plugins"), Access::kAdmin);
   EXPECT_EQ(requiredAccess("GET", "/anything/else"), Access::kAuthenticated);
+  // Pages check their session cookie themselves; nothing else is a page.
+  EXPECT_EQ(requiredAccess("GET", "/masuk"), Access::kPage);
+  EXPECT_EQ(requiredAccess("POST", "/keluar"), Access::kPage);
+  EXPECT_EQ(requiredAccess("GET", "/pws"), Access::kPage);
+  EXPECT_EQ(requiredAccess("GET", "/aset/chart.min.js"), Access::kPage);
+  EXPECT_EQ(requiredAccess("GET", "/pws/../fhir/Patient"), Access::kAuthenticated);
+  EXPECT_EQ(requiredAccess("GET", "/aset/../fhir/Patient"), Access::kAuthenticated);
+  EXPECT_EQ(requiredAccess("POST", "/fhir/pws"), Access::kWrite);
+}
+
+TEST(PasswordTest, Argon2idHashesVerifyOnlyTheirPassword) {
+  auto hashed = hashPassword("kata-sandi-rahasia");
+  ASSERT_TRUE(hashed.isOk()) << hashed.status().message();
+  EXPECT_EQ(hashed.value().rfind("$argon2id$v=19$m=19456,t=2,p=1$", 0), 0u) << hashed.value();
+  EXPECT_TRUE(verifyPassword("kata-sandi-rahasia", hashed.value()));
+  EXPECT_FALSE(verifyPassword("kata-sandi-rahasiA", hashed.value()));
+  EXPECT_NE(hashPassword("kata-sandi-rahasia").value(), hashed.value()) << "a fresh salt each time";
+  EXPECT_FALSE(verifyPassword("x", "pbkdf2-sha256$1$a$b"));
+  EXPECT_FALSE(verifyPassword("x", "$argon2id$garbage"));
+  EXPECT_FALSE(checkNewPassword("pendek").isOk());
+  EXPECT_FALSE(checkNewPassword("1234567890123").isOk());
+  EXPECT_TRUE(checkNewPassword("sepuluh-huruf").isOk());
+}
+
+TEST(LoginThrottleTest, RefusesAfterTheLimitWithinTheWindowPerKey) {
+  LoginThrottle throttle(2, 60);
+  EXPECT_EQ(throttle.wait("user:a"), 0);
+  throttle.fail("user:a");
+  throttle.fail("user:a");
+  int wait = throttle.wait("user:a");
+  EXPECT_GE(wait, 59);
+  EXPECT_LE(wait, 60);
+  EXPECT_EQ(throttle.wait("user:b"), 0) << "per key";
+  throttle.clear("user:a");
+  EXPECT_EQ(throttle.wait("user:a"), 0);
+}
+
+TEST(PersonTest, SeesOnlyItsOrganizationsAndReadsWithoutWriting) {
+  UserRecord record{"pkm-budi", "puskesmas", "pkm-a", "", "", "", ""};
+  auto person = personOf(record);
+  ASSERT_TRUE(person.has_value());
+  EXPECT_TRUE(person->mayRead("pkm-a"));
+  EXPECT_FALSE(person->mayRead("pkm-b"));
+  RequestContext reader = person->readerFor("pkm-a", "127.0.0.1");
+  EXPECT_TRUE(reader.canRead("pkm-a"));
+  EXPECT_FALSE(reader.canRead("pkm-b"));
+  EXPECT_FALSE(reader.writeOrganization().has_value());
+  EXPECT_EQ(reader.client_id, "user:pkm-budi");
+  auto district = personOf(UserRecord{"ana", "district", "pkm-a,pkm-c", "", "", "", ""});
+  ASSERT_TRUE(district.has_value());
+  EXPECT_TRUE(district->mayRead("pkm-c"));
+  EXPECT_FALSE(district->mayRead("pkm-b"));
+  EXPECT_TRUE(personOf(UserRecord{"ana", "district", "", "", "", "", ""})->mayRead("pkm-b"));
+  EXPECT_FALSE(personOf(UserRecord{"x", "puskesmas", "", "", "", "", ""}).has_value()) << "a puskesmas user needs one";
+  EXPECT_FALSE(personOf(UserRecord{"x", "superuser", "", "", "", "", ""}).has_value());
+}
+
+TEST(SessionTokenTest, CsrfTokenIsTiedToItsSessionAndRevealsNothingOfIt) {
+  std::string a = SessionManager::csrfToken("session-a");
+  EXPECT_EQ(a, SessionManager::csrfToken("session-a"));
+  EXPECT_NE(a, SessionManager::csrfToken("session-b"));
+  EXPECT_EQ(a.find("session-a"), std::string::npos);
+  ActiveSession session;
+  session.csrf_token = a;
+  EXPECT_TRUE(SessionManager::csrfMatches(session, a));
+  EXPECT_FALSE(SessionManager::csrfMatches(session, ""));
+  EXPECT_FALSE(SessionManager::csrfMatches(session, SessionManager::csrfToken("session-b")));
+  EXPECT_EQ(SessionManager::idHash("session-a").size(), 64u);
 }
 
 TEST(RateLimiterTest, BurstThenRetryAfter) {

@@ -241,6 +241,22 @@ const std::vector<KeySpec>& keys() {
        "PEM CA bundle trusted when fetching the JWKS URL of a private_key_jwt client (`client add --jwks-url`). "
        "Empty: the system trust store.",
        set(&Config::jwks_ca_file)},
+      // ---- people's logins to the pages; see docs/pws.md ----
+      {"people.session_idle_s", KeyType::kInteger, "1800",
+       "A login session unused this many seconds ends (1..86400); the person logs in again.",
+       set(&Config::session_idle_s)},
+      {"people.session_max_s", KeyType::kInteger, "43200",
+       "Any login session ends this many seconds after the login, used or not (1..604800).",
+       set(&Config::session_max_s)},
+      {"people.login_failures_account", KeyType::kInteger, "5",
+       "Failed logins of one user name within `people.login_window_s` after which further attempts are refused "
+       "(429) without checking the password.",
+       set(&Config::login_failures_account)},
+      {"people.login_failures_address", KeyType::kInteger, "20",
+       "Failed logins from one client address within `people.login_window_s` after which its attempts are refused.",
+       set(&Config::login_failures_address)},
+      {"people.login_window_s", KeyType::kInteger, "900", "The window of the failed-login limits, in seconds.",
+       set(&Config::login_window_s)},
       {"limits.rate_per_s", KeyType::kInteger, "50",
        "Requests per second each client may make on average (token bucket); beyond it 429 with Retry-After.",
        set(&Config::rate_per_s)},
@@ -426,6 +442,16 @@ StatusOr<Config> parseConfig(std::string_view text) {
   }
   if (config.token_ttl_s < 60 || config.token_ttl_s > 86400) {
     return Status(StatusCode::kInvalidArgument, "config key auth.token_ttl_s: must be 60..86400");
+  }
+  if (config.session_idle_s < 1 || config.session_idle_s > 86400 || config.session_max_s < 1 ||
+      config.session_max_s > 604800) {
+    return Status(StatusCode::kInvalidArgument,
+                  "config keys people.session_idle_s and people.session_max_s: must be 1..86400 and 1..604800");
+  }
+  if (config.login_failures_account < 1 || config.login_failures_address < 1 || config.login_window_s < 1) {
+    return Status(StatusCode::kInvalidArgument,
+                  "config keys people.login_failures_account, people.login_failures_address, people.login_window_s: "
+                  "must be >= 1");
   }
   if (config.rate_per_s < 1 || config.rate_burst < 1) {
     return Status(StatusCode::kInvalidArgument, "config keys limits.rate_per_s and limits.rate_burst: must be >= 1");

@@ -93,6 +93,12 @@ struct Config {
   std::string jwks_ca_file;     // trust for clients' JWKS URLs; empty = system trust store
   int rate_per_s = 50;          // per-client token bucket refill
   int rate_burst = 200;         // per-client bucket size
+  // ---- people's logins to the pages (security/sessions.h) ----
+  int session_idle_s = 1800;
+  int session_max_s = 43200;
+  int login_failures_account = 5;
+  int login_failures_address = 20;
+  int login_window_s = 900;
   int batch_max_records = 5000;  // native records per post
   int search_count_max = 1000;   // largest _count of a search or history page
 

@@ -70,6 +70,16 @@ commands:
   client list                 registered clients (never secrets)
   client revoke ID            revoke a client; its tokens stop working at once
   client rotate ID            new secret for a client; prints it once
+  user add NAME --role ROLE [--org ORG[,ORG...]] [--password-file FILE|-]
+                              a person who logs in to the pages (ROLE:
+                              district: every organization or the --org list;
+                              puskesmas: exactly one --org; admin); the
+                              password is read from FILE, stdin (-) or asked
+                              on the terminal, never from the command line
+  user list                   users, their roles and organizations (never passwords)
+  user disable NAME           the user can no longer log in; open sessions end
+  user passwd NAME [--password-file FILE|-]
+                              new password; open sessions end
   key rotate                  new token signing key; old keys verify until
                               their tokens expire
   audit verify                recompute the audit hash chain; exit 1 and name
@@ -235,6 +245,8 @@ StatusOr<Args> parseArgs(int argc, char** argv, int& exit_code) {
         args.jwks_file = value();
       } else if (arg == "--jwks-url") {
         args.jwks_url = value();
+      } else if (arg == "--password-file") {
+        args.password_file = value();
       } else if (arg == "--from") {
         args.from = value();
       } else if (arg == "--to") {

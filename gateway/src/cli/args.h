@@ -39,6 +39,8 @@ struct Args {
   bool local_only = false;
   std::string jwks_file;  // private_key_jwt: the client's public JWKS ...
   std::string jwks_url;   // ... or the https:// URL that serves it
+  // user add / passwd: where the password comes from ("-" = stdin); empty: asked on the terminal
+  std::string password_file;
   // store copy
   std::string from;  // sqlite:DIR
   std::string to;    // postgresql:URL

@@ -21,6 +21,7 @@ int storeCommand(const Args& args);
 int quarantineCommand(const Args& args);
 int outboxCommand(const Args& args);
 int clientCommand(const Args& args);
+int userCommand(const Args& args);
 int keyCommand(const Args& args);
 int auditCommand(const Args& args);
 int sasaranCommand(const Args& args);

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   if (args.command == "store") return storeCommand(args);
   if (args.command == "adapter") return adapterCommand(args);
   if (args.command == "client") return clientCommand(args);
+  if (args.command == "user") return userCommand(args);
   if (args.command == "key") return keyCommand(args);
   if (args.command == "audit") return auditCommand(args);
   if (args.command == "sasaran") return sasaranCommand(args);

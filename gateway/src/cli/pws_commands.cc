@@ -7,10 +7,8 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "fhir/resource_text.h"
 #include "report/measure.h"
 #include "report/targets.h"
-#include "security/audit.h"
 #include "store/store.h"
 
 namespace ilpgw::cli {
@@ -36,27 +34,7 @@ int sasaranCommand(const Args& args) {
   }
   auto store = openStore(config.value(), commandStore());
   if (!store.isOk()) return fail(store.status().message());
-  WriteBatch batch;
-  std::vector<std::string> entities;
-  for (const auto& text_resource : report::sasaranResources(file.rows)) {
-    rapidjson::Document doc;
-    if (json::parse(text_resource, doc)) return fail("internal error: sasaran resource is not JSON");
-    ResourceWrite write = prepareResource(doc);
-    std::string_view subject = json::string(doc["subject"], "reference");
-    write.organization = std::string(subject.substr(subject.find('/') + 1));
-    write.source_locator = path;
-    entities.push_back("Basic/" + write.id);
-    batch.resources.push_back(std::move(write));
-  }
-  AuditInfo audit;
-  audit.kind = AuditKind::kAdmin;
-  audit.subtype = "sasaran-import";
-  audit.action = 'U';
-  audit.agent = cliActor();
-  audit.entities = entities;
-  audit.description = "sasaran PWS dimuat: " + std::to_string(file.rows.size()) + " baris";
-  batch.audit.push_back(makeAuditEvent(audit));
-  auto committed = store.value()->commit(std::move(batch));
+  auto committed = report::importSasaran(*store.value(), file.rows, cliActor(), path);
   if (!committed.isOk()) return fail(committed.status().message());
   std::map<std::pair<std::string, int>, size_t> per_table;
   for (const auto& row : file.rows) ++per_table[{row.organization, row.year}];

@@ -18,6 +18,7 @@
 #include "http/errors.h"
 #include "http/guarded_connection.h"
 #include "http/request_log.h"
+#include "http/people_pages.h"
 #include "base/time_util.h"
 
 namespace ilpgw {
@@ -122,6 +123,7 @@ Access requiredAccess(std::string_view method, std::string_view path) {
     return Access::kOpen;  // SMART discovery: read before a client holds any token
   }
   if (path == "/oauth2/token") return Access::kTokenEndpoint;
+  if (isPagePath(path)) return Access::kPage;
   if (path == "/admin" || startsWith(path, "/admin/")) return Access::kAdmin;
   if (path == "/fhir/AuditEvent" || startsWith(path, "/fhir/AuditEvent/")) return Access::kAdmin;
   if (startsWith(path, "/ingest/")) return Access::kWrite;
@@ -233,6 +235,10 @@ httplib::Server::HandlerResponse Security::authorize(const httplib::Request& req
     return HR::Unhandled;
   }
   if (access == Access::kTokenEndpoint) return HR::Unhandled;  // the handler authenticates the client
+  if (access == Access::kPage) {
+    t_slot.skip_audit = true;  // the page audits the login, logout or report view itself
+    return HR::Unhandled;
+  }
   if (!config.auth_enabled) {
     std::string remote_addr = std::move(ctx.remote_addr);
     std::string request_id = std::move(ctx.request_id);

@@ -23,7 +23,9 @@ namespace ilpgw {
 
 // What a route needs; decided from method and path alone, before routing,
 // so a route added later is covered without being listed anywhere.
-enum class Access { kOpen, kTokenEndpoint, kAuthenticated, kRead, kWrite, kAdmin };
+// kPage: pages for people (http/people_pages.h), which check the session
+// cookie themselves; a cookie never counts anywhere else.
+enum class Access { kOpen, kTokenEndpoint, kPage, kAuthenticated, kRead, kWrite, kAdmin };
 Access requiredAccess(std::string_view method, std::string_view path);
 
 // Per-key token bucket.

@@ -1,6 +1,7 @@
 #include "http/pws_routes.h"
 
 #include <chrono>
+#include <map>
 
 #include "base/time_util.h"
 #include "fhir/outcome.h"
@@ -8,6 +9,7 @@
 #include "http/errors.h"
 #include "http/fhir_api.h"
 #include "report/pws_service.h"
+#include "report/targets.h"
 
 namespace ilpgw {
 namespace {
@@ -63,7 +65,7 @@ void sendStoredReport(httplib::Response& res, const StoredResource& r) {
 
 }  // namespace
 
-void registerPwsRoutes(httplib::Server& server, Gateway& gateway,
+std::shared_ptr<report::PwsService> registerPwsRoutes(httplib::Server& server, Gateway& gateway,
                        std::shared_ptr<const report::MeasureLibrary> library, bool tls) {
   auto pws = std::make_shared<report::PwsService>(gateway.store(), std::move(library));
   pws->startRefresher(kRefreshInterval);
@@ -139,6 +141,66 @@ void registerPwsRoutes(httplib::Server& server, Gateway& gateway,
              });
   server.Get("/fhir/MeasureReport/" + id,
              [read](const httplib::Request& req, httplib::Response& res) { read(req, res, std::nullopt); });
+  // Targets (sasaran) for operators (admin scope: /admin/*): the CSV of
+  // `ilp-gateway sasaran import`, in and out.
+  server.Post("/admin/sasaran", [pws, &gateway](const httplib::Request& req, httplib::Response& res) {
+    RequestContext& caller = currentRequest();
+    report::SasaranFile file = report::parseSasaranCsv(req.body, pws->library());
+    if (!file.problems.empty()) {
+      std::vector<sdk::Issue> issues;
+      for (const auto& p : file.problems) {
+        sdk::Issue issue;
+        issue.code = "invalid";
+        issue.location = "row " + std::to_string(p.line) + (p.column.empty() ? "" : ", column " + p.column);
+        issue.diagnostics = report::describe(p) + "; nothing was imported";
+        issues.push_back(std::move(issue));
+      }
+      res.status = 422;
+      res.set_content(outcomeJson(issues), kFhirJson);
+      return;
+    }
+    auto committed = report::importSasaran(gateway.store(), file.rows, caller.client_id, "POST /admin/sasaran");
+    if (!committed.isOk()) {
+      sendStatus(res, committed.status());
+      return;
+    }
+    caller.audited = true;  // the import's AuditEvent is in its commit
+    std::map<std::pair<std::string, int>, size_t> per_table;
+    for (const auto& row : file.rows) ++per_table[{row.organization, row.year}];
+    rapidjson::Document doc(rapidjson::kObjectType);
+    auto& a = doc.GetAllocator();
+    Value tables(rapidjson::kArrayType);
+    size_t i = 0;
+    for (const auto& [key, rows] : per_table) {
+      const auto& written = committed->resources[i++];
+      Value t(rapidjson::kObjectType);
+      t.AddMember("puskesmas", json::str(key.first, a), a);
+      t.AddMember("tahun", key.second, a);
+      t.AddMember("baris", static_cast<std::uint64_t>(rows), a);
+      t.AddMember("versi", static_cast<std::int64_t>(written.version), a);
+      t.AddMember("berubah", written.outcome != WriteOutcome::kUnchanged, a);
+      tables.PushBack(t, a);
+    }
+    doc.AddMember("sasaran", tables, a);
+    res.set_content(json::write(doc), "application/json");
+  });
+  server.Get("/admin/sasaran", [&gateway](const httplib::Request& req, httplib::Response& res) {
+    std::string org = req.get_param_value("puskesmas");
+    std::string year = req.get_param_value("tahun");
+    if (org.empty() || year.size() != 4 || year.find_first_not_of("0123456789") != std::string::npos) {
+      sendStatus(res, {StatusCode::kInvalidArgument, "puskesmas and tahun (YYYY) are required"},
+                 org.empty() ? "puskesmas" : "tahun");
+      return;
+    }
+    auto csv = report::sasaranCsv(gateway.store(), org, std::stoi(year));
+    if (!csv.isOk()) {
+      sendStatus(res, csv.status());
+      return;
+    }
+    currentRequest().audit_entities = {"Basic/" + report::sasaranResourceId(org, std::stoi(year))};
+    res.set_content(csv.value(), "text/csv; charset=utf-8");
+  });
+  return pws;
 }
 
 void addPwsCapability(Value& resources, rapidjson::Document::AllocatorType& a) {

@@ -12,6 +12,9 @@
 #include "http/connection_guard.h"
 #include "http/guarded_connection.h"
 #include "http/metrics_routes.h"
+#include "http/people_pages.h"
+#include "http/pws_page.h"
+#include "http/sweeping_page.h"
 #include "http/pws_routes.h"
 #include "http/request_log.h"
 #include "report/measure.h"
@@ -163,6 +166,15 @@ void tune(httplib::Server& server, ConnectionGuard& guard, const Config& c) {
   });
 }
 
+// Login pages and the PWS page; they live as long as the server's handlers.
+void registerPeoplePages(httplib::Server& server, Gateway& gateway, std::shared_ptr<report::PwsService> pws,
+                         std::shared_ptr<const report::MeasureLibrary> sweeping) {
+  auto pages = std::make_shared<PeoplePages>(gateway);
+  pages->install(server);  // its handlers use `pages`, which the PWS pages' handlers keep alive
+  registerPwsPage(server, pages, pws);
+  registerSweepingPage(server, pages, std::move(pws), std::move(sweeping));
+}
+
 }  // namespace
 
 Status checkDeploymentSafety(const Config& config) {
@@ -189,6 +201,9 @@ StatusOr<std::unique_ptr<HttpServer>> makeServer(Gateway& gateway) {
   // PWS indicators: a malformed Measure file stops start-up, naming file and field.
   auto library = report::MeasureLibrary::load(c.mappings_dir + "/measures");
   if (!library.isOk()) return library.status();
+  // Sweeping lists (daftar sasaran) for the pages, in the same language.
+  auto sweeping = report::MeasureLibrary::load(c.mappings_dir + "/sweeping");
+  if (!sweeping.isOk()) return sweeping.status();
   auto security = Security::create(gateway);
   if (!security.isOk()) return security.status();
   if (c.plain_http) {
@@ -196,7 +211,8 @@ StatusOr<std::unique_ptr<HttpServer>> makeServer(Gateway& gateway) {
     tune(server->raw(), server->raw().guard(), c);
     security.value()->install(server->raw());  // before the routes: one enforcement point for all
     server->adopt(std::move(security.value()));
-    registerPwsRoutes(server->raw(), gateway, library.value(), false);  // before the generic /fhir routes
+    auto pws = registerPwsRoutes(server->raw(), gateway, library.value(), false);  // before the generic /fhir routes
+    registerPeoplePages(server->raw(), gateway, pws, sweeping.value());
     registerRoutes(server->raw(), gateway, false);
     return std::unique_ptr<HttpServer>(std::move(server));
   }
@@ -222,7 +238,8 @@ StatusOr<std::unique_ptr<HttpServer>> makeServer(Gateway& gateway) {
   tune(server->raw(), server->raw().guard(), c);
   security.value()->install(server->raw());  // before the routes: one enforcement point for all
   server->adopt(std::move(security.value()));
-  registerPwsRoutes(server->raw(), gateway, library.value(), true);  // before the generic /fhir routes
+  auto pws = registerPwsRoutes(server->raw(), gateway, library.value(), true);  // before the generic /fhir routes
+  registerPeoplePages(server->raw(), gateway, pws, sweeping.value());
   registerRoutes(server->raw(), gateway, true);
   return std::unique_ptr<HttpServer>(std::move(server));
 }

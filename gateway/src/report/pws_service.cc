@@ -1,6 +1,7 @@
 #include "report/pws_service.h"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -185,6 +186,45 @@ StatusOr<EvaluateAnswer> PwsService::evaluate(const RequestContext& caller, std:
     for (const auto& p : result.total.initial_population_patients) answer.audit_entities.push_back("Patient/" + p);
   }
   return answer;
+}
+
+StatusOr<std::vector<MeasureResult>> PwsService::month(const RequestContext& caller, const std::string& organization,
+                                                       int year, int month) {
+  if (!caller.canRead(organization)) {
+    return Status{StatusCode::kPermissionDenied, "this caller may not read organization " + organization};
+  }
+  if (year < 1900 || year > 9999 || month < 1 || month > 12) return invalid("the month must be YYYY-MM");
+  std::vector<const MeasureDefinition*> measures;
+  for (const auto& [id, m] : library_->measures()) measures.push_back(&m);
+  return run(measures, organization, monthPeriod(year, month), false);
+}
+
+StatusOr<std::vector<SweepList>> PwsService::sweepingLists(const RequestContext& caller, const MeasureLibrary& lists,
+                                                          const std::string& organization, int year, int month) {
+  if (!caller.canRead(organization)) {
+    return Status{StatusCode::kPermissionDenied, "this caller may not read organization " + organization};
+  }
+  if (year < 1900 || year > 9999 || month < 1 || month > 12) return invalid("the month must be YYYY-MM");
+  std::vector<const MeasureDefinition*> measures;
+  for (const auto& [id, m] : lists.measures()) measures.push_back(&m);
+  if (measures.empty()) return std::vector<SweepList>();
+  EvaluationOptions options;
+  options.subjects = true;
+  auto results = evaluator_.evaluate(measures, organization, monthPeriod(year, month), options);
+  if (!results.isOk()) return results.status();
+  std::vector<SweepList> out;
+  for (const auto& r : results.value()) {
+    SweepList list;
+    list.measure = r.measure;
+    for (const auto& s : r.strata) {
+      std::vector<std::string> gap;
+      std::set_difference(s.denominator_patients.begin(), s.denominator_patients.end(), s.numerator_patients.begin(),
+                          s.numerator_patients.end(), std::back_inserter(gap));
+      for (auto& id : gap) list.patients.push_back({std::move(id), s.desa});
+    }
+    out.push_back(std::move(list));
+  }
+  return out;
 }
 
 StatusOr<std::vector<StoredResource>> PwsService::searchReports(const RequestContext& caller, const Params& params) {

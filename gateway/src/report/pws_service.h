@@ -33,6 +33,18 @@ struct EvaluateAnswer {
   std::vector<std::string> audit_entities;
 };
 
+// One sweeping list (daftar sasaran): the patients of one organization and
+// month in a list Measure's denominator but not its numerator (the people a
+// kader should visit), with the desa each is counted in.
+struct SweepEntry {
+  std::string patient_id;
+  std::string desa;  // the desa code, or kNoVillage
+};
+struct SweepList {
+  const MeasureDefinition* measure = nullptr;
+  std::vector<SweepEntry> patients;  // by desa, then patient id
+};
+
 class PwsService {
  public:
   PwsService(ResourceStore& store, std::shared_ptr<const MeasureLibrary> library);
@@ -47,6 +59,18 @@ class PwsService {
   // default), reportType=summary|subject-list (default summary). A summary
   // of one calendar month is also stored as that month's MeasureReport.
   StatusOr<EvaluateAnswer> evaluate(const RequestContext& caller, std::string_view measure_id, const Params& params);
+
+  // Every Measure of the library for one organization and calendar month,
+  // with its targets: what the PWS page shows, from the same evaluation as
+  // $evaluate-measure. kPermissionDenied when the caller may not read the
+  // organization.
+  StatusOr<std::vector<MeasureResult>> month(const RequestContext& caller, const std::string& organization, int year,
+                                             int month);
+
+  // The sweeping lists of `lists` (mappings/sweeping/) for one organization
+  // and month: the same evaluator, keeping the patients behind each count.
+  StatusOr<std::vector<SweepList>> sweepingLists(const RequestContext& caller, const MeasureLibrary& lists,
+                                                 const std::string& organization, int year, int month);
 
   // The stored monthly MeasureReports the caller may read, filtered by
   // measure (id or canonical URL), period (a date inside the report's

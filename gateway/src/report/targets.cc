@@ -1,12 +1,15 @@
 #include "report/targets.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <charconv>
 #include <set>
 #include <tuple>
 
 #include "base/crypto.h"
 #include "base/json.h"
+#include "fhir/resource_text.h"
+#include "security/audit.h"
 
 namespace ilpgw::report {
 namespace {
@@ -238,6 +241,49 @@ StatusOr<std::map<std::string, TargetTable, std::less<>>> loadTargets(ResourceSt
       }
     }
     if (!measure.empty() && !desa.empty()) out[measure][desa] = target;
+  }
+  return out;
+}
+
+StatusOr<CommitResult> importSasaran(BatchWriter& writer, const std::vector<SasaranRow>& rows,
+                                     const std::string& actor, const std::string& source) {
+  WriteBatch batch;
+  std::vector<std::string> entities;
+  for (const auto& text_resource : sasaranResources(rows)) {
+    rapidjson::Document doc;
+    if (json::parse(text_resource, doc)) return Status(StatusCode::kInternal, "sasaran resource is not JSON");
+    ResourceWrite write = prepareResource(doc);
+    std::string_view subject = json::string(doc["subject"], "reference");
+    write.organization = std::string(subject.substr(subject.find('/') + 1));
+    write.source_locator = source;
+    entities.push_back("Basic/" + write.id);
+    batch.resources.push_back(std::move(write));
+  }
+  AuditInfo audit;
+  audit.kind = AuditKind::kAdmin;
+  audit.subtype = "sasaran-import";
+  audit.action = 'U';
+  audit.agent = actor;
+  audit.entities = entities;
+  audit.description = "sasaran PWS dimuat: " + std::to_string(rows.size()) + " baris";
+  batch.audit.push_back(makeAuditEvent(audit));
+  return writer.commit(std::move(batch));
+}
+
+StatusOr<std::string> sasaranCsv(ResourceStore& store, std::string_view organization, int year) {
+  auto targets = loadTargets(store, organization, year);
+  if (!targets.isOk()) return targets.status();
+  std::string out = "tahun;kode_puskesmas;kode_desa;indikator;sasaran;target_persen\n";
+  auto number = [](double value) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.10g", value);
+    return std::string(buf);
+  };
+  for (const auto& [measure, table] : targets.value()) {
+    for (const auto& [desa, target] : table) {
+      out += std::to_string(year) + ";" + std::string(organization) + ";" + desa + ";" + measure + ";" +
+             number(target.population) + ";" + number(target.percent) + "\n";
+    }
   }
   return out;
 }

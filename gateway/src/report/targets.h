@@ -51,6 +51,17 @@ std::string describe(const SasaranProblem& problem);  // "baris 3, kolom sasaran
 std::vector<std::string> sasaranResources(const std::vector<SasaranRow>& rows);
 std::string sasaranResourceId(std::string_view organization, int year);
 
+// Stores parsed rows (a file without problems): one version per puskesmas
+// and year, and an AuditEvent by `actor` in the same commit. `source` names
+// where the rows came from (the file, or the admin API). The result lists
+// the written tables in (puskesmas, year) order.
+StatusOr<CommitResult> importSasaran(BatchWriter& writer, const std::vector<SasaranRow>& rows,
+                                     const std::string& actor, const std::string& source);
+
+// The CSV of one puskesmas and year in the import format (a file that
+// imports back to the same targets); only the header when none were imported.
+StatusOr<std::string> sasaranCsv(ResourceStore& store, std::string_view organization, int year);
+
 // The targets of one puskesmas and year, by measure id and desa (empty when
 // none were imported).
 StatusOr<std::map<std::string, TargetTable, std::less<>>> loadTargets(ResourceStore& store,

@@ -39,7 +39,11 @@ AuditWrite makeAuditEvent(const AuditInfo& info) {
       break;
     case AuditKind::kAuthentication:
       doc.AddMember("type", coding(kDcm, "110114", "User Authentication", a), a);
-      subtypes.PushBack(coding(kDcm, "110122", "Login", a), a);
+      if (info.subtype == "logout") {
+        subtypes.PushBack(coding(kDcm, "110123", "Logout", a), a);
+      } else {
+        subtypes.PushBack(coding(kDcm, "110122", "Login", a), a);
+      }
       break;
     case AuditKind::kAdmin:
       doc.AddMember("type", coding(kDcm, "110136", "Security Roles Changed", a), a);

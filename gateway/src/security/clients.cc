@@ -46,6 +46,7 @@ std::vector<std::string> roleScopes(std::string_view role) {
     case Role::kClinic: return {std::string(kScopeWrite), std::string(kScopeRead)};
     case Role::kPuller: return {std::string(kScopeRead)};
     case Role::kAdmin: return {std::string(kScopeAdmin)};
+    case Role::kPerson:
     case Role::kDevelopment: return {};
   }
   return {};

@@ -39,7 +39,7 @@ struct RequestContext {
   // The organization filter to pass into store reads and searches: nullopt
   // means "every organization" (the national puller, admin, auth disabled).
   std::optional<std::string> readOrganization() const {
-    if (role == Role::kClinic) return organization;
+    if (role == Role::kClinic || role == Role::kPerson) return organization;
     return std::nullopt;
   }
   // The write-tenancy rule, for every way records come in (ingest, FHIR

@@ -12,6 +12,7 @@ enum class Role {
   kClinic,       // a clinic system: posts and reads its own organization's records
   kPuller,       // the national puller, district office: reads every organization
   kAdmin,        // operators: /admin/*, the audit trail
+  kPerson,       // a person logged in to the pages, reading one organization (security/users.h); never registered
   kDevelopment,  // auth disabled (loopback only) or in-process tools; never registered
 };
 
@@ -28,6 +29,7 @@ inline std::string_view roleName(Role role) {
     case Role::kClinic: return "clinic";
     case Role::kPuller: return "puller";
     case Role::kAdmin: return "admin";
+    case Role::kPerson: return "person";
     case Role::kDevelopment: return "dev";
   }
   return "dev";

@@ -200,6 +200,30 @@ std::string collated(const char* schema) {
 
 void schemaVersion1(Connection& c) { c.exec(collated(kSchemaV1)); }
 
+// People who log in to the pages and their sessions (UserDirectory), shared
+// by every instance on the database.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE login_user (
+  username TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  organizations TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  disabled_at TEXT NOT NULL,
+  password_changed_at TEXT NOT NULL
+);
+CREATE TABLE login_session (
+  id_hash TEXT PRIMARY KEY,
+  username TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  idle_expires_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL
+);
+CREATE INDEX login_session_username ON login_session (username);
+)sql";
+
+void schemaVersion2(Connection& c) { c.exec(collated(kSchemaV2)); }
+
 struct MigrationStep {
   int version;
   const char* what;
@@ -210,6 +234,7 @@ struct MigrationStep {
 constexpr MigrationStep kMigrations[] = {
     {1, "resources, search index, payloads, quarantine, outbox, clients, audit trail, export jobs, commit clock",
      schemaVersion1},
+    {2, "people who log in to the pages and their sessions (tables login_user, login_session)", schemaVersion2},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
@@ -300,6 +325,12 @@ ClientRecord clientFrom(const Result& r, int i) {
   return ClientRecord{r.text(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), r.text(i, 4), r.text(i, 5) == "t",
                       r.text(i, 6), r.text(i, 7), r.text(i, 8), r.text(i, 9)};
 }
+UserRecord userFrom(const Result& r, int i) {
+  return UserRecord{r.text(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), r.text(i, 4), r.text(i, 5), r.text(i, 6)};
+}
+constexpr const char* kUserSelect =
+    "SELECT username, role, organizations, password_hash, created_at, disabled_at, password_changed_at FROM login_user";
+
 constexpr const char* kClientSelect =
     "SELECT client_id, role, organization, secret_hash, cert_thumbprint, local_only, created_at, revoked_at, "
     "jwks, jwks_url FROM client";
@@ -410,6 +441,17 @@ class Writer {
              pg::text(client.created_at.empty() ? ctx.now : client.created_at), pg::text(client.revoked_at),
              pg::text(client.jwks), pg::text(client.jwks_url)});
     }
+    for (const auto& user : batch.users) {
+      c.run("INSERT INTO login_user (username, role, organizations, password_hash, created_at, disabled_at, "
+            "password_changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (username) DO UPDATE SET role = "
+            "excluded.role, organizations = excluded.organizations, password_hash = excluded.password_hash, "
+            "created_at = excluded.created_at, disabled_at = excluded.disabled_at, password_changed_at = "
+            "excluded.password_changed_at",
+            {pg::text(user.username), pg::text(user.role), pg::text(user.organizations), pg::text(user.password_hash),
+             pg::text(user.created_at.empty() ? ctx.now : user.created_at), pg::text(user.disabled_at),
+             pg::text(user.password_changed_at)});
+    }
+    applySessions(c, batch);
     applyAudit(c, batch.audit, ctx);
     return result;
   }
@@ -442,6 +484,34 @@ class Writer {
   }
 
  private:
+  static void applySessions(Connection& c, const WriteBatch& batch) {
+    if (!batch.purge_sessions_before.empty()) {
+      c.run("DELETE FROM login_session WHERE idle_expires_at <= $1 OR expires_at <= $1",
+            {pg::text(batch.purge_sessions_before)});
+    }
+    for (const auto& username : batch.end_sessions_of) {
+      c.run("DELETE FROM login_session WHERE username = $1", {pg::text(username)});
+    }
+    for (const auto& w : batch.sessions) {
+      const SessionRecord& s = w.session;
+      switch (w.op) {
+        case SessionOp::kStart:
+          c.run("INSERT INTO login_session (id_hash, username, created_at, idle_expires_at, expires_at) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                {pg::text(s.id_hash), pg::text(s.username), pg::text(s.created_at), pg::text(s.idle_expires_at),
+                 pg::text(s.expires_at)});
+          break;
+        case SessionOp::kTouch:
+          c.run("UPDATE login_session SET idle_expires_at = $2 WHERE id_hash = $1",
+                {pg::text(s.id_hash), pg::text(s.idle_expires_at)});
+          break;
+        case SessionOp::kEnd:
+          c.run("DELETE FROM login_session WHERE id_hash = $1", {pg::text(s.id_hash)});
+          break;
+      }
+    }
+  }
+
   WrittenResource applyResource(Connection& c, const ResourceWrite& write, std::optional<std::int64_t> payload_id,
                                 CommitContext& ctx) {
     if (write.if_none_exist) {
@@ -785,6 +855,35 @@ class PgStore final : public Store {
     std::string text;
     for (const auto& p : problems.value()) text += (text.empty() ? "" : "; ") + p;
     return Status(StatusCode::kInternal, "integrity check: " + text);
+  }
+
+  // ---- UserDirectory ----
+
+  StatusOr<std::optional<UserRecord>> findUser(std::string_view username) override {
+    return withConnection<std::optional<UserRecord>>("user read", [&](Connection& c) -> std::optional<UserRecord> {
+      Result r = c.run(std::string(kUserSelect) + " WHERE username = $1", {pg::text(username)});
+      if (r.rows() == 0) return std::nullopt;
+      return userFrom(r, 0);
+    });
+  }
+
+  StatusOr<std::vector<UserRecord>> listUsers() override {
+    return withConnection<std::vector<UserRecord>>("user list", [&](Connection& c) {
+      Result r = c.run(std::string(kUserSelect) + " ORDER BY username");
+      std::vector<UserRecord> out;
+      for (int i = 0; i < r.rows(); ++i) out.push_back(userFrom(r, i));
+      return out;
+    });
+  }
+
+  StatusOr<std::optional<SessionRecord>> findSession(std::string_view id_hash) override {
+    return withConnection<std::optional<SessionRecord>>("session read", [&](Connection& c) -> std::optional<SessionRecord> {
+      Result r = c.run("SELECT id_hash, username, created_at, idle_expires_at, expires_at FROM login_session "
+                       "WHERE id_hash = $1",
+                       {pg::text(id_hash)});
+      if (r.rows() == 0) return std::nullopt;
+      return SessionRecord{r.text(0, 0), r.text(0, 1), r.text(0, 2), r.text(0, 3), r.text(0, 4)};
+    });
   }
 
   // ---- ClientDirectory ----

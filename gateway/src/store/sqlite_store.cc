@@ -216,6 +216,9 @@ constexpr const char* kClientSelect =
     "SELECT client_id, role, organization, secret_hash, cert_thumbprint, local_only, created_at, revoked_at, "
     "jwks, jwks_url FROM client";
 
+constexpr const char* kUserSelect =
+    "SELECT username, role, organizations, password_hash, created_at, disabled_at, password_changed_at FROM login_user";
+
 class Statement {
  public:
   Statement(sqlite3* db, const char* sql) {
@@ -375,6 +378,29 @@ void schemaVersion1(sqlite3* db) {
 
 void schemaVersion2(sqlite3* db) { exec(db, kExportJobSchema); }
 
+// People who log in to the pages and their sessions (UserDirectory).
+constexpr const char* kUserSchema = R"sql(
+CREATE TABLE login_user (
+  username TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  organizations TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  disabled_at TEXT NOT NULL,
+  password_changed_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE login_session (
+  id_hash TEXT PRIMARY KEY,
+  username TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  idle_expires_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX login_session_username ON login_session (username);
+)sql";
+
+void schemaVersion3(sqlite3* db) { exec(db, kUserSchema); }
+
 struct MigrationStep {
   int version;       // the version this step reaches
   const char* what;  // logged when an existing store takes the step
@@ -384,6 +410,7 @@ struct MigrationStep {
 constexpr MigrationStep kMigrations[] = {
     {1, "resources, search index, payloads, quarantine, outbox, clients, audit trail", schemaVersion1},
     {2, "Bulk Data export jobs (tables export_job, export_output)", schemaVersion2},
+    {3, "people who log in to the pages and their sessions (tables login_user, login_session)", schemaVersion3},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
@@ -523,6 +550,16 @@ class Writer {
         upsert_client_(db,
                        "INSERT OR REPLACE INTO client (client_id, role, organization, secret_hash, cert_thumbprint, "
                        "local_only, created_at, revoked_at, jwks, jwks_url) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        upsert_user_(db,
+                     "INSERT OR REPLACE INTO login_user (username, role, organizations, password_hash, created_at, "
+                     "disabled_at, password_changed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+        insert_session_(db,
+                        "INSERT INTO login_session (id_hash, username, created_at, idle_expires_at, expires_at) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5)"),
+        touch_session_(db, "UPDATE login_session SET idle_expires_at = ?2 WHERE id_hash = ?1"),
+        end_session_(db, "DELETE FROM login_session WHERE id_hash = ?1"),
+        end_user_sessions_(db, "DELETE FROM login_session WHERE username = ?1"),
+        purge_sessions_(db, "DELETE FROM login_session WHERE idle_expires_at <= ?1 OR expires_at <= ?1"),
         insert_audit_(db,
                       "INSERT INTO audit_event (seq, recorded, agent, entities, json, prev_hash, hash) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
@@ -596,6 +633,18 @@ class Writer {
           .bind(10, c.jwks_url)
           .step();
     }
+    for (const auto& u : batch.users) {
+      ResetGuard guard{upsert_user_};
+      upsert_user_.bind(1, u.username)
+          .bind(2, u.role)
+          .bind(3, u.organizations)
+          .bind(4, u.password_hash)
+          .bind(5, u.created_at.empty() ? now : u.created_at)
+          .bind(6, u.disabled_at)
+          .bind(7, u.password_changed_at)
+          .step();
+    }
+    applySessions(batch);
     applyAudit(batch.audit, chain);
     return result;
   }
@@ -603,6 +652,42 @@ class Writer {
   sqlite3* db() const { return db_; }
 
  private:
+  void applySessions(const WriteBatch& batch) {
+    if (!batch.purge_sessions_before.empty()) {
+      ResetGuard guard{purge_sessions_};
+      purge_sessions_.bind(1, batch.purge_sessions_before).step();
+    }
+    for (const auto& username : batch.end_sessions_of) {
+      ResetGuard guard{end_user_sessions_};
+      end_user_sessions_.bind(1, username).step();
+    }
+    for (const auto& w : batch.sessions) {
+      const SessionRecord& s = w.session;
+      switch (w.op) {
+        case SessionOp::kStart: {
+          ResetGuard guard{insert_session_};
+          insert_session_.bind(1, s.id_hash)
+              .bind(2, s.username)
+              .bind(3, s.created_at)
+              .bind(4, s.idle_expires_at)
+              .bind(5, s.expires_at)
+              .step();
+          break;
+        }
+        case SessionOp::kTouch: {
+          ResetGuard guard{touch_session_};
+          touch_session_.bind(1, s.id_hash).bind(2, s.idle_expires_at).step();
+          break;
+        }
+        case SessionOp::kEnd: {
+          ResetGuard guard{end_session_};
+          end_session_.bind(1, s.id_hash).step();
+          break;
+        }
+      }
+    }
+  }
+
   WrittenResource applyResource(const ResourceWrite& write, std::optional<std::int64_t> payload_id,
                                 const std::string& now) {
     if (write.if_none_exist) {
@@ -749,6 +834,12 @@ class Writer {
   Statement insert_date_;
   Statement insert_reference_;
   Statement upsert_client_;
+  Statement upsert_user_;
+  Statement insert_session_;
+  Statement touch_session_;
+  Statement end_session_;
+  Statement end_user_sessions_;
+  Statement purge_sessions_;
   Statement insert_audit_;
   Statement upsert_head_;
   Statement read_head_;
@@ -1056,6 +1147,48 @@ class SqliteStore final : public Store {
       return std::optional<ClientRecord>(clientFrom(s));
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store client read: ") + e.what());
+      return readFailure(e);
+    }
+  }
+
+  StatusOr<std::optional<UserRecord>> findUser(std::string_view username) override {
+    try {
+      ReadConnection conn(*this);
+      Statement& s = conn.prepared(std::string(kUserSelect) + " WHERE username = ?1");
+      ResetGuard guard{s};
+      s.bind(1, username);
+      if (!s.step()) return std::optional<UserRecord>();
+      return std::optional<UserRecord>(userFrom(s));
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store user read: ") + e.what());
+      return readFailure(e);
+    }
+  }
+
+  StatusOr<std::vector<UserRecord>> listUsers() override {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db, (std::string(kUserSelect) + " ORDER BY username").c_str());
+      std::vector<UserRecord> out;
+      while (s.step()) out.push_back(userFrom(s));
+      return out;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store user list: ") + e.what());
+      return readFailure(e);
+    }
+  }
+
+  StatusOr<std::optional<SessionRecord>> findSession(std::string_view id_hash) override {
+    try {
+      ReadConnection conn(*this);
+      Statement& s = conn.prepared(
+          "SELECT id_hash, username, created_at, idle_expires_at, expires_at FROM login_session WHERE id_hash = ?1");
+      ResetGuard guard{s};
+      s.bind(1, id_hash);
+      if (!s.step()) return std::optional<SessionRecord>();
+      return std::optional<SessionRecord>(SessionRecord{s.text(0), s.text(1), s.text(2), s.text(3), s.text(4)});
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store session read: ") + e.what());
       return readFailure(e);
     }
   }
@@ -1569,6 +1702,10 @@ class SqliteStore final : public Store {
       logLine(LogLevel::kError, std::string("store export jobs: ") + e.what());
       return readFailure(e);
     }
+  }
+
+  static UserRecord userFrom(const Statement& s) {
+    return UserRecord{s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5), s.text(6)};
   }
 
   static ClientRecord clientFrom(const Statement& s) {

@@ -34,6 +34,7 @@
 #include "store/outbox_queue.h"       // OutboxQueue: versions waiting to go upstream
 #include "store/quarantine_store.h"   // QuarantineStore: failed records and their payloads
 #include "store/resource_store.h"     // ResourceStore: versions, search, history (+ commit)
+#include "store/user_directory.h"     // UserDirectory: people who log in to the pages, their sessions
 #include "store/types.h"              // WriteBatch and BatchWriter::commit(), the one atomic write
 
 namespace ilpgw {
@@ -42,6 +43,7 @@ class Store : public ResourceStore,
               public QuarantineStore,
               public OutboxQueue,
               public ClientDirectory,
+              public UserDirectory,
               public AuditLog,
               public ExportJobs {
  public:

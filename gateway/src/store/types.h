@@ -172,6 +172,37 @@ struct ClientRecord {
   std::string jwks_url;
 };
 
+// A person who logs in to the gateway's pages (security/users.h). The
+// password itself is never stored. Written through WriteBatch::users, read
+// through UserDirectory.
+struct UserRecord {
+  std::string username;
+  std::string role;           // district | puskesmas | admin
+  std::string organizations;  // comma-separated; district: "" = every organization; puskesmas: its one
+  std::string password_hash;  // Argon2id encoded string (security/password.h)
+  std::string created_at;
+  std::string disabled_at;          // empty while active
+  std::string password_changed_at;  // empty until the first change
+};
+
+// An open login session. Only a hash of its id is stored, so a copy of the
+// database opens no session. Times are FHIR instants in UTC (compare as text).
+struct SessionRecord {
+  std::string id_hash;  // hex SHA-256 of the session id
+  std::string username;
+  std::string created_at;
+  std::string idle_expires_at;  // moved forward while the session is used
+  std::string expires_at;       // absolute: never moved
+};
+
+// kStart inserts the session; kTouch moves idle_expires_at of an existing one
+// (a session ended meanwhile stays ended); kEnd deletes it.
+enum class SessionOp { kStart, kTouch, kEnd };
+struct SessionWrite {
+  SessionOp op = SessionOp::kStart;
+  SessionRecord session;  // kTouch: id_hash and idle_expires_at; kEnd: id_hash
+};
+
 // One AuditEvent. The store assigns its sequence number and chains it: each
 // record carries auditChainHash() (audit_log.h) of the previous record's hash
 // and itself.
@@ -194,6 +225,10 @@ struct WriteBatch {
   std::optional<std::int64_t> existing_payload_id;
   std::vector<QuarantineUpdate> quarantine_updates;
   std::vector<ClientRecord> clients;  // inserted or replaced by client_id
+  std::vector<UserRecord> users;      // inserted or replaced by username
+  std::vector<SessionWrite> sessions;
+  std::vector<std::string> end_sessions_of;  // usernames whose every session ends (disabled, new password)
+  std::string purge_sessions_before;         // "" or an instant: sessions expired by then are deleted
   std::vector<AuditWrite> audit;      // chained in the same transaction
 };
 
