@@ -9,6 +9,7 @@
 #include "base/url.h"
 #include "fhir/outcome.h"
 #include "forward/outbox_sender.h"
+#include "forward/satusehat_answers.h"
 #include "forward/satusehat_shape.h"
 
 namespace ilpgw {
@@ -35,39 +36,6 @@ std::string identifierValue(const rapidjson::Value& resource, std::string_view s
   return {};
 }
 
-// The first issue of a platform OperationOutcome in plain words, with its
-// rule number when the text carries one ("RuleNumber: 10117").
-std::string platformReason(std::string_view type, const std::string& body, int status) {
-  rapidjson::Document doc;
-  std::string text, expression;
-  if (!json::parse(body, doc) && doc.IsObject() && json::string(doc, "resourceType") == "OperationOutcome") {
-    if (const auto* issues = json::member(doc, "issue"); issues != nullptr && issues->IsArray() && !issues->Empty()) {
-      const auto& issue = (*issues)[0];
-      if (const auto* details = json::member(issue, "details")) text = std::string(json::string(*details, "text"));
-      if (text.empty()) text = std::string(json::string(issue, "diagnostics"));
-      if (const auto* expr = json::member(issue, "expression"); expr != nullptr && expr->IsArray() && !expr->Empty() &&
-                                                                 (*expr)[0].IsString()) {
-        expression = (*expr)[0].GetString();
-      }
-    }
-  }
-  text = maskIdentifiers(text.substr(0, 300));
-  std::string rule;
-  if (auto at = text.find("RuleNumber:"); at != std::string::npos) {
-    size_t i = at + 11;
-    while (i < text.size() && text[i] == ' ') ++i;
-    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) rule += text[i++];
-  }
-  std::string where = expression.empty() ? "" : " (" + expression + ")";
-  std::string rule_id = rule.empty() ? "" : ", aturan " + rule;
-  std::string rule_en = rule.empty() ? "" : ", rule " + rule;
-  return "SATUSEHAT menolak " + std::string(type) + " ini (HTTP " + std::to_string(status) + rule_id + ")" + where +
-         ": " + (text.empty() ? "tanpa keterangan" : text) +
-         ". Perbaiki data di aplikasi puskesmas atau konfigurasi gateway, lalu kirim ulang. / SATUSEHAT refused this " +
-         std::string(type) + " (HTTP " + std::to_string(status) + rule_en + ")" + where + ": " +
-         (text.empty() ? "no details" : text) + ". Fix the record or the gateway configuration, then resend.";
-}
-
 std::string personWaitReason(std::string_view type, bool has_nik) {
   if (type == "Patient") {
     return has_nik ? "Menunggu data pasien: NIK pasien belum ditemukan di SATUSEHAT (master patient index); dicoba lagi "
@@ -82,25 +50,6 @@ std::string personWaitReason(std::string_view type, bool has_nik) {
                  : "Menunggu data tenaga kesehatan: tanpa NIK tidak bisa dicari di SATUSEHAT; lengkapi NIK di "
                    "aplikasi puskesmas. / Waiting for practitioner data: without a NIK the practitioner cannot be "
                    "looked up in SATUSEHAT; add the NIK in the clinic software.";
-}
-
-std::int64_t lifetimeSeconds(const rapidjson::Value& doc) {
-  std::int64_t lifetime_s = 300;
-  if (const auto* e = json::member(doc, "expires_in")) {
-    if (e->IsInt64()) {
-      lifetime_s = e->GetInt64();
-    } else if (e->IsString()) {  // the platform sends "14399"
-      std::string text = e->GetString();
-      if (!text.empty() && text.size() < 10 && std::all_of(text.begin(), text.end(), [](char c) {
-            return std::isdigit(static_cast<unsigned char>(c));
-          })) {
-        lifetime_s = std::stoll(text);
-      }
-    } else if (e->IsDouble()) {
-      lifetime_s = static_cast<std::int64_t>(e->GetDouble());
-    }
-  }
-  return std::max<std::int64_t>(lifetime_s, 1);
 }
 
 }  // namespace
@@ -228,12 +177,10 @@ Status SatusehatForwarder::ensureToken(const SatusehatOrganization& org, bool fo
                   "SATUSEHAT token endpoint answered " + std::to_string(reply->status) + " for the client of puskesmas " +
                       org.organization + (reply->status == 401 ? " (client_id or secret refused)" : ""));
   }
-  rapidjson::Document doc;
-  if (json::parse(reply->body, doc) || !doc.IsObject() || json::string(doc, "access_token").empty()) {
-    return Status(StatusCode::kUnavailable, "SATUSEHAT token endpoint: no access_token in the answer");
-  }
-  std::int64_t lifetime_s = lifetimeSeconds(doc);
-  token.value = std::string(json::string(doc, "access_token"));
+  auto answer = parsePlatformToken(reply->body);
+  if (!answer) return Status(StatusCode::kUnavailable, "SATUSEHAT token endpoint: no access_token in the answer");
+  std::int64_t lifetime_s = answer->lifetime_s;
+  token.value = answer->access_token;
   token.refresh_at_ms = nowMs() + lifetime_s * 1000 - std::min<std::int64_t>(60000, lifetime_s * 1000 / 5);
   return Status::ok();
 }
@@ -320,7 +267,7 @@ SendOutcome SatusehatForwarder::failure(const Answer& answer, const std::string&
   }
   completion.result = OutboxResult::kDead;
   completion.http_status = status;
-  completion.error = platformReason(row.type, answer.reply.body, status);
+  completion.error = platformRefusalReason(row.type, answer.reply.body, status);
   // Refused, so certainly not created: nothing to search for on a resend.
   if (auto it = cache_.find(keyOf(row.type, row.id)); it != cache_.end() && it->second.state == "posting") {
     cache_.erase(it);
@@ -394,27 +341,12 @@ std::optional<std::string> SatusehatForwarder::resolvePerson(const SatusehatOrga
       // A refused lookup is not this record's fault: wait and try again.
       completion = OutboxCompletion{};
       completion.seq = row.seq;
-      outcome = wait(row, platformReason(type, answer.reply.body, answer.reply.status), completion);
+      outcome = wait(row, platformRefusalReason(type, answer.reply.body, answer.reply.status), completion);
     }
     return std::nullopt;
   }
-  rapidjson::Document bundle;
-  std::string found;
-  if (!json::parse(answer.reply.body, bundle) && bundle.IsObject()) {
-    if (const auto* entries = json::member(bundle, "entry"); entries != nullptr && entries->IsArray()) {
-      std::string birth(json::string(doc, "birthDate"));
-      int matches = 0;
-      for (const auto& entry : entries->GetArray()) {
-        const auto* resource = json::member(entry, "resource");
-        if (resource == nullptr || json::string(*resource, "id").empty()) continue;
-        // Through the mother's NIK every child answers: the birth date picks one.
-        if (system == kNikIbuSystem && !birth.empty() && json::string(*resource, "birthDate") != birth) continue;
-        found = std::string(json::string(*resource, "id"));
-        ++matches;
-      }
-      if (matches > 1) found.clear();
-    }
-  }
+  std::string found = singleSearchResult(answer.reply.body, system == kNikIbuSystem ? std::string(json::string(doc, "birthDate")) : std::string())
+                          .value_or("");
   if (found.empty()) {
     std::string reason = personWaitReason(type, true);
     remember(PlatformLink{type, id, row.organization, "waiting", "", reason, "",
@@ -498,18 +430,7 @@ SendOutcome SatusehatForwarder::send(const OutboxItem& row, OutboxCompletion& co
                         "/" + row.type + "?identifier=" + percentEncode(shaped.identifier_system + "|" + shaped.identifier_value),
                         "");
     if (found.transport_failed || found.reply.status != 200) return failure(found, "the search for " + description, row, completion);
-    rapidjson::Document bundle;
-    if (!json::parse(found.reply.body, bundle) && bundle.IsObject()) {
-      if (const auto* entries = json::member(bundle, "entry"); entries != nullptr && entries->IsArray()) {
-        for (const auto& entry : entries->GetArray()) {
-          const auto* resource = json::member(entry, "resource");
-          if (resource != nullptr && !json::string(*resource, "id").empty()) {
-            context.platform_id = std::string(json::string(*resource, "id"));
-            break;
-          }
-        }
-      }
-    }
+    context.platform_id = firstSearchResult(found.reply.body).value_or("");
     if (!context.platform_id.empty()) {
       logLine(LogLevel::kInfo, "satusehat: " + description + " was created before its answer was lost; adopted");
       remember(PlatformLink{row.type, row.id, row.organization, "linked", context.platform_id, "", "", 0});
