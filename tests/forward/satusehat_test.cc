@@ -155,7 +155,7 @@ TEST_F(SatusehatTest, DistrictBacklogDrainsExactlyOnceThroughOutageFaultsAndKill
   std::cout << "[ satusehat ] " << keys.size() << " resources of " << 3 * kVisitsEach
             << " visits drained after the restart in " << drain_ms.count() << " ms\n";
 
-  auto state = sim.state();
+  auto state = sim.state(true);
   // Exactly once, in the platform's terms: one Encounter per visit, every
   // other resource once, no Patient or Practitioner created.
   EXPECT_EQ(count(state["created"], "Encounter"), 3 * kVisitsEach);
@@ -244,7 +244,7 @@ TEST_F(SatusehatTest, UnknownPatientWaitsThenIsSentWhenTheIndexHasIt) {
   EXPECT_NE(retried->body.find("\"retried\":"), std::string::npos);
   ASSERT_TRUE(testing::waitFor([&] { return sim.state()["encounterCopies"].HasMember("KJ-D-2"); }, 20s)) << gateway.log();
   ASSERT_TRUE(testing::waitFor([&] { return testing::outboxCount(gateway, "pending") == 0; }, 20s));
-  auto state = sim.state();
+  auto state = sim.state(true);
   bool referenced = false;
   for (const auto& e : state["resources"]["Encounter"].GetArray()) {
     referenced = referenced || std::string(e["subject"]["reference"].GetString()) == "Patient/P-REGISTERED-LATER";

@@ -21,7 +21,7 @@
 //    status (401, 429 with Retry-After, 5xx), are stored and then answered
 //    slowly, or are stored and then the connection drops mid-answer; tokens
 //    can be revoked; patients can join the index.
-// Everything it was asked and what it holds is at GET /sim/state.
+// Everything it was asked is at GET /sim/state (?resources=1: and what it holds).
 #include <httplib.h>
 
 #include <chrono>
@@ -157,9 +157,9 @@ class Simulator {
       addPerson("patients", doc);
       res.set_content("{}", "application/json");
     });
-    server.Get("/sim/state", [this](const httplib::Request&, httplib::Response& res) {
+    server.Get("/sim/state", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(mutex_);
-      res.set_content(state(), "application/json");
+      res.set_content(state(req.get_param_value("resources") == "1"), "application/json");
     });
   }
 
@@ -503,7 +503,7 @@ class Simulator {
     if (slow_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(slow_ms));
   }
 
-  std::string state() const {
+  std::string state(bool with_resources) const {
     rapidjson::Document doc(rapidjson::kObjectType);
     auto& a = doc.GetAllocator();
     auto counts = [&](const std::map<std::string, int>& m) {
@@ -525,6 +525,7 @@ class Simulator {
     doc.AddMember("refusals", refusals, a);
     rapidjson::Value stored(rapidjson::kObjectType);
     for (const auto& [type, byid] : resources_) {
+      if (!with_resources) break;
       rapidjson::Value list(rapidjson::kArrayType);
       for (const auto& [id, s] : byid) {
         rapidjson::Document r(&a);

@@ -85,12 +85,12 @@ void SatusehatSimulator::addPatient(const std::string& nik, const std::string& i
   post("/sim/patient", "{\"nik\":\"" + nik + "\",\"ihs\":\"" + ihs + "\"}");
 }
 
-rapidjson::Document SatusehatSimulator::state() const {
+rapidjson::Document SatusehatSimulator::state(bool with_resources) const {
   httplib::Client client("https://127.0.0.1:" + std::to_string(port_));
   client.set_ca_cert_path((devCertDir() / "ca.crt").c_str());
   client.enable_server_certificate_verification(true);
   client.set_read_timeout(10);
-  auto res = client.Get("/sim/state");
+  auto res = client.Get(with_resources ? "/sim/state?resources=1" : "/sim/state");
   rapidjson::Document doc;
   if (!res || res->status != 200 || json::parse(res->body, doc)) throw std::runtime_error("simulator state failed");
   return doc;

@@ -36,8 +36,9 @@ class SatusehatSimulator {
   void dropNext(int count);
   void revokeTokens();
   void addPatient(const std::string& nik, const std::string& ihs);
-  // GET /sim/state (see the simulator's header comment).
-  rapidjson::Document state() const;
+  // GET /sim/state (see the simulator's header comment); with every stored
+  // resource under "resources" when asked.
+  rapidjson::Document state(bool with_resources = false) const;
 
   void stop();   // kill -9; the port stays known
   void start();  // again on the same port, with an empty platform

@@ -94,6 +94,9 @@ struct Walker {
       ref = json::str(platform_organization_ref, a);  // the only organization a puskesmas' client may name
       return;
     }
+    // Locations are the platform's ids already (Encounter.location comes
+    // from the puskesmas' mapping).
+    if (text.rfind("Location/", 0) == 0) return;
     auto link = context.links.find(text);
     if (link != context.links.end()) {
       ref = json::str(text.substr(0, text.find('/') + 1) + link->second, a);
