@@ -63,6 +63,7 @@ TEST(SatusehatShapeTest, EncounterGetsThePlatformsTerms) {
   EXPECT_EQ(std::string(doc["statusHistory"][0]["period"]["start"].GetString()), "2024-11-27T08:40:00+07:00");
   ASSERT_EQ(doc["diagnosis"].Size(), 1u) << "only diagnoses the platform already has";
   EXPECT_EQ(std::string(doc["diagnosis"][0]["condition"]["reference"].GetString()), "Condition/cond-9");
+  EXPECT_EQ(shaped.left_out, std::vector<std::string>{"Condition/c-1"}) << "added by an update once it is there";
 
   context.platform_id = "enc-on-platform";
   auto update = parsed(shapeForPlatform("Encounter", "enc-1", kEncounter, context).json);

@@ -140,6 +140,41 @@ void SatusehatForwarder::beginBatch(const std::vector<const OutboxItem*>& rows) 
 }
 
 void SatusehatForwarder::endBatch() {
+  std::vector<DiagnosisUpdate> still_waiting;
+  for (auto& update : diagnosis_updates_) {
+    bool ready = std::all_of(update.conditions.begin(), update.conditions.end(), [&](const std::string& key) {
+      auto it = cache_.find(key);
+      return it != cache_.end() && it->second.state == "linked";
+    });
+    if (!ready) {
+      if (--update.batches_left > 0) still_waiting.push_back(std::move(update));
+      continue;
+    }
+    const SatusehatOrganization* org = profile_.find(update.row.organization);
+    auto own = cache_.find(keyOf(update.row.type, update.row.id));
+    if (org == nullptr || own == cache_.end() || own->second.state != "linked") continue;
+    ShapeContext context;
+    context.organization = org;
+    context.timezone_offset = timezone_offset_;
+    context.platform_id = own->second.platform_id;
+    for (const auto& [type, id] : resourceReferences(update.row.body)) {
+      auto it = cache_.find(keyOf(type, id));
+      if (it != cache_.end() && it->second.state == "linked") context.links[keyOf(type, id)] = it->second.platform_id;
+    }
+    Shaped shaped = shapeForPlatform(update.row.type, update.row.id, update.row.body, context);
+    if (shaped.problem || !shaped.unresolved.empty()) continue;
+    Answer answer = call(*org, Method::kPut, "/Encounter/" + context.platform_id, shaped.json);
+    if (answer.transport_failed || answer.reply.status < 200 || answer.reply.status >= 300) {
+      // The diagnoses stay on their Conditions; the next version of the
+      // visit carries the list again.
+      logLine(LogLevel::kWarning, "satusehat: adding the diagnoses to Encounter/" + update.row.id + " failed: " +
+                                      (answer.transport_failed ? answer.transport_error
+                                                               : "HTTP " + std::to_string(answer.reply.status)));
+      if (answer.transport_failed) resetConnections();
+    }
+  }
+  diagnosis_updates_ = std::move(still_waiting);
+
   std::vector<std::pair<std::string, std::string>> unsent;
   for (const auto& key : fresh_intents_) {
     auto it = cache_.find(key);
@@ -477,6 +512,11 @@ SendOutcome SatusehatForwarder::send(const OutboxItem& row, OutboxCompletion& co
   } else if (!own || own->state != "linked") {
     remember(PlatformLink{row.type, row.id, row.organization, "linked", context.platform_id, "", "", 0});
   }
+  // A newer version of the same Encounter replaces a pending update.
+  diagnosis_updates_.erase(std::remove_if(diagnosis_updates_.begin(), diagnosis_updates_.end(),
+                                          [&](const DiagnosisUpdate& u) { return u.row.id == row.id && u.row.type == row.type; }),
+                           diagnosis_updates_.end());
+  if (!shaped.left_out.empty()) diagnosis_updates_.push_back(DiagnosisUpdate{row, shaped.left_out, 20});
   return SendOutcome::kSent;
 }
 

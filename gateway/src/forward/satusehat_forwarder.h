@@ -61,8 +61,10 @@ class SatusehatForwarder {
   // Writes the links learnt since the last flush (before the completions of
   // the rows they belong to are written).
   Status flush();
-  // After a batch: forgets the in-flight records of creates never sent
-  // (the batch stopped early), so they are not searched for needlessly.
+  // After a batch: updates Encounters sent without some of their diagnoses
+  // once those Conditions are on the platform, and forgets the in-flight
+  // records of creates never sent (the batch stopped early), so they are not
+  // searched for needlessly.
   void endBatch();
   // After a network failure: fresh connections next time.
   void resetConnections();
@@ -118,6 +120,14 @@ class SatusehatForwarder {
   std::vector<PlatformLink> cached_people_;
   // Creates recorded as in flight by beginBatch and not sent yet.
   std::set<std::string> fresh_intents_;
+  // Encounters on the platform without some diagnoses (their Conditions
+  // came later): updated by endBatch once every Condition is linked.
+  struct DiagnosisUpdate {
+    OutboxItem row;  // the Encounter version that was sent
+    std::vector<std::string> conditions;
+    int batches_left = 20;
+  };
+  std::vector<DiagnosisUpdate> diagnosis_updates_;
 };
 
 }  // namespace ilpgw

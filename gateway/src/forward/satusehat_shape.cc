@@ -217,7 +217,10 @@ std::optional<ShapeProblem> shapeEncounter(rapidjson::Document& doc, std::string
     for (rapidjson::SizeType i = list.Size(); i-- > 0;) {
       const auto* condition = json::member(list[i], "condition");
       std::string target = condition != nullptr ? std::string(json::string(*condition, "reference")) : "";
-      if (context.links.count(target) == 0) list.Erase(list.Begin() + i);
+      if (context.links.count(target) == 0) {
+        if (!target.empty()) out.left_out.push_back(target);
+        list.Erase(list.Begin() + i);
+      }
     }
     if (list.Empty()) doc.RemoveMember("diagnosis");
   }

@@ -46,6 +46,9 @@ struct Shaped {
   // References ("Type/ourId") without a platform id, left as they were: the
   // caller waits for them (Encounter.diagnosis entries are dropped instead).
   std::vector<std::string> unresolved;
+  // Encounter.diagnosis entries left out because their Condition is not on
+  // the platform yet ("Condition/ourId"): the Encounter is updated once it is.
+  std::vector<std::string> left_out;
   std::optional<ShapeProblem> problem;
 };
 
