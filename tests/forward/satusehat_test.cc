@@ -248,6 +248,7 @@ TEST_F(SatusehatTest, UnknownPatientWaitsThenIsSentWhenTheIndexHasIt) {
     EXPECT_GT(e["nextAttemptInSeconds"].GetInt64(), 60) << "retried on the schedule, not in a loop";
   }
   EXPECT_TRUE(explained);
+  EXPECT_GE(testing::outboxCount(gateway, "waiting"), 1) << "GET /ready counts what waits";
   EXPECT_FALSE(sim.state()["encounterCopies"].HasMember("KJ-D-2"));
   EXPECT_EQ(count(sim.state()["created"], "Patient"), 0) << "the gateway never registers the patient itself";
 
@@ -265,6 +266,7 @@ TEST_F(SatusehatTest, UnknownPatientWaitsThenIsSentWhenTheIndexHasIt) {
   }
   EXPECT_TRUE(referenced);
   EXPECT_EQ(adminGet(gateway, admin, "/admin/outbox/waiting")["entries"].Size(), 0u);
+  EXPECT_EQ(testing::outboxCount(gateway, "waiting"), 0);
 }
 
 TEST_F(SatusehatTest, RuleViolationsArePreventedOrDeadLetteredWithTheReason) {

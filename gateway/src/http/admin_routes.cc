@@ -257,6 +257,11 @@ std::string readyJson(Gateway& gateway, bool& ready) {
     if (stats.isOk()) {
       outbox.AddMember("pending", stats->pending, a);
       outbox.AddMember("dead", stats->dead, a);
+      if (gateway.config().upstream.profile == "satusehat") {
+        // Records waiting for platform data (GET /admin/outbox/waiting), up to 1000 counted.
+        auto waiting = gateway.store().listLinks("waiting", "", "", 1000);
+        if (waiting.isOk()) outbox.AddMember("waiting", static_cast<std::int64_t>(waiting->size()), a);
+      }
       outbox.AddMember("oldestPendingAgeSeconds",
                        stats->oldest_pending_at.empty() ? std::int64_t{0} : secondsSince(stats->oldest_pending_at), a);
       if (!stats->oldest_pending_at.empty()) {
