@@ -2,7 +2,8 @@
 // simulator (tests/simulators/satusehat_simulator.cc) and the real gateway:
 // a district's backlog drains exactly once through an outage, 5xx, 429,
 // revoked tokens, a lost answer and kill -9 in the middle of a create; an
-// unknown patient waits and is sent once the index knows it; what breaks a
+// unknown patient waits and is sent once the index knows it, a stale IHS id
+// is looked up again; what breaks a
 // platform rule is prevented or becomes a dead letter with the reason.
 #include <gtest/gtest.h>
 
@@ -102,7 +103,7 @@ class SatusehatTest : public ::testing::Test {
 TEST_F(SatusehatTest, DistrictBacklogDrainsExactlyOnceThroughOutageFaultsAndKill) {
   const std::vector<Puskesmas> district = {puskesmas("pkm-selat", "100011"), puskesmas("pkm-bataguh", "100012"),
                                            puskesmas("pkm-kapuas", "100013")};
-  constexpr int kVisitsEach = 30;
+  constexpr int kVisitsEach = 20;
   std::vector<int> visits;
   for (int p = 0; p < 3; ++p) {
     for (int k = 1; k <= kVisitsEach; ++k) visits.push_back(1000 * (p + 1) + k);
@@ -267,6 +268,20 @@ TEST_F(SatusehatTest, UnknownPatientWaitsThenIsSentWhenTheIndexHasIt) {
   EXPECT_TRUE(referenced);
   EXPECT_EQ(adminGet(gateway, admin, "/admin/outbox/waiting")["entries"].Size(), 0u);
   EXPECT_EQ(testing::outboxCount(gateway, "waiting"), 0);
+
+  // The index re-keys patient 1: the kept IHS id is refused as unknown, is
+  // looked up again, and the new version goes with the new id.
+  sim.addPatient(patientNik(1), "P-REKEYED");
+  post(gateway, clinic, 1, "\"td\": \"150/90\"");
+  ASSERT_TRUE(testing::waitFor([&] {
+    auto now = sim.state(true);
+    for (const auto& o : now["resources"]["Observation"].GetArray()) {
+      if (std::string(o["subject"]["reference"].GetString()) == "Patient/P-REKEYED") return true;
+    }
+    return false;
+  }, 20s)) << gateway.log();
+  ASSERT_TRUE(testing::waitFor([&] { return testing::outboxCount(gateway, "pending") == 0; }, 20s));
+  EXPECT_EQ(testing::outboxCount(gateway, "dead"), 0) << "a stale IHS id is refreshed, not a dead letter";
 }
 
 TEST_F(SatusehatTest, RuleViolationsArePreventedOrDeadLetteredWithTheReason) {

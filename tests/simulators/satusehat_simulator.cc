@@ -17,6 +17,8 @@
 //    not before start, times carry an offset, one code per Condition, every
 //    reference names a resource the platform knows (Location ids of the
 //    caller's organization).
+//  - The index can re-key a patient (POST /sim/patient with a known NIK):
+//    references to the old IHS id are then refused, as for a stale id.
 //  - Faults on request of the test (/sim/...): the next N writes answer a
 //    status (401, 429 with Retry-After, 5xx), are stored and then answered
 //    slowly, or are stored and then the connection drops mid-answer; tokens
@@ -109,7 +111,14 @@ class Simulator {
     person.nik = ilpgw::json::string(p, "nik");
     person.nik_ibu = ilpgw::json::string(p, "nik_ibu");
     person.birth_date = ilpgw::json::string(p, "birthDate");
-    (kind == "patients" ? patients_ : practitioners_).push_back(person);
+    auto& index = kind == "patients" ? patients_ : practitioners_;
+    for (auto& known : index) {
+      if (!person.nik.empty() && known.nik == person.nik) {
+        known = person;  // the index re-keys a person: the old IHS id is gone
+        return;
+      }
+    }
+    index.push_back(person);
   }
 
   void routes(httplib::Server& server) {

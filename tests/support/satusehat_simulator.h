@@ -35,6 +35,8 @@ class SatusehatSimulator {
   void slowNext(int count, int slow_ms);
   void dropNext(int count);
   void revokeTokens();
+  // Adds a patient to the master patient index, or gives a known NIK a new
+  // IHS id (the old one is then unknown to the platform).
   void addPatient(const std::string& nik, const std::string& ihs);
   // GET /sim/state (see the simulator's header comment); with every stored
   // resource under "resources" when asked.
