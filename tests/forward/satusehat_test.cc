@@ -284,6 +284,43 @@ TEST_F(SatusehatTest, UnknownPatientWaitsThenIsSentWhenTheIndexHasIt) {
   EXPECT_EQ(testing::outboxCount(gateway, "dead"), 0) << "a stale IHS id is refreshed, not a dead letter";
 }
 
+TEST_F(SatusehatTest, ToddlerWithoutNikIsFoundThroughTheMothersNik) {
+  // The Posyandu session of docs/examples (via the posyandu-kader adapter):
+  // a toddler known only through the mother's NIK, its mother, an elder.
+  Puskesmas pkm = puskesmas("pkm-selat", "100011");
+  std::string seeded = seed({pkm}, {});
+  testing::replaceOnce(seeded, R"("patients":[])", R"("patients":[
+      {"nik":"3672015209950002","ihs":"P-MOTHER"},
+      {"nik_ibu":"3672015209950002","birthDate":"2021-02-01","ihs":"P-OLDER-SIBLING"},
+      {"nik_ibu":"3672015209950002","birthDate":"2023-06-14","ihs":"P-TODDLER"},
+      {"nik":"3672010101550007","ihs":"P-ELDER"}])");
+  testing::replaceOnce(seeded, kPractitionerNik, "3672014403780001");  // the kader
+  SatusehatSimulator sim(seeded);
+  GatewayOptions options;
+  options.auth = true;
+  options.plugins = {"posyandu-kader"};
+  options.extra_config = upstream(sim, {pkm}, 3600);
+  GatewayProcess gateway(options);
+  std::string session = testing::readFile(testing::sourceDir() + "/plugins/posyandu-kader/samples/example.json");
+  auto res = gateway.client(gateway.token("clinic", "pkm-selat"))->Post("/ingest/posyandu-kader", session, "application/json");
+  ASSERT_TRUE(res && res->status == 201) << (res ? res->body : "no answer");
+  ASSERT_TRUE(testing::waitFor([&] { return testing::outboxCount(gateway, "pending") == 0; }, 30s)) << gateway.log();
+  EXPECT_EQ(testing::outboxCount(gateway, "dead"), 0) << gateway.log();
+  auto state = sim.state(true);
+  EXPECT_EQ(count(state["created"], "Encounter"), 3);
+  EXPECT_EQ(count(state["created"], "Patient"), 0);
+  std::set<std::string> subjects;
+  for (const auto& e : state["resources"]["Encounter"].GetArray()) subjects.insert(e["subject"]["reference"].GetString());
+  EXPECT_EQ(subjects, (std::set<std::string>{"Patient/P-TODDLER", "Patient/P-MOTHER", "Patient/P-ELDER"}))
+      << "the toddler is the child born on its birth date";
+  ASSERT_GE(count(state["created"], "Immunization"), 1);
+  for (const auto& i : state["resources"]["Immunization"].GetArray()) {
+    EXPECT_EQ(std::string(i["patient"]["reference"].GetString()), "Patient/P-TODDLER");
+    EXPECT_EQ(std::string(i["location"]["reference"].GetString()), "Location/loc-100011") << "the posyandu maps to *";
+  }
+  EXPECT_EQ(state["refusals"].Size(), 0u) << json::write(state["refusals"]);
+}
+
 TEST_F(SatusehatTest, RuleViolationsArePreventedOrDeadLetteredWithTheReason) {
   // pkm-selat's file names the wrong platform organization (its client
   // belongs to 100011); pkm-bataguh maps only its UMUM poli to a Location.

@@ -20,8 +20,9 @@ struct SatusehatOrganization {
   std::string platform_organization_id;  // the platform's Organization id
   std::string client_id;
   std::string client_secret;              // loaded from the file or the environment
-  // poli code (Encounter.serviceType, system .../CodeSystem/poli) -> platform
-  // Location id; "*" is the puskesmas' default Location.
+  // poli code (Encounter.serviceType, system .../CodeSystem/poli) or the id
+  // of one of our Locations (a posyandu) -> platform Location id; "*" is the
+  // puskesmas' default Location.
   std::map<std::string, std::string> locations;
 };
 

@@ -87,6 +87,23 @@ struct Walker {
     }
   }
 
+  // A Location of ours (a posyandu, a room) becomes the platform Location
+  // the puskesmas file maps it to, else the puskesmas' default one; a
+  // platform Location id (Encounter.location from the poli) stays.
+  void rewriteLocation(rapidjson::Value& ref, const std::string& id, Allocator& a) {
+    const auto& locations = context.organization->locations;
+    for (const auto& [key, platform_id] : locations) {
+      if (platform_id == id) return;
+    }
+    auto mapped = locations.find(id);
+    if (mapped == locations.end()) mapped = locations.find("*");
+    if (mapped == locations.end()) {
+      unresolved.insert("Location/" + id);
+      return;
+    }
+    ref = json::str("Location/" + mapped->second, a);
+  }
+
   void rewrite(rapidjson::Value& ref, Allocator& a) {
     std::string text(ref.GetString(), ref.GetStringLength());
     if (text.empty() || text[0] == '#' || text.rfind("urn:", 0) == 0) return;
@@ -94,9 +111,10 @@ struct Walker {
       ref = json::str(platform_organization_ref, a);  // the only organization a puskesmas' client may name
       return;
     }
-    // Locations are the platform's ids already (Encounter.location comes
-    // from the puskesmas' mapping).
-    if (text.rfind("Location/", 0) == 0) return;
+    if (text.rfind("Location/", 0) == 0) {
+      rewriteLocation(ref, text.substr(9), a);
+      return;
+    }
     auto link = context.links.find(text);
     if (link != context.links.end()) {
       ref = json::str(text.substr(0, text.find('/') + 1) + link->second, a);
