@@ -5,7 +5,7 @@
 #   ILPGW_TEST_SANITIZE=0     skip the sanitizer run
 #   ILPGW_FUZZ_SECONDS=N      seconds per fuzz target (default 10; 0 skips)
 # On a 2-core CI machine: ~5 min build + <1 min tests, ~5 min ASan build +
-# ~1 min tests, ~3 min fuzz build + 22 targets x 10 s (+~2 s start-up each) = ~4.5 min of fuzzing
+# ~1 min tests, ~3 min fuzz build + 23 targets x 10 s (+~2 s start-up each) = ~4.6 min of fuzzing
 # (docs/durability.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."

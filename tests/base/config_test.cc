@@ -66,6 +66,25 @@ TEST(ConfigTest, DocumentedReferenceMatchesTheCode) {
       << "docs/configuration.md is stale: regenerate its table with `ilp-gateway config-reference`";
 }
 
+TEST(ConfigTest, SatusehatProfileFillsEnvironmentUrlsAndRefusesSharedCredentials) {
+  auto config = parseConfig(R"({"upstream": {"enabled": true, "profile": "satusehat", "environment": "staging",
+    "organizations_file": "orgs.json"}})");
+  ASSERT_TRUE(config.isOk()) << config.status().message();
+  EXPECT_EQ(config->upstream.base_url, "https://api-satusehat-stg.dto.kemkes.go.id/fhir-r4/v1");
+  EXPECT_EQ(config->upstream.auth_url, "https://api-satusehat-stg.dto.kemkes.go.id/oauth2/v1");
+  auto refused = [](const char* text) {
+    auto c = parseConfig(text);
+    return c.isOk() ? std::string() : c.status().message();
+  };
+  EXPECT_NE(refused(R"({"upstream": {"enabled": true, "profile": "satusehat", "environment": "staging",
+    "organizations_file": "o.json", "client_id": "x"}})").find("each puskesmas has its own credentials"), std::string::npos);
+  EXPECT_NE(refused(R"({"upstream": {"enabled": true, "profile": "satusehat", "base_url": "https://x/fhir"}})")
+                .find("needs auth_url (or environment) and organizations_file"), std::string::npos);
+  EXPECT_NE(refused(R"({"upstream": {"profile": "satusehat", "environment": "moon"}})").find("upstream.environment"),
+            std::string::npos);
+  EXPECT_NE(refused(R"({"upstream": {"profile": "hl7"}})").find("upstream.profile"), std::string::npos);
+}
+
 TEST(ConfigTest, RejectsMalformedTimezone) {
   EXPECT_FALSE(parseConfig(R"({"facility": {"timezone": "WIB"}})").isOk());
   EXPECT_TRUE(parseConfig(R"({"facility": {"timezone": "+09:00"}})").isOk());

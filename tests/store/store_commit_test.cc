@@ -88,6 +88,70 @@ TEST_F(SqliteDurabilityTest, DiskFullFailsTheWholeGroupAndAcknowledgesNothingLos
   EXPECT_TRUE(store->checkIntegrity().isOk());
 }
 
+TEST_P(DurabilityStoreTest, PlatformLinksAreKeptListedAndWaitingRowsRetried) {
+  auto store = open(true);
+  WriteBatch batch;
+  batch.resources.push_back(resource("Patient", "p1"));
+  batch.resources.push_back(resource("Encounter", "e1", R"(,"subject":{"reference":"Patient/p1"})"));
+  ASSERT_TRUE(store->commit(batch).isOk());
+  auto claimed = store->claimOutbox(claimAll("a"));
+  ASSERT_TRUE(claimed.isOk());
+  ASSERT_EQ(claimed->size(), 2u);
+  EXPECT_EQ(claimed.value()[0].organization, "org-a") << "claims name the stored version's organization";
+
+  PlatformLink linked{"Practitioner", "d1", "org-a", "linked", "N10000001", "", "", 0};
+  PlatformLink waiting{"Patient", "p1", "org-a", "waiting", "", "menunggu data pasien", "", 5000};
+  PlatformLink posting{"Encounter", "e1", "org-a", "posting", "", "", "", 0};
+  ASSERT_TRUE(store->writeLinks({linked, waiting, posting}).isOk());
+  auto read = store->readLinks({{"Patient", "p1"}, {"Patient", "nobody"}, {"Practitioner", "d1"}});
+  ASSERT_TRUE(read.isOk());
+  ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ(read.value()[0].state, "waiting");
+  EXPECT_EQ(read.value()[0].reason, "menunggu data pasien");
+  EXPECT_EQ(read.value()[0].next_check_ms, 5000);
+  EXPECT_FALSE(read.value()[0].updated_at.empty());
+  EXPECT_EQ(read.value()[1].platform_id, "N10000001");
+
+  // The creation's answer arrives: the same key is replaced.
+  posting.state = "linked";
+  posting.platform_id = "enc-on-platform";
+  ASSERT_TRUE(store->writeLinks({posting}).isOk());
+  EXPECT_EQ(store->readLinks({{"Encounter", "e1"}})->at(0).platform_id, "enc-on-platform");
+
+  auto waiting_list = store->listLinks("waiting", "", "", 10);
+  ASSERT_TRUE(waiting_list.isOk());
+  ASSERT_EQ(waiting_list->size(), 1u);
+  EXPECT_EQ(waiting_list.value()[0].id, "p1");
+  auto page = store->listLinks("", "Encounter", "e1", 10);
+  ASSERT_TRUE(page.isOk());
+  ASSERT_EQ(page->size(), 2u) << "after Encounter/e1: Patient/p1 and Practitioner/d1";
+  EXPECT_EQ(page.value()[0].type, "Patient");
+
+  // The waiting Patient's row is put back far in the future; an admin's
+  // retry makes it due now, and only it.
+  std::vector<OutboxCompletion> later;
+  for (const auto& item : claimed.value()) {
+    OutboxCompletion c;
+    c.seq = item.seq;
+    c.result = OutboxResult::kRetry;
+    c.count_attempt = false;
+    c.next_attempt_ms = 1000000;
+    later.push_back(c);
+  }
+  ASSERT_TRUE(store->completeOutbox(later).isOk());
+  EXPECT_EQ(store->claimOutbox(claimAll("b", 2000))->size(), 0u);
+  auto retried = store->retryWaiting("", "");
+  ASSERT_TRUE(retried.isOk());
+  EXPECT_EQ(retried.value(), 1);
+  auto due = store->claimOutbox(claimAll("b", 2000));
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ(due.value()[0].type, "Patient");
+  EXPECT_EQ(store->retryWaiting("Patient", "other").value(), 0);
+
+  ASSERT_TRUE(store->removeLinks({{"Patient", "p1"}}).isOk());
+  EXPECT_TRUE(store->readLinks({{"Patient", "p1"}})->empty());
+}
+
 TEST_P(DurabilityStoreTest, OutboxRowsOnlyForNewVersions) {
   auto store = open(true);
   WriteBatch batch;

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 
 #include "base/json.h"
@@ -226,6 +227,26 @@ const std::vector<KeySpec>& keys() {
       {"upstream.poll_interval_ms", KeyType::kInteger, "1000",
        "How often an idle sender looks for new rows (new commits wake it at once).",
        setUpstream(&UpstreamConfig::poll_interval_ms)},
+      {"upstream.profile", KeyType::kString, "fhir",
+       "`fhir`: PUT of the gateway's own ids to a generic FHIR server. `satusehat`: the national platform's own "
+       "terms (docs/satusehat.md): patients and practitioners looked up by NIK, POST with platform-assigned ids "
+       "then PUT, per-puskesmas credentials from `upstream.organizations_file`.",
+       setUpstream(&UpstreamConfig::profile)},
+      {"upstream.environment", KeyType::kString, "",
+       "satusehat: `development`, `staging` or `production` fills `base_url` and `auth_url` with that "
+       "environment's public addresses when they are empty.",
+       setUpstream(&UpstreamConfig::environment)},
+      {"upstream.auth_url", KeyType::kString, "",
+       "satusehat: OAuth2 base URL; tokens come from POST {auth_url}/accesstoken?grant_type=client_credentials.",
+       setUpstream(&UpstreamConfig::auth_url)},
+      {"upstream.organizations_file", KeyType::kString, "",
+       "satusehat: JSON file naming each puskesmas forwarded for: platform organization id, client id, where "
+       "its secret is (file or environment variable) and its poli -> platform Location ids (docs/satusehat.md).",
+       setUpstream(&UpstreamConfig::organizations_file)},
+      {"upstream.wait_retry_s", KeyType::kInteger, "3600",
+       "satusehat: how often a record waiting for platform data (a patient not yet in the master patient "
+       "index) is tried again.",
+       setUpstream(&UpstreamConfig::wait_retry_s)},
       // ---- clients, tokens and limits; see docs/security.md ----
       {"auth.enabled", KeyType::kBoolean, "true",
        "Require OAuth2 bearer tokens (POST /oauth2/token) on every API call. `false` is accepted only on a "
@@ -418,6 +439,37 @@ StatusOr<Config> parseConfig(std::string_view text) {
       !std::isdigit(static_cast<unsigned char>(tz[2])) || tz[3] != ':' ||
       !std::isdigit(static_cast<unsigned char>(tz[4])) || !std::isdigit(static_cast<unsigned char>(tz[5]))) {
     return Status(StatusCode::kInvalidArgument, "config key facility.timezone: expected an offset like +07:00");
+  }
+  if (config.upstream.profile != "fhir" && config.upstream.profile != "satusehat") {
+    return Status(StatusCode::kInvalidArgument, "config key upstream.profile: expected \"fhir\" or \"satusehat\"");
+  }
+  if (config.upstream.profile == "satusehat") {
+    UpstreamConfig& u = config.upstream;
+    // The platform's public environments (docs/satusehat.md names the sources).
+    static const std::map<std::string, std::string> kHosts = {
+        {"development", "https://api-satusehat-dev.dto.kemkes.go.id"},
+        {"staging", "https://api-satusehat-stg.dto.kemkes.go.id"},
+        {"production", "https://api-satusehat.kemkes.go.id"}};
+    if (!u.environment.empty()) {
+      auto host = kHosts.find(u.environment);
+      if (host == kHosts.end()) {
+        return Status(StatusCode::kInvalidArgument,
+                      "config key upstream.environment: expected development, staging or production");
+      }
+      if (u.base_url.empty()) u.base_url = host->second + "/fhir-r4/v1";
+      if (u.auth_url.empty()) u.auth_url = host->second + "/oauth2/v1";
+    }
+    if (u.enabled && (u.auth_url.empty() || u.organizations_file.empty())) {
+      return Status(StatusCode::kInvalidArgument,
+                    "config section upstream: profile satusehat needs auth_url (or environment) and "
+                    "organizations_file");
+    }
+    if (!u.token_url.empty() || !u.client_id.empty() || !u.client_secret.empty() || !u.client_secret_file.empty()) {
+      return Status(StatusCode::kInvalidArgument,
+                    "config section upstream: with profile satusehat each puskesmas has its own credentials in "
+                    "organizations_file; remove token_url, client_id and client_secret(_file)");
+    }
+    if (u.wait_retry_s < 1) return Status(StatusCode::kInvalidArgument, "config key upstream.wait_retry_s: must be >= 1");
   }
   if (config.upstream.enabled) {
     const UpstreamConfig& u = config.upstream;

@@ -35,6 +35,15 @@ struct UpstreamConfig {
   int timeout_s = 10;
   int lease_s = 60;
   int poll_interval_ms = 1000;
+  // The national platform SATUSEHAT (docs/satusehat.md): "fhir" forwards by
+  // PUT of our ids to a generic FHIR server; "satusehat" looks patients and
+  // practitioners up by NIK, creates with POST, keeps the platform's ids and
+  // authenticates per organization.
+  std::string profile = "fhir";
+  std::string environment;         // satusehat: development | staging | production (fills the URLs)
+  std::string auth_url;            // satusehat: OAuth2 base ({auth_url}/accesstoken)
+  std::string organizations_file;  // satusehat: the puskesmas, their credentials and Location ids
+  int wait_retry_s = 3600;         // satusehat: how often a waiting record is tried again
 };
 
 struct Config {

@@ -159,6 +159,21 @@ StatusOr<std::unique_ptr<OutboxSender>> OutboxSender::create(const UpstreamConfi
   return std::unique_ptr<OutboxSender>(new OutboxSender(std::move(effective), outbox, base.value(), token));
 }
 
+StatusOr<std::unique_ptr<OutboxSender>> OutboxSender::create(const Config& config, Store& store) {
+  if (config.upstream.profile != "satusehat") return create(config.upstream, store);
+  auto forwarder = SatusehatForwarder::create(config, store, store);
+  if (!forwarder.isOk()) return forwarder.status();
+  auto base = splitUrl(config.upstream.base_url);
+  if (!base.isOk()) return Status(StatusCode::kInvalidArgument, "upstream.base_url: " + base.status().message());
+  if (!config.upstream.ca_file.empty()) {
+    std::ifstream in(config.upstream.ca_file);
+    if (!in) return Status(StatusCode::kInvalidArgument, "upstream.ca_file not readable: " + config.upstream.ca_file);
+  }
+  std::unique_ptr<OutboxSender> sender(new OutboxSender(config.upstream, store, base.value(), std::nullopt));
+  sender->satusehat_ = std::move(forwarder.value());
+  return sender;
+}
+
 OutboxSender::OutboxSender(UpstreamConfig config, OutboxQueue& outbox, UrlParts base, std::optional<UrlParts> token)
     : config_(std::move(config)), outbox_(outbox), base_(std::move(base)), token_url_(std::move(token)) {
   std::random_device seed;
@@ -273,7 +288,7 @@ Status OutboxSender::ensureToken(bool force_refresh) {
   return Status::ok();
 }
 
-OutboxSender::SendOutcome OutboxSender::sendOne(const OutboxItem& row, OutboxCompletion& completion) {
+SendOutcome OutboxSender::sendOne(const OutboxItem& row, OutboxCompletion& completion) {
   completion.seq = row.seq;
   std::string path = base_.path + "/" + row.type + "/" + row.id;
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -401,10 +416,27 @@ bool OutboxSender::sendBatch() {
     return ra != rb ? ra < rb : items[a].row.seq < items[b].row.seq;
   });
 
+  if (satusehat_) {
+    std::vector<const OutboxItem*> rows;
+    for (const auto& item : items) rows.push_back(&item.row);
+    satusehat_->beginBatch(rows);
+  }
+
   enum State { kWaiting, kDone, kDeferred };
   std::vector<State> state(n, kWaiting);
   std::vector<OutboxCompletion> completions;
   auto flush = [&] {
+    if (satusehat_) {
+      // The platform's ids before the completions: a row is never finished
+      // while the id it got is still only in memory.
+      Status linked = satusehat_->flush();
+      if (!linked.isOk()) {
+        noteError("platform links: " + linked.message());
+        for (auto& c : completions) {
+          if (c.result == OutboxResult::kSent) c = completionOf(c.seq, OutboxResult::kRelease, nowMs() + config_.backoff_initial_ms);
+        }
+      }
+    }
     Status s = outbox_.completeOutbox(completions);
     if (!s.isOk()) noteError("outbox completion: " + s.message());
     completions.clear();
@@ -458,11 +490,18 @@ bool OutboxSender::sendBatch() {
       continue;
     }
     OutboxCompletion completion;
-    SendOutcome outcome = sendOne(row, completion);
+    SendOutcome outcome = satusehat_ ? satusehat_->send(row, completion) : sendOne(row, completion);
     metrics::forwardAttempts()
         .counter({outcome == SendOutcome::kSent ? "sent" : outcome == SendOutcome::kDead ? "dead" : "retry"})
         .add();
     switch (outcome) {
+      case SendOutcome::kWait: {
+        // Waits for platform data (a patient not in the index yet): this
+        // row and those depending on it in the batch; the rest goes on.
+        state[pick] = kDeferred;
+        completions.push_back(completion);
+        break;
+      }
       case SendOutcome::kSent: {
         state[pick] = kDone;
         consecutive_failures_ = 0;
@@ -492,6 +531,7 @@ bool OutboxSender::sendBatch() {
         completion.result = OutboxResult::kRetry;
         completion.next_attempt_ms = pause_until;
         completion.count_attempt = true;
+        if (satusehat_ && outcome == SendOutcome::kRetry) satusehat_->resetConnections();
         logLine(LogLevel::kWarning, "outbox: " + completion.error + "; next attempt in " +
                                         std::to_string(pause_until - nowMs()) + " ms");
         noteError(completion.error);
@@ -507,6 +547,7 @@ bool OutboxSender::sendBatch() {
     if (state[i] == kWaiting) completions.push_back(completionOf(items[i].row.seq, OutboxResult::kRelease, pause_until));
   }
   flush();
+  if (satusehat_) satusehat_->endBatch();
   if (pause_until > 0) {
     {
       std::lock_guard lock(mutex_);
@@ -520,7 +561,7 @@ bool OutboxSender::sendBatch() {
 }
 
 void OutboxSender::run() {
-  logLine(LogLevel::kInfo, "outbox: forwarding to " + base_.origin + base_.path);
+  logLine(LogLevel::kInfo, "outbox: forwarding to " + (satusehat_ ? satusehat_->describe() : base_.origin + base_.path));
   for (;;) {
     {
       std::lock_guard lock(mutex_);

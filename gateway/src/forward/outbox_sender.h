@@ -1,9 +1,12 @@
 // Store-and-forward: the background sender that drains the outbox to the
-// upstream FHIR server (national platform or provincial hub).
+// upstream FHIR server (a provincial hub, a second gateway) or to the
+// national platform SATUSEHAT in its own terms (upstream.profile
+// "satusehat": satusehat_forwarder.h, docs/satusehat.md).
 //
 // Rows are claimed from the store (a lease, so instances sharing a database
-// never send the same row at once), sent as idempotent `PUT {base}/{type}/{id}`
-// in dependency order (a resource after the resources it references), and
+// never send the same row at once), sent in dependency order (a resource
+// after the resources it references) as idempotent `PUT {base}/{type}/{id}`
+// or through the SATUSEHAT forwarder, and
 // completed through the store's writer: sent rows are deleted, failures are
 // retried with exponential backoff and jitter (network errors, 408, 5xx) or
 // after the upstream's Retry-After (429), and other 4xx refusals become dead
@@ -24,8 +27,10 @@
 
 #include "base/config.h"
 #include "base/status.h"
+#include "forward/satusehat_forwarder.h"
 #include "http/client.h"
 #include "store/outbox_queue.h"
+#include "store/store.h"
 
 namespace ilpgw {
 
@@ -62,6 +67,10 @@ class OutboxSender {
  public:
   // Reads the client secret file, checks the URLs. Does not start the thread.
   static StatusOr<std::unique_ptr<OutboxSender>> create(const UpstreamConfig& config, OutboxQueue& outbox);
+  // The sender of upstream.profile: the generic FHIR PUT above, or the
+  // national platform SATUSEHAT (satusehat_forwarder.h, which also reads
+  // upstream.organizations_file and keeps the platform's ids in `store`).
+  static StatusOr<std::unique_ptr<OutboxSender>> create(const Config& config, Store& store);
   ~OutboxSender();
   OutboxSender(const OutboxSender&) = delete;
   OutboxSender& operator=(const OutboxSender&) = delete;
@@ -81,8 +90,6 @@ class OutboxSender {
     std::vector<std::string> refs;  // "Type/id" keys
     bool blocked = false;           // references a row that cannot be sent now
   };
-  enum class SendOutcome { kSent, kDead, kRetry, kThrottled };
-
   void run();
   // Claims, orders and sends one batch; false when there was nothing to do.
   bool sendBatch();
@@ -99,6 +106,7 @@ class OutboxSender {
   UrlParts base_;
   std::optional<UrlParts> token_url_;
   std::string claimer_;
+  std::unique_ptr<SatusehatForwarder> satusehat_;  // profile satusehat
   std::unique_ptr<http::Client> client_;
   std::unique_ptr<http::Client> token_client_;
   std::string token_;

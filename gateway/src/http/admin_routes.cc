@@ -167,6 +167,55 @@ void handleOutboxList(Gateway& gateway, const httplib::Request& req, httplib::Re
   res.set_content(body, kJson);
 }
 
+// Records waiting for data the national platform lacks (a patient not in
+// its master patient index yet), with the reason in plain words.
+void handleWaitingList(Gateway& gateway, const httplib::Request& req, httplib::Response& res) {
+  auto count = intParam(req, "_count", 100);
+  if (!count || *count < 1 || *count > kMaxPage) {
+    sendStatus(res, {StatusCode::kInvalidArgument, "_count must be a number 1.." + std::to_string(kMaxPage)});
+    return;
+  }
+  std::string after = req.get_param_value("after");  // Type/id of the last entry of the previous page
+  auto slash = after.find('/');
+  std::string after_type = slash == std::string::npos ? "" : after.substr(0, slash);
+  std::string after_id = slash == std::string::npos ? "" : after.substr(slash + 1);
+  auto page = gateway.store().listLinks("waiting", after_type, after_id, static_cast<int>(*count));
+  if (!page.isOk()) return sendStatus(res, page.status());
+  rapidjson::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  rapidjson::Value entries(rapidjson::kArrayType);
+  for (const auto& link : page.value()) {
+    rapidjson::Value e(rapidjson::kObjectType);
+    std::string key = link.type + "/" + link.id;
+    e.AddMember("resource", json::str(key, a), a);
+    e.AddMember("organization", json::str(link.organization, a), a);
+    e.AddMember("state", "menunggu", a);
+    e.AddMember("reason", json::str(link.reason, a), a);
+    e.AddMember("since", json::str(link.updated_at, a), a);
+    e.AddMember("nextAttemptInSeconds", std::max<std::int64_t>(0, (link.next_check_ms - nowMs()) / 1000), a);
+    e.AddMember("retry", json::str("/admin/outbox/waiting/" + key + "/$retry", a), a);
+    entries.PushBack(e, a);
+  }
+  doc.AddMember("entries", entries, a);
+  if (static_cast<std::int64_t>(page.value().size()) == *count) {
+    const auto& last = page.value().back();
+    doc.AddMember("next", json::str("/admin/outbox/waiting?after=" + last.type + "/" + last.id + "&_count=" +
+                                        std::to_string(*count), a), a);
+  }
+  res.set_content(json::write(doc), kJson);
+}
+
+void handleWaitingRetry(Gateway& gateway, const std::string& type, const std::string& id, httplib::Response& res) {
+  auto changed = gateway.store().retryWaiting(type, id);
+  if (!changed.isOk()) return sendStatus(res, changed.status());
+  if (!type.empty() && changed.value() == 0) {
+    sendStatus(res, {StatusCode::kNotFound, type + "/" + id + " is not waiting"});
+    return;
+  }
+  if (gateway.sender() != nullptr) gateway.sender()->notify();
+  res.set_content("{\"retried\":" + std::to_string(changed.value()) + "}", kJson);
+}
+
 void handleResend(Gateway& gateway, std::int64_t seq, httplib::Response& res) {
   auto changed = gateway.store().resendOutbox(seq);
   if (!changed.isOk()) return sendStatus(res, changed.status());
@@ -208,6 +257,11 @@ std::string readyJson(Gateway& gateway, bool& ready) {
     if (stats.isOk()) {
       outbox.AddMember("pending", stats->pending, a);
       outbox.AddMember("dead", stats->dead, a);
+      if (gateway.config().upstream.profile == "satusehat") {
+        // Records waiting for platform data (GET /admin/outbox/waiting), up to 1000 counted.
+        auto waiting = gateway.store().listLinks("waiting", "", "", 1000);
+        if (waiting.isOk()) outbox.AddMember("waiting", static_cast<std::int64_t>(waiting->size()), a);
+      }
       outbox.AddMember("oldestPendingAgeSeconds",
                        stats->oldest_pending_at.empty() ? std::int64_t{0} : secondsSince(stats->oldest_pending_at), a);
       if (!stats->oldest_pending_at.empty()) {
@@ -259,6 +313,16 @@ void registerAdminRoutes(httplib::Server& server, Gateway& gateway) {
   server.Post(R"(/admin/outbox/\$resend)", [&gateway](const httplib::Request&, httplib::Response& res) {
     handleResend(gateway, 0, res);
   });
+  server.Get("/admin/outbox/waiting", [&gateway](const httplib::Request& req, httplib::Response& res) {
+    handleWaitingList(gateway, req, res);
+  });
+  server.Post(R"(/admin/outbox/waiting/\$retry)", [&gateway](const httplib::Request&, httplib::Response& res) {
+    handleWaitingRetry(gateway, "", "", res);
+  });
+  server.Post(R"(/admin/outbox/waiting/([A-Za-z]{1,64})/([A-Za-z0-9\-\.]{1,64})/\$retry)",
+              [&gateway](const httplib::Request& req, httplib::Response& res) {
+                handleWaitingRetry(gateway, req.matches[1], req.matches[2], res);
+              });
   server.Get("/ready", [&gateway](const httplib::Request&, httplib::Response& res) {
     bool ready = false;
     std::string body = readyJson(gateway, ready);

@@ -1,5 +1,6 @@
 // Admin routes: quarantine (list, show, reprocess),
-// raw payloads, the outbox (list, resend dead letters) and GET /ready with
+// raw payloads, the outbox (list, resend dead letters, records waiting for
+// national platform data and their retry) and GET /ready with
 // the outbox state. Handlers stay thin: the work is in quarantine.cc and the
 // store.
 #pragma once

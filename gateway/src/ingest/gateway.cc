@@ -401,7 +401,7 @@ StatusOr<std::unique_ptr<Gateway>> Gateway::start(Config config, ConfigSource so
   std::unique_ptr<Gateway> gateway(
       new Gateway(std::move(config), std::move(source), std::move(store.value()), adapters.value()));
   if (forward && gateway->config_.upstream.enabled) {
-    auto sender = OutboxSender::create(gateway->config_.upstream, *gateway->store_);
+    auto sender = OutboxSender::create(gateway->config_, *gateway->store_);
     if (!sender.isOk()) return sender.status();
     gateway->sender_ = std::move(sender.value());
     gateway->sender_->start();

@@ -19,6 +19,7 @@ struct OutboxItem {
   std::string type;
   std::string id;
   std::int64_t version = 0;
+  std::string organization;  // of the stored version (claimed rows)
   std::string state;  // pending | dead
   int attempts = 0;
   std::string created_at;

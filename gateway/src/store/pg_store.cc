@@ -224,6 +224,25 @@ CREATE INDEX login_session_username ON login_session (username);
 
 void schemaVersion2(Connection& c) { c.exec(collated(kSchemaV2)); }
 
+// platform_link: our resources and the national platform's ids, creations
+// in flight and resources waiting for platform data (store/platform_links.h).
+constexpr const char* kPlatformLinkSchema = R"sql(
+CREATE TABLE platform_link (
+  type TEXT NOT NULL,
+  id TEXT NOT NULL,
+  organization TEXT NOT NULL,
+  state TEXT NOT NULL,
+  platform_id TEXT,
+  reason TEXT,
+  updated_at TEXT NOT NULL,
+  next_check_ms bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (type, id)
+);
+CREATE INDEX platform_link_state ON platform_link (state, type, id);
+)sql";
+
+void schemaVersion3(Connection& c) { c.exec(collated(kPlatformLinkSchema)); }
+
 struct MigrationStep {
   int version;
   const char* what;
@@ -235,6 +254,7 @@ constexpr MigrationStep kMigrations[] = {
     {1, "resources, search index, payloads, quarantine, outbox, clients, audit trail, export jobs, commit clock",
      schemaVersion1},
     {2, "people who log in to the pages and their sessions (tables login_user, login_session)", schemaVersion2},
+    {3, "national platform links and waiting resources (table platform_link)", schemaVersion3},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
@@ -362,7 +382,7 @@ QuarantineEntry quarantineFrom(const Result& r, int i) {
 constexpr const char* kOutboxClaimColumns =
     "SELECT o.seq, o.type, o.id, o.version, o.attempts, o.created_at, v.body, "
     "(c.version > o.version AND NOT EXISTS (SELECT 1 FROM outbox n WHERE n.type = o.type AND n.id = o.id "
-    "AND n.version = c.version)) FROM outbox o JOIN resource_version v ON v.seq = o.seq "
+    "AND n.version = c.version)), v.organization FROM outbox o JOIN resource_version v ON v.seq = o.seq "
     "JOIN resource_current c ON c.type = o.type AND c.id = o.id";
 
 std::string int64Array(const std::vector<std::int64_t>& values) {
@@ -1077,6 +1097,94 @@ class PgStore final : public Store {
     });
   }
 
+  // ---- PlatformLinks ----
+
+  static PlatformLink platformLinkFrom(const Result& r, int i) {
+    PlatformLink l;
+    l.type = r.text(i, 0);
+    l.id = r.text(i, 1);
+    l.organization = r.text(i, 2);
+    l.state = r.text(i, 3);
+    l.platform_id = r.text(i, 4);
+    l.reason = r.text(i, 5);
+    l.updated_at = r.text(i, 6);
+    l.next_check_ms = r.int64(i, 7);
+    return l;
+  }
+
+  static constexpr const char* kPlatformLinkColumns =
+      "SELECT type, id, organization, state, coalesce(platform_id, ''), coalesce(reason, ''), updated_at, "
+      "next_check_ms FROM platform_link";
+
+  StatusOr<std::vector<PlatformLink>> readLinks(
+      const std::vector<std::pair<std::string, std::string>>& keys) override {
+    return withConnection<std::vector<PlatformLink>>("platform link read", [&](Connection& c) {
+      std::vector<PlatformLink> out;
+      for (const auto& [type, id] : keys) {
+        Result r = c.run(std::string(kPlatformLinkColumns) + " WHERE type = $1 AND id = $2",
+                         {pg::text(type), pg::text(id)});
+        if (r.rows() > 0) out.push_back(platformLinkFrom(r, 0));
+      }
+      return out;
+    });
+  }
+
+  Status writeLinks(const std::vector<PlatformLink>& links) override {
+    if (links.empty()) return Status::ok();
+    auto done = withConnection<bool>("platform link write", [&](Connection& c) {
+      Transaction txn(c);
+      std::string now = nowInstant();
+      for (const auto& l : links) {
+        c.run("INSERT INTO platform_link (type, id, organization, state, platform_id, reason, updated_at, "
+              "next_check_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (type, id) DO UPDATE SET "
+              "organization = excluded.organization, state = excluded.state, platform_id = excluded.platform_id, "
+              "reason = excluded.reason, updated_at = excluded.updated_at, next_check_ms = excluded.next_check_ms",
+              {pg::text(l.type), pg::text(l.id), pg::text(l.organization), pg::text(l.state), pg::text(l.platform_id),
+               pg::text(l.reason), pg::text(now), pg::integer(l.next_check_ms)});
+      }
+      txn.commit();
+      return true;
+    }, false);
+    return done.isOk() ? Status::ok() : done.status();
+  }
+
+  Status removeLinks(const std::vector<std::pair<std::string, std::string>>& keys) override {
+    if (keys.empty()) return Status::ok();
+    auto done = withConnection<bool>("platform link remove", [&](Connection& c) {
+      Transaction txn(c);
+      for (const auto& [type, id] : keys) {
+        c.run("DELETE FROM platform_link WHERE type = $1 AND id = $2", {pg::text(type), pg::text(id)});
+      }
+      txn.commit();
+      return true;
+    }, false);
+    return done.isOk() ? Status::ok() : done.status();
+  }
+
+  StatusOr<std::vector<PlatformLink>> listLinks(std::string_view state, std::string_view after_type,
+                                                std::string_view after_id, int limit) override {
+    return withConnection<std::vector<PlatformLink>>("platform link list", [&](Connection& c) {
+      Result r = c.run(std::string(kPlatformLinkColumns) +
+                           " WHERE ($1 = '' OR state = $1) AND (type > $2 OR (type = $2 AND id > $3)) "
+                           "ORDER BY type, id LIMIT $4",
+                       {pg::text(state), pg::text(after_type), pg::text(after_id), pg::integer(limit)});
+      std::vector<PlatformLink> out;
+      for (int i = 0; i < r.rows(); ++i) out.push_back(platformLinkFrom(r, i));
+      return out;
+    });
+  }
+
+  StatusOr<std::int64_t> retryWaiting(std::string_view type, std::string_view id) override {
+    return withConnection<std::int64_t>("platform link retry", [&](Connection& c) {
+      Result r = c.run(
+          "UPDATE outbox o SET next_attempt_ms = 0 WHERE o.state = 'pending' AND EXISTS (SELECT 1 FROM "
+          "platform_link l WHERE l.state = 'waiting' AND l.type = o.type AND l.id = o.id AND "
+          "($1 = '' OR (l.type = $1 AND l.id = $2)))",
+          {pg::text(type), pg::text(id)});
+      return r.affected();
+    }, false);
+  }
+
   // ---- ExportJobs ----
 
   Status createExportJob(const ExportJob& job) override {
@@ -1269,6 +1377,7 @@ class PgStore final : public Store {
     item.created_at = r.text(i, 5);
     item.body = claimed ? r.text(i, 6) : std::string();
     item.superseded = r.text(i, 7) == "t";
+    item.organization = r.text(i, 8);
     item.claimed = claimed;
     item.state = "pending";
     return item;

@@ -401,6 +401,25 @@ CREATE INDEX login_session_username ON login_session (username);
 
 void schemaVersion3(sqlite3* db) { exec(db, kUserSchema); }
 
+// platform_link: our resources and the national platform's ids, creations
+// in flight and resources waiting for platform data (store/platform_links.h).
+constexpr const char* kPlatformLinkSchema = R"sql(
+CREATE TABLE IF NOT EXISTS platform_link (
+  type TEXT NOT NULL,
+  id TEXT NOT NULL,
+  organization TEXT NOT NULL,
+  state TEXT NOT NULL,
+  platform_id TEXT,
+  reason TEXT,
+  updated_at TEXT NOT NULL,
+  next_check_ms INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (type, id)
+);
+CREATE INDEX IF NOT EXISTS platform_link_state ON platform_link (state, type, id);
+)sql";
+
+void schemaVersion4(sqlite3* db) { exec(db, kPlatformLinkSchema); }
+
 struct MigrationStep {
   int version;       // the version this step reaches
   const char* what;  // logged when an existing store takes the step
@@ -411,6 +430,7 @@ constexpr MigrationStep kMigrations[] = {
     {1, "resources, search index, payloads, quarantine, outbox, clients, audit trail", schemaVersion1},
     {2, "Bulk Data export jobs (tables export_job, export_output)", schemaVersion2},
     {3, "people who log in to the pages and their sessions (tables login_user, login_session)", schemaVersion3},
+    {4, "national platform links and waiting resources (table platform_link)", schemaVersion4},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
@@ -859,6 +879,23 @@ constexpr const char* kOutboxClaimSelect =
 constexpr const char* kOutboxClaimFrom =
     "outbox o JOIN resource_version v ON v.seq = o.seq JOIN resource_current c ON c.type = o.type AND c.id = o.id";
 
+constexpr const char* kPlatformLinkSelect =
+    "SELECT type, id, organization, state, coalesce(platform_id, ''), coalesce(reason, ''), updated_at, "
+    "next_check_ms FROM platform_link";
+
+PlatformLink platformLinkRow(const Statement& s) {
+  PlatformLink l;
+  l.type = s.text(0);
+  l.id = s.text(1);
+  l.organization = s.text(2);
+  l.state = s.text(3);
+  l.platform_id = s.text(4);
+  l.reason = s.text(5);
+  l.updated_at = s.text(6);
+  l.next_check_ms = s.int64(7);
+  return l;
+}
+
 QuarantineEntry quarantineRow(const Statement& s) {
   QuarantineEntry e;
   e.id = s.int64(0);
@@ -1298,7 +1335,7 @@ class SqliteStore final : public Store {
       items.clear();  // a retried group must not keep rows of a rolled-back attempt
       sqlite3* db = writer_->db();
       std::string ready = "(o.next_attempt_ms <= ?1 AND (o.claimed_until_ms IS NULL OR o.claimed_until_ms < ?1))";
-      std::string sql = std::string(kOutboxClaimSelect) + ", " + ready + " FROM " + kOutboxClaimFrom +
+      std::string sql = std::string(kOutboxClaimSelect) + ", " + ready + ", v.organization FROM " + kOutboxClaimFrom +
                         " WHERE o.state = 'pending'";
       Statement update(db, "UPDATE outbox SET claimed_by = ?2, claimed_until_ms = ?3 WHERE seq = ?1");
       auto take = [&](Statement& s) {
@@ -1313,6 +1350,7 @@ class SqliteStore final : public Store {
           item.body = s.text(6);
           item.superseded = s.int64(7) != 0;
           item.claimed = s.int64(8) != 0;
+          item.organization = s.text(9);
           if (!item.claimed) item.body.clear();
           item.state = "pending";
           items.push_back(std::move(item));
@@ -1460,6 +1498,90 @@ class SqliteStore final : public Store {
       logLine(LogLevel::kError, std::string("store outbox stats: ") + e.what());
       return readFailure(e);
     }
+  }
+
+  // ---- PlatformLinks ----
+
+  StatusOr<std::vector<PlatformLink>> readLinks(
+      const std::vector<std::pair<std::string, std::string>>& keys) override {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db, (std::string(kPlatformLinkSelect) + " WHERE type = ?1 AND id = ?2").c_str());
+      std::vector<PlatformLink> out;
+      for (const auto& [type, id] : keys) {
+        s.bind(1, type).bind(2, id);
+        if (s.step()) out.push_back(platformLinkRow(s));
+        s.reset();
+      }
+      return out;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store platform link read: ") + e.what());
+      return readFailure(e);
+    }
+  }
+
+  Status writeLinks(const std::vector<PlatformLink>& links) override {
+    if (links.empty()) return Status::ok();
+    auto done = enqueue([&](const std::string& now, AuditChain&) {
+      Statement s(writer_->db(),
+                  "INSERT INTO platform_link (type, id, organization, state, platform_id, reason, updated_at, "
+                  "next_check_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (type, id) DO UPDATE SET "
+                  "organization = excluded.organization, state = excluded.state, platform_id = excluded.platform_id, "
+                  "reason = excluded.reason, updated_at = excluded.updated_at, next_check_ms = excluded.next_check_ms");
+      for (const auto& l : links) {
+        s.bind(1, l.type).bind(2, l.id).bind(3, l.organization).bind(4, l.state).bind(5, l.platform_id)
+            .bind(6, l.reason).bind(7, now).bind(8, l.next_check_ms).step();
+        s.reset();
+      }
+      return CommitResult{};
+    });
+    return done.isOk() ? Status::ok() : done.status();
+  }
+
+  Status removeLinks(const std::vector<std::pair<std::string, std::string>>& keys) override {
+    if (keys.empty()) return Status::ok();
+    auto done = enqueue([&](const std::string&, AuditChain&) {
+      Statement s(writer_->db(), "DELETE FROM platform_link WHERE type = ?1 AND id = ?2");
+      for (const auto& [type, id] : keys) {
+        s.bind(1, type).bind(2, id).step();
+        s.reset();
+      }
+      return CommitResult{};
+    });
+    return done.isOk() ? Status::ok() : done.status();
+  }
+
+  StatusOr<std::vector<PlatformLink>> listLinks(std::string_view state, std::string_view after_type,
+                                                std::string_view after_id, int limit) override {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db, (std::string(kPlatformLinkSelect) +
+                            " WHERE (?1 = '' OR state = ?1) AND (type > ?2 OR (type = ?2 AND id > ?3)) "
+                            "ORDER BY type, id LIMIT ?4")
+                               .c_str());
+      s.bind(1, state).bind(2, after_type).bind(3, after_id).bind(4, std::int64_t{limit});
+      std::vector<PlatformLink> out;
+      while (s.step()) out.push_back(platformLinkRow(s));
+      return out;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store platform link list: ") + e.what());
+      return readFailure(e);
+    }
+  }
+
+  StatusOr<std::int64_t> retryWaiting(std::string_view type, std::string_view id) override {
+    std::int64_t changed = 0;
+    auto done = enqueue([&](const std::string&, AuditChain&) {
+      Statement s(writer_->db(),
+                  "UPDATE outbox SET next_attempt_ms = 0 WHERE state = 'pending' AND EXISTS (SELECT 1 FROM "
+                  "platform_link l WHERE l.state = 'waiting' AND l.type = outbox.type AND l.id = outbox.id AND "
+                  "(?1 = '' OR (l.type = ?1 AND l.id = ?2)))");
+      s.bind(1, type).bind(2, id).step();
+      changed = sqlite3_changes(writer_->db());
+      return CommitResult{};
+    });
+    if (!done.isOk()) return done.status();
+    return changed;
   }
 
   Status createExportJob(const ExportJob& job) override {

@@ -32,6 +32,7 @@
 #include "store/client_directory.h"   // ClientDirectory: registered clients
 #include "store/export_jobs.h"        // ExportJobs: Bulk Data $export jobs
 #include "store/outbox_queue.h"       // OutboxQueue: versions waiting to go upstream
+#include "store/platform_links.h"     // PlatformLinks: our ids and the national platform's, waiting resources
 #include "store/quarantine_store.h"   // QuarantineStore: failed records and their payloads
 #include "store/resource_store.h"     // ResourceStore: versions, search, history (+ commit)
 #include "store/user_directory.h"     // UserDirectory: people who log in to the pages, their sessions
@@ -42,6 +43,7 @@ namespace ilpgw {
 class Store : public ResourceStore,
               public QuarantineStore,
               public OutboxQueue,
+              public PlatformLinks,
               public ClientDirectory,
               public UserDirectory,
               public AuditLog,

@@ -70,6 +70,10 @@ const std::vector<Table>& tables() {
         {"expires_at"}},
        "id"},
       {"export_output", {{"job_id"}, {"position"}, {"type"}, {"name"}, {"count"}}, "job_id, position"},
+      {"platform_link",
+       {{"type"}, {"id"}, {"organization"}, {"state"}, {"platform_id"}, {"reason"}, {"updated_at"},
+        {"next_check_ms"}},
+       "type, id"},
   };
   return kTables;
 }
