@@ -89,12 +89,13 @@ void SatusehatForwarder::resetConnections() {
   auth_client_.reset();
 }
 
-std::optional<PlatformLink> SatusehatForwarder::link(const std::string& key) {
+std::optional<PlatformLink> SatusehatForwarder::link(const std::string& key, bool recheck) {
   auto it = cache_.find(key);
-  if (it != cache_.end()) return it->second;
+  if (it != cache_.end() && (!recheck || it->second.state == "linked")) return it->second;
   auto slash = key.find('/');
   auto read = links_.readLinks({{key.substr(0, slash), key.substr(slash + 1)}});
-  if (!read.isOk() || read->empty()) return std::nullopt;
+  if (!read.isOk()) return it != cache_.end() ? std::optional<PlatformLink>(it->second) : std::nullopt;
+  if (read->empty()) return std::nullopt;
   cache_[key] = read.value()[0];
   return read.value()[0];
 }
@@ -253,8 +254,9 @@ SatusehatForwarder::Answer SatusehatForwarder::call(const SatusehatOrganization&
   return answer;
 }
 
-SendOutcome SatusehatForwarder::wait(const OutboxItem& row, const std::string& reason, OutboxCompletion& completion) {
-  std::int64_t next = nowMs() + std::int64_t{config_.wait_retry_s} * 1000;
+SendOutcome SatusehatForwarder::wait(const OutboxItem& row, const std::string& reason, OutboxCompletion& completion,
+                                     std::int64_t retry_ms) {
+  std::int64_t next = nowMs() + (retry_ms > 0 ? retry_ms : std::int64_t{config_.wait_retry_s} * 1000);
   completion.result = OutboxResult::kRetry;
   completion.count_attempt = false;
   completion.next_attempt_ms = next;
@@ -435,7 +437,7 @@ SendOutcome SatusehatForwarder::send(const OutboxItem& row, OutboxCompletion& co
       context.links[key] = *ihs;
     } else if (type == "Organization" || type == "Location") {
       continue;  // the puskesmas' own organization and Location mapping
-    } else if (auto known = link(key); known && known->state == "linked" && !known->platform_id.empty()) {
+    } else if (auto known = link(key, true); known && known->state == "linked" && !known->platform_id.empty()) {
       context.links[key] = known->platform_id;
     }
   }
@@ -451,10 +453,12 @@ SendOutcome SatusehatForwarder::send(const OutboxItem& row, OutboxCompletion& co
   }
   if (!shaped.unresolved.empty()) {
     const std::string& first = shaped.unresolved.front();
+    // Our own record, normally sent moments later: asked again within a
+    // minute, not on the schedule of data the platform lacks.
     return wait(row,
                 "Menunggu " + first + " terkirim ke SATUSEHAT lebih dulu. / Waiting for " + first +
                     " to reach SATUSEHAT first.",
-                completion);
+                completion, std::min<std::int64_t>(std::int64_t{config_.wait_retry_s} * 1000, 60000));
   }
   std::string description = row.type + "/" + row.id;
 

@@ -91,13 +91,18 @@ class SatusehatForwarder {
   // Classifies a failed answer into completion; returns the outcome.
   SendOutcome failure(const Answer& answer, const std::string& what, const OutboxItem& row,
                       OutboxCompletion& completion);
-  SendOutcome wait(const OutboxItem& row, const std::string& reason, OutboxCompletion& completion);
+  // `retry_ms` 0: upstream.wait_retry_s (data the platform lacks).
+  SendOutcome wait(const OutboxItem& row, const std::string& reason, OutboxCompletion& completion,
+                   std::int64_t retry_ms = 0);
   // The IHS id of a Patient or Practitioner of ours, found by NIK. On a
   // wait or failure returns nullopt with `outcome` and `completion` set.
   std::optional<std::string> resolvePerson(const SatusehatOrganization& org, const std::string& type,
                                            const std::string& id, const std::string* body, const OutboxItem& row,
                                            OutboxCompletion& completion, SendOutcome& outcome);
-  std::optional<PlatformLink> link(const std::string& key);
+  // The link of "Type/id", from memory or the store; `recheck` reads the
+  // store again when memory says it is not linked (another instance sharing
+  // the database may have sent it since).
+  std::optional<PlatformLink> link(const std::string& key, bool recheck = false);
   void remember(PlatformLink link);
 
   UpstreamConfig config_;
