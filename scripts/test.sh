@@ -4,9 +4,11 @@
 # every fuzz target for a bounded time (scripts/fuzz.sh).
 #   ILPGW_TEST_SANITIZE=0     skip the sanitizer run
 #   ILPGW_FUZZ_SECONDS=N      seconds per fuzz target (default 10; 0 skips)
-# On a 2-core CI machine: ~5 min build + <1 min tests, ~5 min ASan build +
-# ~1 min tests, ~3 min fuzz build + 23 targets x 10 s (+~2 s start-up each) = ~4.6 min of fuzzing
-# (docs/durability.md).
+# On a 2-core machine without a warm ccache, estimated from per-file compile
+# times: ~12 min build + ~5 min tests, ~18 min ASan build + ~8 min tests,
+# ~8 min fuzz build + 23 targets x 10 s (+~2 s start-up each) = ~4.6 min of
+# fuzzing (docs/durability.md). A warm ccache (scripts/build.sh) takes most
+# of the core's compile time away.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
