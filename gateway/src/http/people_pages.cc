@@ -2,6 +2,8 @@
 
 #include "base/crypto.h"
 #include "base/url.h"
+#include "http/errors.h"
+#include "security/audit.h"
 #include "security/token_request.h"
 
 namespace ilpgw {
@@ -195,6 +197,30 @@ void PeoplePages::sendMessage(httplib::Response& res, int status, Lang lang, con
                      "</h1><p>" + htmlEscape(text) + "</p><p><a href=\"/pws\">" +
                      tr(lang, "Kembali ke halaman PWS", "Back to the PWS page") + "</a></p></main>" + pageEnd();
   sendHtml(res, status, html);
+}
+
+void PeoplePages::sendFailure(httplib::Response& res, Lang lang, const httplib::Request& req,
+                              const ActiveSession& session, const std::string& title, const Status& status) {
+  ErrorAnswer answer = errorAnswer(status);
+  for (const auto& [name, value] : answer.headers) res.set_header(name.c_str(), value);
+  sendMessage(res, answer.http_status, lang, req, &session, title,
+              answer.http_status >= 500 ? tr(lang, "Gateway sedang tidak bisa membaca data. Coba lagi sebentar lagi.",
+                                             "The gateway cannot read its data right now. Try again in a moment.")
+                                        : status.message());
+}
+
+void PeoplePages::auditView(const httplib::Request& req, const ActiveSession& session, int status,
+                            std::vector<std::string> entities, std::string description) {
+  AuditInfo info;
+  info.kind = AuditKind::kRest;
+  info.subtype = "operation";
+  info.action = 'E';
+  info.http_status = status;
+  info.agent = session.person.agent();
+  info.remote_addr = req.remote_addr;
+  info.entities = std::move(entities);
+  info.description = std::move(description);
+  gateway_.store().recordAudit({makeAuditEvent(info)});
 }
 
 std::optional<ActiveSession> PeoplePages::requireSession(const httplib::Request& req, httplib::Response& res,

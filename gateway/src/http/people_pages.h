@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ingest/gateway.h"
 #include "security/sessions.h"
@@ -59,6 +60,14 @@ class PeoplePages {
   // A short page saying what went wrong and what to do, with `status`.
   static void sendMessage(httplib::Response& res, int status, Lang lang, const httplib::Request& req,
                           const ActiveSession* session, const std::string& title, const std::string& text);
+  // A page whose data cannot be read: the HTTP status and headers of the one
+  // error mapping (errors.h), `title`, and in plain words what to do.
+  static void sendFailure(httplib::Response& res, Lang lang, const httplib::Request& req,
+                          const ActiveSession& session, const std::string& title, const Status& status);
+  // Audits that the session's person viewed a page (`status` 200) or was
+  // refused it, naming what was shown in `entities`.
+  void auditView(const httplib::Request& req, const ActiveSession& session, int status,
+                 std::vector<std::string> entities, std::string description);
 
  private:
   void showLogin(const httplib::Request& req, httplib::Response& res, Lang lang, int status,

@@ -13,7 +13,6 @@
 #include "base/log.h"
 #include "base/url.h"
 #include "fhir/outcome.h"
-#include "security/audit.h"
 
 namespace ilpgw {
 namespace {
@@ -345,29 +344,17 @@ class PwsPage {
 
   void fail(const httplib::Request& req, httplib::Response& res, Lang lang, const ActiveSession& session,
             const Status& status) {
-    ErrorAnswer answer = errorAnswer(status);
-    for (const auto& [name, value] : answer.headers) res.set_header(name.c_str(), value);
-    PeoplePages::sendMessage(res, answer.http_status, lang, req, &session,
-                             tr(lang, "Angka belum bisa ditampilkan", "The figures cannot be shown"),
-                             answer.http_status >= 500
-                                 ? tr(lang, "Gateway sedang tidak bisa membaca data. Coba lagi sebentar lagi.",
-                                      "The gateway cannot read its data right now. Try again in a moment.")
-                                 : status.message());
+    PeoplePages::sendFailure(res, lang, req, session, tr(lang, "Angka belum bisa ditampilkan", "The figures cannot be shown"),
+                             status);
   }
 
   void audit(const httplib::Request& req, const ActiveSession& session, const std::string& chosen, const Month& month,
              int status, bool as_csv) {
-    AuditInfo info;
-    info.kind = AuditKind::kRest;
-    info.subtype = "operation";
-    info.action = 'E';
-    info.http_status = status;
-    info.agent = session.person.agent();
-    info.remote_addr = req.remote_addr;
-    if (!chosen.empty() && chosen != "semua") info.entities.push_back("Organization/" + chosen);
-    info.description = std::string(as_csv ? "PWS CSV " : "PWS page ") + month.text() +
-                       (chosen == "semua" ? ", every puskesmas the user may see" : "");
-    pages_->gateway().store().recordAudit({makeAuditEvent(info)});
+    std::vector<std::string> entities;
+    if (!chosen.empty() && chosen != "semua") entities.push_back("Organization/" + chosen);
+    pages_->auditView(req, session, status, std::move(entities),
+                      std::string(as_csv ? "PWS CSV " : "PWS page ") + month.text() +
+                          (chosen == "semua" ? ", every puskesmas the user may see" : ""));
   }
 
   std::string page(const httplib::Request& req, Lang lang, const ActiveSession& session,

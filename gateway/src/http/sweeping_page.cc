@@ -6,7 +6,6 @@
 
 #include "base/json.h"
 #include "fhir/outcome.h"
-#include "security/audit.h"
 
 namespace ilpgw {
 namespace {
@@ -133,29 +132,14 @@ class SweepingPage {
  private:
   void fail(const httplib::Request& req, httplib::Response& res, Lang lang, const ActiveSession& session,
             const Status& status) {
-    ErrorAnswer answer = errorAnswer(status);
-    for (const auto& [name, value] : answer.headers) res.set_header(name.c_str(), value);
-    PeoplePages::sendMessage(res, answer.http_status, lang, req, &session,
-                             tr(lang, "Daftar belum bisa ditampilkan", "The list cannot be shown"),
-                             answer.http_status >= 500
-                                 ? tr(lang, "Gateway sedang tidak bisa membaca data. Coba lagi sebentar lagi.",
-                                      "The gateway cannot read its data right now. Try again in a moment.")
-                                 : status.message());
+    PeoplePages::sendFailure(res, lang, req, session, tr(lang, "Daftar belum bisa ditampilkan", "The list cannot be shown"),
+                             status);
   }
 
   void audit(const httplib::Request& req, const ActiveSession& session, const std::string& org, const Month& month,
              int status, std::vector<std::string> entities) {
-    AuditInfo info;
-    info.kind = AuditKind::kRest;
-    info.subtype = "operation";
-    info.action = 'E';
-    info.http_status = status;
-    info.agent = session.person.agent();
-    info.remote_addr = req.remote_addr;
-    info.entities = {"Organization/" + org};
-    for (auto& e : entities) info.entities.push_back(std::move(e));
-    info.description = "sweeping lists " + monthText(month);
-    pages_->gateway().store().recordAudit({makeAuditEvent(info)});
+    entities.insert(entities.begin(), "Organization/" + org);
+    pages_->auditView(req, session, status, std::move(entities), "sweeping lists " + monthText(month));
   }
 
   std::string page(const httplib::Request& req, Lang lang, const ActiveSession& session, const std::string& org,
