@@ -76,7 +76,7 @@ int userCommand(const Args& args) {
   if (f.empty()) return fail("user needs add, list, disable or passwd");
   auto config = buildConfig(args);
   if (!config.isOk()) return fail(config.status().message());
-  auto store = openStore(config.value());
+  auto store = openStore(config.value(), commandStore(false));
   if (!store.isOk()) return fail(store.status().message());
   Store& s = *store.value();
   if (f[0] == "add" && f.size() == 2) {
