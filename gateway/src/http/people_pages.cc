@@ -1,5 +1,9 @@
 #include "http/people_pages.h"
 
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+
 #include "base/crypto.h"
 #include "base/url.h"
 #include "http/errors.h"
@@ -197,6 +201,33 @@ void PeoplePages::sendMessage(httplib::Response& res, int status, Lang lang, con
                      "</h1><p>" + htmlEscape(text) + "</p><p><a href=\"/pws\">" +
                      tr(lang, "Kembali ke halaman PWS", "Back to the PWS page") + "</a></p></main>" + pageEnd();
   sendHtml(res, status, html);
+}
+
+std::string PageMonth::text() const {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02d", year, month);
+  return buf;
+}
+
+std::optional<PageMonth> PeoplePages::requestedMonth(const httplib::Request& req, httplib::Response& res, Lang lang,
+                                                     const ActiveSession& session) {
+  if (!req.has_param("bulan")) {
+    std::time_t now = std::time(nullptr) + 7 * 3600;
+    std::tm parts{};
+    gmtime_r(&now, &parts);
+    return PageMonth{parts.tm_year + 1900, parts.tm_mon + 1};
+  }
+  std::string text = req.get_param_value("bulan");
+  bool digits = text.size() == 7 && text[4] == '-';
+  for (size_t i : {0, 1, 2, 3, 5, 6}) digits = digits && std::isdigit(static_cast<unsigned char>(text[i]));
+  if (digits) {
+    PageMonth m{std::stoi(text.substr(0, 4)), std::stoi(text.substr(5, 2))};
+    if (m.year >= 2000 && m.year <= 2100 && m.month >= 1 && m.month <= 12) return m;
+  }
+  sendMessage(res, 400, lang, req, &session, tr(lang, "Bulan tidak dikenal", "Unknown month"),
+              tr(lang, "Pilih bulan dalam bentuk TTTT-BB, misalnya 2025-03.",
+                 "Choose the month as YYYY-MM, for example 2025-03."));
+  return std::nullopt;
 }
 
 void PeoplePages::sendFailure(httplib::Response& res, Lang lang, const httplib::Request& req,

@@ -30,6 +30,13 @@ std::string htmlEscape(std::string_view text);
 // with the session cookie themselves and audit what they show.
 bool isPagePath(std::string_view path);
 
+// The month a page reports on.
+struct PageMonth {
+  int year = 0;
+  int month = 0;
+  std::string text() const;  // YYYY-MM
+};
+
 class PeoplePages {
  public:
   explicit PeoplePages(Gateway& gateway);
@@ -60,6 +67,10 @@ class PeoplePages {
   // A short page saying what went wrong and what to do, with `status`.
   static void sendMessage(httplib::Response& res, int status, Lang lang, const httplib::Request& req,
                           const ActiveSession* session, const std::string& title, const std::string& text);
+  // The month asked for with ?bulan=YYYY-MM, else this month in Indonesia's
+  // western time (UTC+7). nullopt after answering 400 for another form.
+  static std::optional<PageMonth> requestedMonth(const httplib::Request& req, httplib::Response& res, Lang lang,
+                                                 const ActiveSession& session);
   // A page whose data cannot be read: the HTTP status and headers of the one
   // error mapping (errors.h), `title`, and in plain words what to do.
   static void sendFailure(httplib::Response& res, Lang lang, const httplib::Request& req,

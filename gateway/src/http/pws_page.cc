@@ -55,33 +55,7 @@ constexpr const char* kMonthsId[] = {"Januari", "Februari", "Maret",     "April"
 constexpr const char* kMonthsEn[] = {"January", "February", "March",     "April",   "May",      "June",
                                      "July",    "August",   "September", "October", "November", "December"};
 
-struct Month {
-  int year = 0;
-  int month = 0;
-  std::string text() const {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%04d-%02d", year, month);
-    return buf;
-  }
-};
-
-std::optional<Month> parseMonth(const std::string& text) {
-  if (text.size() != 7 || text[4] != '-') return std::nullopt;
-  for (size_t i : {0, 1, 2, 3, 5, 6}) {
-    if (!std::isdigit(static_cast<unsigned char>(text[i]))) return std::nullopt;
-  }
-  Month m{std::stoi(text.substr(0, 4)), std::stoi(text.substr(5, 2))};
-  if (m.year < 2000 || m.year > 2100 || m.month < 1 || m.month > 12) return std::nullopt;
-  return m;
-}
-
-// This month in Indonesia's western time (UTC+7), where most puskesmas are.
-Month currentMonth() {
-  std::time_t now = std::time(nullptr) + 7 * 3600;
-  std::tm parts{};
-  gmtime_r(&now, &parts);
-  return {parts.tm_year + 1900, parts.tm_mon + 1};
-}
+using Month = PageMonth;
 
 std::string monthName(Lang lang, const Month& m) {
   return std::string(lang == Lang::kEn ? kMonthsEn[m.month - 1] : kMonthsId[m.month - 1]) + " " + std::to_string(m.year);
@@ -284,16 +258,9 @@ class PwsPage {
     const Person& person = session->person;
     auto visible = organizations(person);
     if (!visible.isOk()) return fail(req, res, lang, *session, visible.status());
-    Month month = currentMonth();
-    if (req.has_param("bulan")) {
-      auto asked = parseMonth(req.get_param_value("bulan"));
-      if (!asked) {
-        return PeoplePages::sendMessage(res, 400, lang, req, &*session, tr(lang, "Bulan tidak dikenal", "Unknown month"),
-                                        tr(lang, "Pilih bulan dalam bentuk TTTT-BB, misalnya 2025-03.",
-                                           "Choose the month as YYYY-MM, for example 2025-03."));
-      }
-      month = *asked;
-    }
+    auto asked = PeoplePages::requestedMonth(req, res, lang, *session);
+    if (!asked) return;
+    Month month = *asked;
     std::string chosen = req.has_param("puskesmas") ? req.get_param_value("puskesmas")
                          : visible->empty()          ? std::string()
                                                      : visible->front();

@@ -44,33 +44,7 @@ std::string genderText(Lang lang, const std::string& gender) {
   return "";
 }
 
-struct Month {
-  int year = 0;
-  int month = 0;
-};
-
-std::optional<Month> parseMonth(const std::string& text) {
-  if (text.size() != 7 || text[4] != '-') return std::nullopt;
-  for (size_t i : {0, 1, 2, 3, 5, 6}) {
-    if (!std::isdigit(static_cast<unsigned char>(text[i]))) return std::nullopt;
-  }
-  Month m{std::stoi(text.substr(0, 4)), std::stoi(text.substr(5, 2))};
-  if (m.year < 2000 || m.year > 2100 || m.month < 1 || m.month > 12) return std::nullopt;
-  return m;
-}
-
-std::string monthText(const Month& m) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04d-%02d", m.year, m.month);
-  return buf;
-}
-
-Month currentMonth() {
-  std::time_t now = std::time(nullptr) + 7 * 3600;  // Indonesia's western time
-  std::tm parts{};
-  gmtime_r(&now, &parts);
-  return {parts.tm_year + 1900, parts.tm_mon + 1};
-}
+using Month = PageMonth;
 
 class SweepingPage {
  public:
@@ -83,16 +57,9 @@ class SweepingPage {
     auto session = pages_->requireSession(req, res, lang);
     if (!session) return;
     const Person& person = session->person;
-    Month month = currentMonth();
-    if (req.has_param("bulan")) {
-      auto asked = parseMonth(req.get_param_value("bulan"));
-      if (!asked) {
-        return PeoplePages::sendMessage(res, 400, lang, req, &*session, tr(lang, "Bulan tidak dikenal", "Unknown month"),
-                                        tr(lang, "Pilih bulan dalam bentuk TTTT-BB, misalnya 2025-03.",
-                                           "Choose the month as YYYY-MM, for example 2025-03."));
-      }
-      month = *asked;
-    }
+    auto asked = PeoplePages::requestedMonth(req, res, lang, *session);
+    if (!asked) return;
+    Month month = *asked;
     std::string org = req.has_param("puskesmas") ? req.get_param_value("puskesmas")
                       : person.organizations.size() == 1 ? person.organizations.front()
                                                          : std::string();
@@ -139,7 +106,7 @@ class SweepingPage {
   void audit(const httplib::Request& req, const ActiveSession& session, const std::string& org, const Month& month,
              int status, std::vector<std::string> entities) {
     entities.insert(entities.begin(), "Organization/" + org);
-    pages_->auditView(req, session, status, std::move(entities), "sweeping lists " + monthText(month));
+    pages_->auditView(req, session, status, std::move(entities), "sweeping lists " + month.text());
   }
 
   std::string page(const httplib::Request& req, Lang lang, const ActiveSession& session, const std::string& org,
@@ -157,11 +124,11 @@ class SweepingPage {
             "</p><form class=\"filters\" method=\"get\" action=\"/daftar-sasaran\"><input type=\"hidden\" "
             "name=\"puskesmas\" value=\"" +
             htmlEscape(org) + "\"><div><label for=\"bulan\">" + tr(lang, "Bulan", "Month") +
-            "</label><input id=\"bulan\" name=\"bulan\" type=\"month\" value=\"" + monthText(month) +
+            "</label><input id=\"bulan\" name=\"bulan\" type=\"month\" value=\"" + month.text() +
             "\" required></div><button type=\"submit\">" + tr(lang, "Tampilkan", "Show") + "</button></form>";
-    html += "<div class=\"actions\"><a href=\"/pws?puskesmas=" + htmlEscape(org) + "&amp;bulan=" + monthText(month) +
+    html += "<div class=\"actions\"><a href=\"/pws?puskesmas=" + htmlEscape(org) + "&amp;bulan=" + month.text() +
             "\">" + tr(lang, "Kembali ke PWS", "Back to PWS") + "</a><button type=\"button\" id=\"cetak\">" +
-            tr(lang, "Cetak", "Print") + "</button></div><h2>Puskesmas " + htmlEscape(org) + ", " + monthText(month) +
+            tr(lang, "Cetak", "Print") + "</button></div><h2>Puskesmas " + htmlEscape(org) + ", " + month.text() +
             "</h2>";
     for (const auto& list : lists) {
       html += "<section class=\"sweep\" data-list=\"" + htmlEscape(list.measure->id) + "\"><h2>" +
