@@ -216,6 +216,35 @@ TEST_F(ScaleOutTest, ThreeInstancesOnePullerKillNineLosesNothing) {
   EXPECT_NE(out.find(": ok"), std::string::npos) << out;
 }
 
+// Every instance signs with the keys in the database: a token issued by one
+// is accepted by the others, and a rotation made with the CLI reaches them.
+TEST_F(ScaleOutTest, TokenFromOneInstanceWorksOnEveryInstanceAndRotationReachesThem) {
+  GatewayOptions o;
+  o.auth = true;
+  o.store_config = R"("backend": "postgresql", "pool_size": 2, "url": ")" + server_.url(database_) + "\"";
+  GatewayProcess a(o);
+  GatewayProcess b(o);  // its own data directory: nothing shared but the database
+  std::string token = a.token("clinic", "pkm-selat");
+  auto posted = b.client(token)->Post("/ingest/epuskesmas-json", testing::distinctVisit(1), "application/json");
+  ASSERT_TRUE(posted && posted->status == 201) << (posted ? posted->body : "no answer");
+
+  std::string out, err;
+  ASSERT_EQ(testing::runGateway({"key", "rotate", "--config", a.configPath()}, out, &err), 0) << out << err;
+  EXPECT_NE(out.find("in the store"), std::string::npos) << out;
+  GatewayProcess c(o);  // started after the rotation: signs with the new key
+  std::string fresh = c.token("clinic", "pkm-selat");
+  EXPECT_NE(fresh.substr(0, fresh.find('.')), token.substr(0, token.find('.'))) << "another kid in the header";
+  int visit = 2;
+  for (GatewayProcess* gateway : {&a, &b}) {
+    auto res = gateway->client(fresh)->Post("/ingest/epuskesmas-json", testing::distinctVisit(visit++), "application/json");
+    EXPECT_TRUE(res && res->status == 201) << (res ? res->body : "no answer");
+    res = gateway->client(token)->Post("/ingest/epuskesmas-json", testing::distinctVisit(visit++), "application/json");
+    EXPECT_TRUE(res && res->status == 201) << "the retired key still verifies: " << (res ? res->body : "no answer");
+  }
+  auto forged = a.client(fresh + "x")->Post("/ingest/epuskesmas-json", testing::distinctVisit(visit), "application/json");
+  EXPECT_TRUE(forged && forged->status == 401);
+}
+
 TEST_F(ScaleOutTest, UnreachableDatabaseAtStartIsOneLineAndNonZeroExit) {
   testing::TempDir dir;
   std::string config = R"({"store": {"backend": "postgresql", "data_dir": ")" + dir.file("data") +

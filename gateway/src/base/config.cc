@@ -264,6 +264,11 @@ const std::vector<KeySpec>& keys() {
        "Directory of the ES256 token signing keys (created with mode 0700, a key is generated on first start). "
        "Empty: `<store.data_dir>/keys`.",
        set(&Config::signing_key_dir)},
+      {"auth.signing_keys", KeyType::kString, "",
+       "Where the token signing keys live: `directory` (`auth.signing_key_dir`, one instance) or `store` (the "
+       "database: every instance sharing it signs and verifies with the same keys, and `ilp-gateway key rotate` "
+       "on one reaches all). Empty: `store` with `store.backend` postgresql, `directory` with sqlite.",
+       set(&Config::signing_keys)},
       {"auth.jwks_ca_file", KeyType::kString, "",
        "PEM CA bundle trusted when fetching the JWKS URL of a private_key_jwt client (`client add --jwks-url`). "
        "Empty: the system trust store.",
@@ -448,6 +453,9 @@ StatusOr<Config> parseConfig(std::string_view text) {
   }
   if (config.upstream.profile != "fhir" && config.upstream.profile != "satusehat") {
     return Status(StatusCode::kInvalidArgument, "config key upstream.profile: expected \"fhir\" or \"satusehat\"");
+  }
+  if (!config.signing_keys.empty() && config.signing_keys != "directory" && config.signing_keys != "store") {
+    return Status(StatusCode::kInvalidArgument, "config key auth.signing_keys: expected \"directory\" or \"store\"");
   }
   if (config.upstream.register_newborns && config.upstream.profile != "satusehat") {
     return Status(StatusCode::kInvalidArgument, "config key upstream.register_newborns: only with profile satusehat");

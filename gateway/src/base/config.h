@@ -103,6 +103,10 @@ struct Config {
   bool auth_enabled = true;
   int token_ttl_s = 900;
   std::string signing_key_dir;  // empty = <data_dir>/keys
+  // Where the token signing keys live: "directory" (signing_key_dir) or
+  // "store" (the database, shared by instances); empty = "store" on
+  // PostgreSQL, "directory" on SQLite.
+  std::string signing_keys;
   std::string jwks_ca_file;     // trust for clients' JWKS URLs; empty = system trust store
   int rate_per_s = 50;          // per-client token bucket refill
   int rate_burst = 200;         // per-client bucket size
@@ -116,6 +120,9 @@ struct Config {
   int search_count_max = 1000;   // largest _count of a search or history page
 
   std::string signingKeyDir() const { return signing_key_dir.empty() ? data_dir + "/keys" : signing_key_dir; }
+  bool signingKeysInStore() const {
+    return signing_keys == "store" || (signing_keys.empty() && store_backend == "postgresql");
+  }
 
   std::string storePath() const { return data_dir + "/gateway.db"; }
 };

@@ -117,6 +117,16 @@ int keyCommand(const Args& args) {
   if (args.files != std::vector<std::string>{"rotate"}) return fail("usage: key rotate");
   auto config = buildConfig(args);
   if (!config.isOk()) return fail(config.status().message());
+  if (config.value().signingKeysInStore()) {
+    // Every instance on the database reads it within half a minute.
+    auto store = ilpgw::openStore(config.value(), commandStore());
+    if (!store.isOk()) return fail(store.status().message());
+    auto kid = ilpgw::rotateSigningKey(*store.value(), config.value().token_ttl_s);
+    if (!kid.isOk()) return fail(kid.status().message());
+    std::printf("new signing key %s in the store (%s)\n", kid.value().c_str(),
+                ilpgw::storeLocation(config.value()).c_str());
+    return 0;
+  }
   auto kid = ilpgw::rotateSigningKey(config.value().signingKeyDir(), config.value().token_ttl_s);
   if (!kid.isOk()) return fail(kid.status().message());
   std::printf("new signing key %s in %s\n", kid.value().c_str(), config.value().signingKeyDir().c_str());

@@ -178,7 +178,8 @@ StatusOr<std::unique_ptr<Security>> Security::create(Gateway& gateway) {
   const Config& c = gateway.config();
   std::unique_ptr<TokenService> tokens;
   if (c.auth_enabled) {
-    auto opened = TokenService::open(c.signingKeyDir(), c.token_ttl_s);
+    auto opened = c.signingKeysInStore() ? TokenService::open(gateway.store(), c.token_ttl_s)
+                                         : TokenService::open(c.signingKeyDir(), c.token_ttl_s);
     if (!opened.isOk()) return opened.status();
     tokens = std::move(opened.value());
   } else {

@@ -10,10 +10,14 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
 
 #include "base/crypto.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/time_util.h"
 
 namespace ilpgw {
 namespace fs = std::filesystem;
@@ -23,6 +27,10 @@ constexpr const char* kIssuer = "ilp-gateway";
 constexpr const char* kAudience = "ilp-gateway";
 constexpr const char* kPrivateSuffix = ".key.pem";
 constexpr const char* kPublicSuffix = ".pub.pem";
+// Keys kept in the store are read again this often (a rotation elsewhere),
+// and at most this often when a token names an unknown kid.
+constexpr std::int64_t kSharedReloadMs = 30000;
+constexpr std::int64_t kUnknownKidReloadMs = 1000;
 
 std::int64_t nowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -53,6 +61,34 @@ Status writePrivateFile(const fs::path& path, EVP_PKEY* key, bool private_part) 
   BIO_free(bio);
   if (ok != 1) return Status(StatusCode::kUnavailable, "cannot write signing key file " + path.string());
   return Status::ok();
+}
+
+// The PEM text of a key's private part, or of its public part.
+std::optional<std::string> pemText(EVP_PKEY* key, bool private_part) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  if (bio == nullptr) return std::nullopt;
+  int ok = private_part ? PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr)
+                        : PEM_write_bio_PUBKEY(bio, key);
+  char* data = nullptr;
+  long size = BIO_get_mem_data(bio, &data);
+  std::optional<std::string> out;
+  if (ok == 1 && size > 0) out = std::string(data, static_cast<size_t>(size));
+  BIO_free(bio);
+  return out;
+}
+
+// A P-256 key from PEM text (private or public), or null.
+EVP_PKEY* readPem(std::string_view pem, bool private_part) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  if (bio == nullptr) return nullptr;
+  EVP_PKEY* pkey = private_part ? PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr)
+                                : PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (pkey != nullptr && (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_EC || EVP_PKEY_get_bits(pkey) != 256)) {
+    EVP_PKEY_free(pkey);
+    return nullptr;
+  }
+  return pkey;
 }
 
 std::string newKid() {
@@ -120,7 +156,7 @@ TokenService::~TokenService() = default;
 StatusOr<std::unique_ptr<TokenService>> TokenService::open(std::string key_dir, int ttl_s) {
   Status dir = ensureDir(key_dir);
   if (!dir.isOk()) return dir;
-  std::unique_ptr<TokenService> service(new TokenService(std::move(key_dir), ttl_s));
+  std::unique_ptr<TokenService> service(new TokenService(std::move(key_dir), nullptr, ttl_s));
   Status loaded = service->load();
   if (!loaded.isOk()) return loaded;
   if (service->signing_kid_.empty()) {
@@ -133,10 +169,29 @@ StatusOr<std::unique_ptr<TokenService>> TokenService::open(std::string key_dir, 
   return service;
 }
 
-Status TokenService::load() {
-  std::map<std::string, std::shared_ptr<Key>> keys;
-  std::string signing;
-  std::int64_t stamp = dirStamp(key_dir_);
+StatusOr<std::unique_ptr<TokenService>> TokenService::open(SigningKeys& shared, int ttl_s) {
+  std::unique_ptr<TokenService> service(new TokenService("", &shared, ttl_s));
+  Status loaded = service->load();
+  if (!loaded.isOk()) return loaded;
+  if (service->signing_kid_.empty()) {
+    // Instances starting together may each add one: every key verifies, the
+    // newest signs.
+    Pkey key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+    auto pem = key ? pemText(key.get(), true) : std::nullopt;
+    if (!pem) return Status(StatusCode::kInternal, "cannot generate a P-256 signing key");
+    std::string kid = newKid();
+    Status written = shared.writeSigningKeys({SigningKey{kid, *pem, true, nowInstant(), ""}}, {});
+    if (!written.isOk()) return written;
+    logLine(LogLevel::kInfo, "created token signing key " + kid + " in the store");
+    loaded = service->load();
+    if (!loaded.isOk()) return loaded;
+  }
+  return service;
+}
+
+Status TokenService::loadFromDirectory(std::map<std::string, std::shared_ptr<Key>>& keys, std::string& signing,
+                                       std::int64_t& stamp) {
+  stamp = dirStamp(key_dir_);
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(key_dir_, ec)) {
     std::string name = entry.path().filename().string();
@@ -149,13 +204,11 @@ Status TokenService::load() {
       return Status(StatusCode::kInvalidArgument, "signing key " + entry.path().string() +
                                                       " is readable by other users; chmod 600 it");
     }
-    BIO* bio = BIO_new_file(entry.path().c_str(), "r");
-    if (bio == nullptr) return Status(StatusCode::kInvalidArgument, "cannot read signing key " + entry.path().string());
-    EVP_PKEY* pkey = is_private ? PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr)
-                                : PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
-    BIO_free(bio);
-    if (pkey == nullptr || EVP_PKEY_get_base_id(pkey) != EVP_PKEY_EC || EVP_PKEY_get_bits(pkey) != 256) {
-      EVP_PKEY_free(pkey);
+    std::ifstream in(entry.path(), std::ios::binary);
+    if (!in) return Status(StatusCode::kInvalidArgument, "cannot read signing key " + entry.path().string());
+    std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EVP_PKEY* pkey = readPem(pem, is_private);
+    if (pkey == nullptr) {
       return Status(StatusCode::kInvalidArgument, "signing key " + entry.path().string() + " is not a P-256 key");
     }
     auto key = std::make_shared<Key>();
@@ -166,18 +219,56 @@ Status TokenService::load() {
     if (!slot || is_private) slot = key;
   }
   if (ec) return Status(StatusCode::kUnavailable, "cannot list signing key directory " + key_dir_);
+  return Status::ok();
+}
+
+Status TokenService::loadFromStore(std::map<std::string, std::shared_ptr<Key>>& keys, std::string& signing) {
+  auto stored = shared_->readSigningKeys();
+  if (!stored.isOk()) return stored.status();
+  for (const auto& k : stored.value()) {
+    EVP_PKEY* pkey = readPem(k.pem, k.can_sign);
+    if (pkey == nullptr) return Status(StatusCode::kInvalidArgument, "signing key " + k.kid + " in the store is not a P-256 key");
+    auto key = std::make_shared<Key>();
+    key->pkey.reset(pkey);
+    key->can_sign = k.can_sign;
+    if (k.can_sign && k.kid > signing) signing = k.kid;
+    keys[k.kid] = std::move(key);
+  }
+  return Status::ok();
+}
+
+Status TokenService::load() {
+  std::map<std::string, std::shared_ptr<Key>> keys;
+  std::string signing;
+  std::int64_t stamp = 0;
+  Status read = shared_ != nullptr ? loadFromStore(keys, signing) : loadFromDirectory(keys, signing, stamp);
+  if (!read.isOk()) return read;
   std::unique_lock lock(mutex_);
   keys_ = std::move(keys);
   signing_kid_ = signing;
   dir_stamp_ = stamp;
+  last_check_ms_ = nowMillis();
   std::unique_lock cache_lock(verified_mutex_);
   verified_.clear();  // a key may have been retired: verify everything afresh
   return Status::ok();
 }
 
+void TokenService::reloadShared(bool unknown_kid) {
+  {
+    std::unique_lock lock(mutex_);
+    std::int64_t now = nowMillis();
+    std::int64_t& last = unknown_kid ? last_unknown_kid_ms_ : last_check_ms_;
+    if (now - last < (unknown_kid ? kUnknownKidReloadMs : kSharedReloadMs)) return;
+    last = now;  // one reader at a time; the others go on with what they have
+  }
+  Status s = load();
+  if (!s.isOk()) logLine(LogLevel::kError, "signing keys not reloaded from the store: " + s.message());
+}
+
 // Picks up `ilp-gateway key rotate` run while the gateway serves: the
 // directory's mtime changes whenever a key file is added or removed.
 void TokenService::reloadIfChanged() {
+  if (shared_ != nullptr) return reloadShared(false);
   std::int64_t now = nowMillis();
   {
     std::shared_lock lock(mutex_);
@@ -306,6 +397,13 @@ StatusOr<TokenClaims> TokenService::verifyUncached(std::string_view token) {
     auto it = keys_.find(kid);
     if (it != keys_.end()) key = it->second;
   }
+  if (!key && shared_ != nullptr) {
+    // A key another instance made moments ago.
+    reloadShared(true);
+    std::shared_lock lock(mutex_);
+    auto it = keys_.find(kid);
+    if (it != keys_.end()) key = it->second;
+  }
   if (!key) return unauthenticated("unknown signing key");
   auto der = joseToDer(*signature);
   if (!der) return unauthenticated("invalid token signature");
@@ -378,6 +476,34 @@ StatusOr<std::string> rotateSigningKey(const std::string& key_dir, int ttl_s) {
     if (!s.isOk()) return s;
     fs::remove(path, ec);  // the old private key signs nothing any more
   }
+  return kid;
+}
+
+StatusOr<std::string> rotateSigningKey(SigningKeys& shared, int ttl_s) {
+  auto stored = shared.readSigningKeys();
+  if (!stored.isOk()) return stored.status();
+  Pkey key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+  auto pem = key ? pemText(key.get(), true) : std::nullopt;
+  if (!pem) return Status(StatusCode::kInternal, "cannot generate a P-256 signing key");
+  std::string now = nowInstant();
+  std::string kid = newKid();
+  std::vector<SigningKey> changed = {SigningKey{kid, *pem, true, now, ""}};
+  std::vector<std::string> removed;
+  auto retired_before = millisFromInstant(now).value_or(0) - (std::int64_t{ttl_s} + 300) * 1000;
+  for (const auto& k : stored.value()) {
+    if (k.can_sign) {
+      // The old private key signs nothing any more; its public key verifies
+      // the tokens it signed until they expire.
+      Pkey old(readPem(k.pem, true));
+      auto public_pem = old ? pemText(old.get(), false) : std::nullopt;
+      if (!public_pem) return Status(StatusCode::kInvalidArgument, "signing key " + k.kid + " in the store is not a P-256 key");
+      changed.push_back(SigningKey{k.kid, *public_pem, false, k.created_at, now});
+    } else if (millisFromInstant(k.retired_at).value_or(0) < retired_before) {
+      removed.push_back(k.kid);  // verifies nothing any more
+    }
+  }
+  Status written = shared.writeSigningKeys(changed, removed);
+  if (!written.isOk()) return written;
   return kid;
 }
 

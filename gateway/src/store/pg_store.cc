@@ -243,6 +243,20 @@ CREATE INDEX platform_link_state ON platform_link (state, type, id);
 
 void schemaVersion3(Connection& c) { c.exec(collated(kPlatformLinkSchema)); }
 
+// signing_key: the token signing keys shared by every instance
+// (store/signing_keys.h).
+constexpr const char* kSigningKeySchema = R"sql(
+CREATE TABLE signing_key (
+  kid TEXT PRIMARY KEY,
+  pem TEXT NOT NULL,
+  can_sign boolean NOT NULL,
+  created_at TEXT NOT NULL,
+  retired_at TEXT NOT NULL DEFAULT ''
+);
+)sql";
+
+void schemaVersion4(Connection& c) { c.exec(collated(kSigningKeySchema)); }
+
 struct MigrationStep {
   int version;
   const char* what;
@@ -255,6 +269,7 @@ constexpr MigrationStep kMigrations[] = {
      schemaVersion1},
     {2, "people who log in to the pages and their sessions (tables login_user, login_session)", schemaVersion2},
     {3, "national platform links and waiting resources (table platform_link)", schemaVersion3},
+    {4, "token signing keys shared by instances (table signing_key)", schemaVersion4},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
@@ -1110,6 +1125,35 @@ class PgStore final : public Store {
     l.updated_at = r.text(i, 6);
     l.next_check_ms = r.int64(i, 7);
     return l;
+  }
+
+  StatusOr<std::vector<SigningKey>> readSigningKeys() override {
+    return withConnection<std::vector<SigningKey>>("signing key read", [&](Connection& c) {
+      Result r = c.run("SELECT kid, pem, can_sign::int, created_at, retired_at FROM signing_key ORDER BY kid", {});
+      std::vector<SigningKey> out;
+      for (int i = 0; i < r.rows(); ++i) {
+        out.push_back(SigningKey{r.text(i, 0), r.text(i, 1), r.int64(i, 2) != 0, r.text(i, 3), r.text(i, 4)});
+      }
+      return out;
+    });
+  }
+
+  Status writeSigningKeys(const std::vector<SigningKey>& keys, const std::vector<std::string>& removed) override {
+    if (keys.empty() && removed.empty()) return Status::ok();
+    auto done = withConnection<bool>("signing key write", [&](Connection& c) {
+      Transaction txn(c);
+      for (const auto& k : keys) {
+        c.run("INSERT INTO signing_key (kid, pem, can_sign, created_at, retired_at) VALUES ($1, $2, $3::int::boolean, "
+              "$4, $5) ON CONFLICT (kid) DO UPDATE SET pem = excluded.pem, can_sign = excluded.can_sign, "
+              "retired_at = excluded.retired_at",
+              {pg::text(k.kid), pg::text(k.pem), pg::integer(k.can_sign ? 1 : 0), pg::text(k.created_at),
+               pg::text(k.retired_at)});
+      }
+      for (const auto& kid : removed) c.run("DELETE FROM signing_key WHERE kid = $1", {pg::text(kid)});
+      txn.commit();
+      return true;
+    }, false);
+    return done.isOk() ? Status::ok() : done.status();
   }
 
   static constexpr const char* kPlatformLinkColumns =

@@ -420,6 +420,20 @@ CREATE INDEX IF NOT EXISTS platform_link_state ON platform_link (state, type, id
 
 void schemaVersion4(sqlite3* db) { exec(db, kPlatformLinkSchema); }
 
+// signing_key: the token signing keys when the store keeps them
+// (store/signing_keys.h).
+constexpr const char* kSigningKeySchema = R"sql(
+CREATE TABLE IF NOT EXISTS signing_key (
+  kid TEXT PRIMARY KEY,
+  pem TEXT NOT NULL,
+  can_sign INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  retired_at TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+)sql";
+
+void schemaVersion5(sqlite3* db) { exec(db, kSigningKeySchema); }
+
 struct MigrationStep {
   int version;       // the version this step reaches
   const char* what;  // logged when an existing store takes the step
@@ -431,6 +445,7 @@ constexpr MigrationStep kMigrations[] = {
     {2, "Bulk Data export jobs (tables export_job, export_output)", schemaVersion2},
     {3, "people who log in to the pages and their sessions (tables login_user, login_session)", schemaVersion3},
     {4, "national platform links and waiting resources (table platform_link)", schemaVersion4},
+    {5, "token signing keys shared by instances (table signing_key)", schemaVersion5},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
@@ -1498,6 +1513,45 @@ class SqliteStore final : public Store {
       logLine(LogLevel::kError, std::string("store outbox stats: ") + e.what());
       return readFailure(e);
     }
+  }
+
+  // ---- SigningKeys ----
+
+  StatusOr<std::vector<SigningKey>> readSigningKeys() override {
+    try {
+      ReadConnection conn(*this);
+      Statement s(conn.db, "SELECT kid, pem, can_sign, created_at, retired_at FROM signing_key ORDER BY kid");
+      std::vector<SigningKey> out;
+      while (s.step()) {
+        out.push_back(SigningKey{s.text(0), s.text(1), s.int64(2) != 0, s.text(3), s.text(4)});
+      }
+      return out;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store signing key read: ") + e.what());
+      return readFailure(e);
+    }
+  }
+
+  Status writeSigningKeys(const std::vector<SigningKey>& keys, const std::vector<std::string>& removed) override {
+    if (keys.empty() && removed.empty()) return Status::ok();
+    auto done = enqueue([&](const std::string&, AuditChain&) {
+      Statement put(writer_->db(),
+                    "INSERT INTO signing_key (kid, pem, can_sign, created_at, retired_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+                    "ON CONFLICT (kid) DO UPDATE SET pem = excluded.pem, can_sign = excluded.can_sign, "
+                    "retired_at = excluded.retired_at");
+      for (const auto& k : keys) {
+        put.bind(1, k.kid).bind(2, k.pem).bind(3, std::int64_t{k.can_sign ? 1 : 0}).bind(4, k.created_at)
+            .bind(5, k.retired_at).step();
+        put.reset();
+      }
+      Statement del(writer_->db(), "DELETE FROM signing_key WHERE kid = ?1");
+      for (const auto& kid : removed) {
+        del.bind(1, kid).step();
+        del.reset();
+      }
+      return CommitResult{};
+    });
+    return done.isOk() ? Status::ok() : done.status();
   }
 
   // ---- PlatformLinks ----

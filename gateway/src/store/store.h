@@ -35,6 +35,7 @@
 #include "store/platform_links.h"     // PlatformLinks: our ids and the national platform's, waiting resources
 #include "store/quarantine_store.h"   // QuarantineStore: failed records and their payloads
 #include "store/resource_store.h"     // ResourceStore: versions, search, history (+ commit)
+#include "store/signing_keys.h"      // SigningKeys: token signing keys shared by instances
 #include "store/user_directory.h"     // UserDirectory: people who log in to the pages, their sessions
 #include "store/types.h"              // WriteBatch and BatchWriter::commit(), the one atomic write
 
@@ -46,6 +47,7 @@ class Store : public ResourceStore,
               public PlatformLinks,
               public ClientDirectory,
               public UserDirectory,
+              public SigningKeys,
               public AuditLog,
               public ExportJobs {
  public:

@@ -74,6 +74,7 @@ const std::vector<Table>& tables() {
        {{"type"}, {"id"}, {"organization"}, {"state"}, {"platform_id"}, {"reason"}, {"updated_at"},
         {"next_check_ms"}},
        "type, id"},
+      {"signing_key", {{"kid"}, {"pem"}, {"can_sign", Kind::kBool}, {"created_at"}, {"retired_at"}}, "kid"},
   };
   return kTables;
 }
