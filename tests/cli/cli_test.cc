@@ -80,13 +80,17 @@ TEST_F(CliTest, RefusesDevCertificatesOnAPublicAddress) {
   EXPECT_NE(err.find("refusing development certificates"), std::string::npos) << err;
 }
 
+// The SQLite schema version this ilp-gateway writes (sqlite_store.cc).
+constexpr int kSqliteSchemaVersion = 5;
+
 TEST_F(CliTest, StoreCheckPrintsTheSchemaVersion) {
   std::string data = dir_.file("data");
   std::string out, err;
   EXPECT_NE(runGateway({"store", "check", "--data", data}, out, &err), 0) << "no store there yet";
   ASSERT_EQ(runGateway({"client", "add", "--data", data, "--role", "puller"}, out, &err), 0) << err;
   ASSERT_EQ(runGateway({"store", "check", "--data", data}, out, &err), 0) << out << err;
-  EXPECT_NE(out.find("gateway.db: ok, schema version 4 ("), std::string::npos) << out;
+  EXPECT_NE(out.find("gateway.db: ok, schema version " + std::to_string(kSqliteSchemaVersion) + " ("), std::string::npos)
+      << out;
 }
 
 TEST_F(CliTest, StoreFromANewerVersionIsRefusedWithOneLine) {
@@ -95,10 +99,11 @@ TEST_F(CliTest, StoreFromANewerVersionIsRefusedWithOneLine) {
   ASSERT_EQ(runGateway({"client", "add", "--data", data, "--role", "puller"}, out, &err), 0) << err;
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((data + "/gateway.db").c_str(), &db), SQLITE_OK);
-  EXPECT_EQ(sqlite3_exec(db, "PRAGMA user_version = 5", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::string newer = std::to_string(kSqliteSchemaVersion + 1);
+  EXPECT_EQ(sqlite3_exec(db, ("PRAGMA user_version = " + newer).c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
-  const std::string refusal =
-      "store schema version 5 is newer than this ilp-gateway supports (4); upgrade ilp-gateway";
+  const std::string refusal = "store schema version " + newer + " is newer than this ilp-gateway supports (" +
+                              std::to_string(kSqliteSchemaVersion) + "); upgrade ilp-gateway";
   EXPECT_NE(runGateway({"store", "check", "--data", data}, out, &err), 0);
   EXPECT_NE(err.find(refusal), std::string::npos) << err;
   EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
