@@ -5,6 +5,7 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "base/time_util.h"
 #include "base/url.h"
 #include "fhir/outcome.h"
@@ -34,18 +35,6 @@ constexpr std::int64_t kMaxCompletionDelayMs = 5 * 60 * 1000;
 // Partial links left by another instance (or before a restart) are read
 // from the store this often.
 constexpr std::int64_t kPartialReadIntervalMs = 60 * 1000;
-
-std::vector<std::string> splitKeys(std::string_view text) {
-  std::vector<std::string> keys;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find(' ', start);
-    if (end == std::string_view::npos) end = text.size();
-    if (end > start) keys.emplace_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return keys;
-}
 
 std::string joinKeys(const std::vector<std::string>& keys) {
   std::string text;
@@ -215,9 +204,9 @@ void SatusehatForwarder::completeEncounters() {
       it = partial_.erase(it);
       continue;
     }
-    std::vector<std::string> missing = splitKeys(own->reason);
-    bool ready = std::all_of(missing.begin(), missing.end(), [&](const std::string& key) {
-      auto l = link(key);
+    std::vector<std::string_view> missing = splitNonEmpty(own->reason, ' ');
+    bool ready = std::all_of(missing.begin(), missing.end(), [&](std::string_view key) {
+      auto l = link(std::string(key));
       return l && onPlatform(*l);
     });
     if (!ready) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/metrics.h"
+#include "base/text.h"
 #include "base/time_util.h"
 #include "fhir/fhir_validator.h"
 #include "http/errors.h"
@@ -27,17 +28,7 @@ bool isLoopback(const std::string& addr) {
   return addr == "::1" || addr.rfind("127.", 0) == 0 || addr.rfind("::ffff:127.", 0) == 0;
 }
 
-std::vector<std::string_view> segments(std::string_view path) {
-  std::vector<std::string_view> out;
-  size_t at = 0;
-  while (at < path.size()) {
-    size_t next = path.find('/', at);
-    if (next == std::string_view::npos) next = path.size();
-    if (next > at) out.push_back(path.substr(at, next - at));
-    at = next + 1;
-  }
-  return out;
-}
+std::vector<std::string_view> segments(std::string_view path) { return splitNonEmpty(path, '/'); }
 
 bool knownType(std::string_view name) {
   static const std::set<std::string, std::less<>> types = [] {

@@ -17,6 +17,7 @@
 #include "base/crypto.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "base/time_util.h"
 
 namespace ilpgw {
@@ -432,13 +433,7 @@ StatusOr<TokenClaims> TokenService::verifyUncached(std::string_view token) {
   claims.issued_at = iat->GetInt64();
   claims.expires_at = exp->GetInt64();
   claims.jti = std::string(json::string(body, "jti"));
-  std::string scope(json::string(body, "scope"));
-  for (size_t at = 0; at < scope.size();) {
-    size_t end = scope.find(' ', at);
-    if (end == std::string::npos) end = scope.size();
-    if (end > at) claims.scopes.push_back(scope.substr(at, end - at));
-    at = end + 1;
-  }
+  for (std::string_view scope : splitNonEmpty(json::string(body, "scope"), ' ')) claims.scopes.emplace_back(scope);
   if (const rapidjson::Value* cnf = json::member(body, "cnf")) {
     claims.cert_thumbprint = std::string(json::string(*cnf, "x5t#S256"));
   }
