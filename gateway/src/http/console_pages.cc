@@ -1,6 +1,7 @@
 #include "http/console_pages.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "forward/outbox_sender.h"
 #include "ingest/quarantine.h"
@@ -135,6 +136,25 @@ std::string rawRecordHtml(Lang lang, const StoredPayload& payload, const std::st
   return html;
 }
 
+// The outcome of a console action, shown on the page it leads back to.
+std::string resultText(Lang lang, const std::string& code, const std::string& count) {
+  if (code == "selesai") return tr(lang, "Berhasil: catatan sudah tersimpan.", "Done: the record is stored.");
+  if (code == "masih") return tr(lang, "Masih ditolak; lihat alasannya di bawah.", "Still refused; see the reasons below.");
+  if (code == "tidak-ada") return tr(lang, "Catatan ini tidak ada.", "This entry does not exist.");
+  if (code == "tidak-bisa") {
+    return tr(lang, "Belum bisa diproses ulang: adaptor atau kiriman aslinya tidak tersedia.",
+              "Cannot be reprocessed: the adapter or the original post is not available.");
+  }
+  if (code == "dimuat") return tr(lang, "Pemetaan dan adaptor sudah dimuat ulang.", "Mappings and adapters were reloaded.");
+  if (code == "dicabut") return tr(lang, "Klien sudah dicabut.", "The client was revoked.");
+  if (code == "nonaktif") return tr(lang, "Akun sudah dinonaktifkan.", "The account was disabled.");
+  if (code == "dijadwalkan" && !count.empty() && count.size() < 10 &&
+      std::all_of(count.begin(), count.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return count + tr(lang, " data dijadwalkan dikirim ulang.", " records queued to be sent again.");
+  }
+  return "";
+}
+
 class Console {
  public:
   explicit Console(std::shared_ptr<PeoplePages> pages) : pages_(std::move(pages)) {}
@@ -180,8 +200,10 @@ class Console {
   std::string start(const httplib::Request& req, Lang lang, const ActiveSession& session, const std::string& title) {
     std::string html = PeoplePages::pageStart(lang, title, req, &session) + "<main>" + consoleNav(lang) + "<h1>" +
                        htmlEscape(title) + "</h1>";
-    if (req.has_param("pesan")) {
-      html += "<p class=\"pesan\" role=\"status\">" + htmlEscape(req.get_param_value("pesan")) + "</p>";
+    // Results arrive as a fixed code (?hasil=...), never as text from the
+    // link: a crafted link cannot put words on the console.
+    if (std::string text = resultText(lang, req.get_param_value("hasil"), req.get_param_value("jumlah")); !text.empty()) {
+      html += "<p class=\"pesan\" role=\"status\">" + htmlEscape(text) + "</p>";
     }
     return html;
   }
@@ -343,14 +365,11 @@ class Console {
       return PeoplePages::sendFailure(res, lang, req, *session, tr(lang, "Proses ulang gagal", "Reprocessing failed"),
                                       Status(StatusCode::kUnavailable, "store unavailable"));
     }
-    std::string message = r.http_status == 404 ? tr(lang, "Catatan ini tidak ada.", "This entry does not exist.")
-                          : r.http_status != 200
-                              ? tr(lang, "Belum bisa diproses ulang: adaptor atau kiriman aslinya tidak tersedia.",
-                                   "Cannot be reprocessed: the adapter or the original post is not available.")
-                          : r.status == "resolved"
-                              ? tr(lang, "Berhasil: catatan sudah tersimpan.", "Done: the record is stored.")
-                              : tr(lang, "Masih ditolak; lihat alasannya di bawah.", "Still refused; see the reasons below.");
-    done(res, "/konsol/karantina/" + std::to_string(id) + "?pesan=" + httplib::detail::encode_query_param(message));
+    const char* result = r.http_status == 404   ? "tidak-ada"
+                         : r.http_status != 200 ? "tidak-bisa"
+                         : r.status == "resolved" ? "selesai"
+                                                  : "masih";
+    done(res, "/konsol/karantina/" + std::to_string(id) + "?hasil=" + result);
   }
 
   void reload(const httplib::Request& req, httplib::Response& res) {
@@ -361,12 +380,15 @@ class Console {
     audit(req, *session, reloaded.isOk() ? 200 : 422, {}, "admin console reload adapters and mappings", 'E');
     std::string back = parseForm(req.body)["kembali"];
     if (back.rfind("/konsol/", 0) != 0 || back.find_first_of("?#\\\r\n") != std::string::npos) back = "/konsol/karantina";
-    std::string message = reloaded.isOk()
-                              ? tr(lang, "Pemetaan dan adaptor sudah dimuat ulang.", "Mappings and adapters were reloaded.")
-                              : std::string(tr(lang, "Muat ulang ditolak, pemetaan lama tetap dipakai: ",
-                                               "Reload refused, the previous mappings keep serving: ")) +
-                                    reloaded.message();
-    done(res, back + "?pesan=" + httplib::detail::encode_query_param(message));
+    if (!reloaded.isOk()) {
+      // The reason names the file and the rule to fix: shown here, not passed through a link.
+      return PeoplePages::sendMessage(res, 422, lang, req, &*session,
+                                      tr(lang, "Muat ulang ditolak", "Reload refused"),
+                                      std::string(tr(lang, "Pemetaan lama tetap dipakai. Yang salah: ",
+                                                     "The previous mappings keep serving. What is wrong: ")) +
+                                          reloaded.message());
+    }
+    done(res, back + "?hasil=dimuat");
   }
 
   // ---- outbox dead letters ----
@@ -430,9 +452,7 @@ class Console {
     }
     audit(req, *session, 200, {entity}, "admin console resend dead letters", 'U');
     if (pages_->gateway().sender() != nullptr) pages_->gateway().sender()->notify();
-    done(res, "/konsol/kiriman?pesan=" +
-                  httplib::detail::encode_query_param(std::to_string(changed.value()) +
-                                                      tr(lang, " data dijadwalkan dikirim ulang.", " records queued to be sent again.")));
+    done(res, "/konsol/kiriman?hasil=dijadwalkan&jumlah=" + std::to_string(changed.value()));
   }
 
   // ---- machine clients ----
@@ -489,8 +509,7 @@ class Console {
     if (!rotate) {
       Status revoked = revokeClient(store, store, id, actor);
       if (!revoked.isOk()) return failed(req, res, lang, *session, revoked);
-      return done(res, "/konsol/klien?pesan=" + httplib::detail::encode_query_param(
-                                                    std::string(tr(lang, "Klien dicabut: ", "Client revoked: ")) + id));
+      return done(res, "/konsol/klien?hasil=dicabut");
     }
     auto issued = rotateClientSecret(store, store, id, actor);
     if (!issued.isOk()) return failed(req, res, lang, *session, issued.status());
@@ -558,8 +577,7 @@ class Console {
     Store& store = pages_->gateway().store();
     Status disabled = disableUser(store, store, name, session->person.agent());
     if (!disabled.isOk()) return failed(req, res, lang, *session, disabled);
-    done(res, "/konsol/pengguna?pesan=" +
-                  httplib::detail::encode_query_param(std::string(tr(lang, "Akun dinonaktifkan: ", "Account disabled: ")) + name));
+    done(res, "/konsol/pengguna?hasil=nonaktif");
   }
 
  private:

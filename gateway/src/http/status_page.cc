@@ -52,7 +52,7 @@ std::string wibText(const std::string& instant) {
   parts.tm_min = mi;
   std::time_t t = timegm(&parts);
   gmtime_r(&t, &parts);
-  char buf[32];
+  char buf[64];
   std::snprintf(buf, sizeof buf, "%02d-%02d-%04d %02d:%02d WIB", parts.tm_mday, parts.tm_mon + 1,
                 parts.tm_year + 1900, parts.tm_hour, parts.tm_min);
   return buf;
