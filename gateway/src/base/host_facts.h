@@ -41,4 +41,7 @@ namespace ilpgw {
 // Less free disk than this on the data directory's disk is a problem
 // (doctor's default --min-free-mb, the status page's red light).
 constexpr std::int64_t kMinFreeDiskMb = 1024;
+// A certificate that expires sooner than this is a warning (doctor) and a
+// yellow light (the status page).
+constexpr std::int64_t kCertificateWarnDays = 30;
 }  // namespace ilpgw

@@ -167,7 +167,7 @@ void checkTls(const Config& c, Report& report) {
                    "The TLS certificate is not valid before " + not_before + ".",
                    "check this computer's date and time (date); if they are right, get a certificate valid now.");
   } else {
-    time_t soon = time(nullptr) + 30 * 24 * 3600;
+    time_t soon = time(nullptr) + kCertificateWarnDays * 24 * 3600;
     if (X509_cmp_time(X509_get0_notAfter(cert.get()), &soon) < 0) {
       time_ok = false;
       report.warning("Sertifikat TLS akan kedaluwarsa pada " + not_after + " (kurang dari 30 hari).",

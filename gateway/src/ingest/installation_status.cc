@@ -45,11 +45,14 @@ bool inScope(const StatusScope& scope, const std::string& organization) {
          std::find(scope.organizations.begin(), scope.organizations.end(), organization) != scope.organizations.end();
 }
 
-Status clientActivity(Store& store, const std::string& week_start, const std::string& today_start,
-                      ClientActivity& client) {
+// Reads the client's posts in [from, to) from the audit trail (one
+// AuditEvent per post, its outcome "HTTP <status>: POST /ingest/...").
+Status scanPosts(Store& store, const std::string& from, const std::string& to, const std::string& today_start,
+                 ClientActivity& client) {
   AuditQuery query;
   query.agent = client.client_id;
-  query.recorded_ge = week_start;
+  query.recorded_ge = from;
+  query.recorded_lt = to;
   query.limit = kAuditPage;
   std::int64_t read = 0;
   while (read < kMostAuditEvents) {
@@ -58,9 +61,8 @@ Status clientActivity(Store& store, const std::string& week_start, const std::st
     for (const auto& record : page.value()) {
       int status = ingestStatus(record.event.json);
       if (status == 0) continue;
-      bool today = record.event.recorded >= today_start;
       if (status < 300) client.last_success_at = std::max(client.last_success_at, record.event.recorded);
-      if (today) {
+      if (record.event.recorded >= today_start) {
         ++client.posts_today;
         if (status >= 400) ++client.refused_posts_today;
       }
@@ -70,6 +72,15 @@ Status clientActivity(Store& store, const std::string& week_start, const std::st
     query.after_seq = page.value().back().seq;
   }
   return Status::ok();
+}
+
+// Today first; the days before only for a client without a success today,
+// so a page view reads little more than today's trail.
+Status clientActivity(Store& store, const std::string& week_start, const std::string& today_start,
+                      ClientActivity& client) {
+  Status today = scanPosts(store, today_start, "", today_start, client);
+  if (!today.isOk() || !client.last_success_at.empty()) return today;
+  return scanPosts(store, week_start, today_start, today_start, client);
 }
 
 Light clientLight(const ClientActivity& c, std::int64_t now_s) {
@@ -159,10 +170,7 @@ StatusOr<InstallationStatus> collectInstallationStatus(Gateway& gateway, const S
     if (!stats.isOk()) return stats.status();
     out.outbox_pending = stats->pending;
     out.outbox_dead = stats->dead;
-    if (!stats->oldest_pending_at.empty()) {
-      auto oldest = millisFromInstant(stats->oldest_pending_at);
-      if (oldest) out.oldest_unsent_age_s = std::max<std::int64_t>(0, now_s - *oldest / 1000);
-    }
+    out.oldest_unsent_age_s = stats->oldestPendingAgeSeconds(now_s * 1000);
     if (gateway.sender() != nullptr) {
       SenderStatus sender = gateway.sender()->status();
       out.last_forward_at = sender.last_sent_at;
@@ -180,7 +188,7 @@ StatusOr<InstallationStatus> collectInstallationStatus(Gateway& gateway, const S
   } else if (auto validity = certificateValidity(config.tls_cert)) {
     out.certificate_days_left = validity->daysLeft(now_s);
     out.certificate_light = *out.certificate_days_left < 7 ? Light::kRed
-                            : *out.certificate_days_left < 30 ? Light::kYellow
+                            : *out.certificate_days_left < kCertificateWarnDays ? Light::kYellow
                                                               : Light::kGreen;
   }
   out.free_disk_bytes = freeDiskBytes(config.data_dir);
