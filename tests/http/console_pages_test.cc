@@ -16,8 +16,10 @@
 #include <thread>
 
 #include "base/json.h"
+#include "durability_helpers.h"
 #include "page_browser.h"
 #include "test_support.h"
+#include "upstream_server.h"
 
 namespace ilpgw {
 namespace {
@@ -261,6 +263,57 @@ TEST_F(ConsolePagesTest, ClientsRotatedAndRevokedUsersDisabled) {
   std::string all = auditOf(*gateway_, "user:admin-dinas", "admin console users");
   EXPECT_TRUE(contains(all, "admin console clients")) << all;
   EXPECT_TRUE(contains(all, "admin console users"));
+}
+
+// Forwarding on: a version the upstream refuses for good turns the
+// forwarding light red; the admin resends it from the console and the light
+// turns green once it is sent.
+TEST(ConsoleForwardingTest, DeadLetterRedThenResentFromTheConsoleGreen) {
+  using namespace std::chrono_literals;
+  testing::UpstreamServer upstream;
+  testing::GatewayOptions options;
+  options.auth = true;
+  options.extra_config = upstream.gatewayConfig() + R"(, "people": {"session_idle_s": 600})";
+  testing::GatewayProcess gateway(options);
+  testing::addPerson(gateway, "admin-dinas", "admin", "", kPassword);
+  testing::addPerson(gateway, "staf-selat", "puskesmas", "pkm-selat", kPassword);
+  auto clinic = gateway.client(gateway.token("clinic", "pkm-selat"));
+  upstream.failNext(1, 422);
+  auto posted = clinic->Post("/ingest/epuskesmas-json", testing::distinctVisit(700), "application/json");
+  ASSERT_TRUE(posted && posted->status == 201) << (posted ? posted->body : "");
+  ASSERT_TRUE(testing::waitFor([&] { return testing::outboxCount(gateway, "dead") == 1; }, 20s)) << gateway.log();
+  ASSERT_TRUE(testing::waitFor([&] { return testing::outboxCount(gateway, "pending") == 0; }, 20s));
+
+  Browser admin(gateway);
+  ASSERT_EQ(admin.login("admin-dinas", kPassword, "/status")->status, 303);
+  auto status = admin.get("/status");
+  EXPECT_EQ(lightOf(status->body, "pengiriman"), "merah");
+  EXPECT_TRUE(contains(status->body, "1 ditolak tujuan (surat mati)")) << status->body;
+  Browser staff(gateway);
+  ASSERT_EQ(staff.login("staf-selat", kPassword, "/status")->status, 303);
+  EXPECT_EQ(lightOf(staff.get("/status")->body, "pengiriman"), "(none)");
+
+  auto dead = admin.get("/konsol/kiriman");
+  ASSERT_EQ(dead->status, 200);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(dead->body, m, std::regex("data-surat=\"([0-9]+)\""))) << dead->body;
+  std::string seq = m[1];
+  EXPECT_TRUE(contains(dead->body, "HTTP 422"));
+  std::string csrf = Browser::hidden(dead->body, "csrf");
+  EXPECT_EQ(admin.post("/konsol/kiriman/" + seq + "/kirim-ulang", {{"csrf", "forged"}})->status, 403);
+  EXPECT_EQ(testing::outboxCount(gateway, "dead"), 1);
+  auto resent = admin.post("/konsol/kiriman/" + seq + "/kirim-ulang", {{"csrf", csrf}});
+  ASSERT_EQ(resent->status, 303);
+  EXPECT_EQ(resent->get_header_value("Location"), "/konsol/kiriman?hasil=dijadwalkan&jumlah=1");
+  EXPECT_TRUE(contains(admin.get(resent->get_header_value("Location"))->body, "1 data dijadwalkan dikirim ulang."));
+  ASSERT_TRUE(testing::waitFor([&] {
+    return testing::outboxCount(gateway, "dead") == 0 && testing::outboxCount(gateway, "pending") == 0;
+  }, 20s));
+  status = admin.get("/status");
+  EXPECT_EQ(lightOf(status->body, "pengiriman"), "hijau") << status->body;
+  EXPECT_TRUE(contains(status->body, "Terakhir berhasil dikirim: ")) << status->body;
+  EXPECT_TRUE(contains(auditOf(gateway, "user:admin-dinas", "admin console resend dead letters"),
+                       "Outbox/" + seq));
 }
 
 }  // namespace
