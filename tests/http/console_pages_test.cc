@@ -316,5 +316,30 @@ TEST(ConsoleForwardingTest, DeadLetterRedThenResentFromTheConsoleGreen) {
                        "Outbox/" + seq));
 }
 
+// A JSON post's quarantined record: the offending key is marked in the raw
+// text beside its reason.
+TEST(ConsoleJsonRecordTest, OffendingKeyMarkedInTheRawRecord) {
+  testing::GatewayOptions options;
+  options.auth = true;
+  testing::GatewayProcess gateway(options);
+  testing::addPerson(gateway, "admin-dinas", "admin", "", kPassword);
+  std::string visit = testing::distinctVisit(800);
+  testing::replaceOnce(visit, "\"jk\": \"L\"", "\"jk\": \"X\"");
+  auto posted = gateway.client(gateway.token("clinic", "pkm-selat"))->Post("/ingest/epuskesmas-json", visit, "application/json");
+  ASSERT_TRUE(posted);
+  ASSERT_EQ(posted->status, 422) << posted->body;
+
+  Browser admin(gateway);
+  ASSERT_EQ(admin.login("admin-dinas", kPassword, "/status")->status, 303);
+  auto list = admin.get("/konsol/karantina");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(list->body, m, std::regex("data-karantina=\"([0-9]+)\""))) << list->body;
+  auto entry = admin.get("/konsol/karantina/" + std::string(m[1]));
+  ASSERT_EQ(entry->status, 200);
+  EXPECT_TRUE(contains(entry->body, "<mark class=\"salah\" data-salah=\"ya\">&quot;jk&quot;</mark>")) << entry->body;
+  EXPECT_TRUE(contains(entry->body, "jenis kelamin")) << entry->body;  // the field in plain words
+  EXPECT_TRUE(contains(admin.get("/status")->body, "dari epuskesmas-json"));
+}
+
 }  // namespace
 }  // namespace ilpgw
