@@ -18,6 +18,7 @@
 #include "base/json.h"
 #include "durability_helpers.h"
 #include "page_browser.h"
+#include "postgres_server.h"
 #include "test_support.h"
 #include "upstream_server.h"
 
@@ -78,12 +79,16 @@ class ConsolePagesTest : public ::testing::Test {
     options.plugins = {"simpus-csv"};
     options.mappings_dir = mappings_.path().string();
     options.extra_config = R"("people": {"session_idle_s": 600})";
+    options.store_config = storeConfig();
     gateway_ = std::make_unique<testing::GatewayProcess>(options);
     clinic_ = gateway_->addClient("clinic", "pkm-selat");
     testing::addPerson(*gateway_, "admin-dinas", "admin", "", kPassword);
     testing::addPerson(*gateway_, "staf-selat", "puskesmas", "pkm-selat", kPassword);
     testing::addPerson(*gateway_, "staf-kahayan", "puskesmas", "pkm-kahayan", kPassword);
   }
+
+  virtual std::string storeConfig() { return ""; }
+  void badPostThenFixedByTheMapping();
 
   std::unique_ptr<Browser> loggedIn(const std::string& user) {
     auto browser = std::make_unique<Browser>(*gateway_);
@@ -97,7 +102,24 @@ class ConsolePagesTest : public ::testing::Test {
   testing::ClientCredentials clinic_;
 };
 
-TEST_F(ConsolePagesTest, RedAfterABadPostGreenAfterTheMappingFixAndReprocess) {
+// The same pages on the PostgreSQL backend (several instances share one database).
+class ConsolePagesPostgresTest : public ConsolePagesTest {
+ protected:
+  std::string storeConfig() override {
+    testing::PostgresServer& server = testing::PostgresServer::shared();
+    return R"("backend": "postgresql", "url": ")" + server.url(server.createDatabase()) + "\"";
+  }
+};
+
+TEST_F(ConsolePagesTest, RedAfterABadPostGreenAfterTheMappingFixAndReprocess) { badPostThenFixedByTheMapping(); }
+
+TEST_F(ConsolePagesPostgresTest, RedAfterABadPostGreenAfterTheMappingFixAndReprocess) {
+  badPostThenFixedByTheMapping();
+  auto status = loggedIn("admin-dinas")->get("/status");
+  EXPECT_TRUE(contains(status->body, "di PostgreSQL")) << status->body;
+}
+
+void ConsolePagesTest::badPostThenFixedByTheMapping() {
   auto clinic = gateway_->client(gateway_->fetchToken(clinic_));
   auto posted = clinic->Post("/ingest/simpus-csv", visitRow(), "text/csv");
   ASSERT_TRUE(posted);
