@@ -5,7 +5,7 @@
 // read the lights again. Prints what the pages showed as one JSON document
 // on stdout; tests/pages/console_browser_test.cc checks it.
 // Usage: node console.mjs ARGS.json
-//   ARGS: { url, server_cert, chromium, screenshot_red, screenshot_green,
+//   ARGS: { url, server_cert, chromium, screenshot_red, screenshot_entry, screenshot_green,
 //           admin: {user, password}, mapping: {file, find, replace} }
 import { readFileSync, writeFileSync } from 'node:fs';
 import { X509Certificate, createHash } from 'node:crypto';
@@ -64,6 +64,7 @@ try {
     state: document.querySelector('[data-keadaan]')?.dataset.keadaan ?? '',
     buttons: [...document.querySelectorAll('main form button')].map((b) => b.textContent),
   }));
+  await page.screenshot({ path: args.screenshot_entry, fullPage: true });
 
   // The fix, on disk: what IT staff do in an editor.
   const mapping = readFileSync(args.mapping.file, 'utf8');

@@ -72,6 +72,8 @@ TEST(ConsoleBrowserTest, RedAfterABadPostThenFixedFromTheBrowserAndGreen) {
   testing::TempDir dir;
   std::string red_png = std::string(ILPGW_ARTIFACT_DIR) + "/status-red.png";
   std::string green_png = std::string(ILPGW_ARTIFACT_DIR) + "/status-green.png";
+  std::string entry_png = std::string(ILPGW_ARTIFACT_DIR) + "/console-quarantine-entry.png";
+  fs::remove(entry_png);
   fs::remove(red_png);
   fs::remove(green_png);
   std::string find = R"("kunjungan": { "path": "kunjungan", "type": "enum", "values": { "BARU": "baru", "LAMA": "lama" } })";
@@ -80,7 +82,7 @@ TEST(ConsoleBrowserTest, RedAfterABadPostThenFixedFromTheBrowserAndGreen) {
   std::string args = "{\"url\":" + jsonString("https://127.0.0.1:" + std::to_string(gateway.port())) +
                      ",\"server_cert\":" + jsonString((testing::devCertDir() / "server.crt").string()) +
                      ",\"chromium\":" + jsonString(kChromium) + ",\"screenshot_red\":" + jsonString(red_png) +
-                     ",\"screenshot_green\":" + jsonString(green_png) + ",\"admin\":{\"user\":\"admin-dinas\",\"password\":" +
+                     ",\"screenshot_green\":" + jsonString(green_png) + ",\"screenshot_entry\":" + jsonString(entry_png) + ",\"admin\":{\"user\":\"admin-dinas\",\"password\":" +
                      jsonString(kPassword) + "},\"mapping\":{\"file\":" +
                      jsonString((mappings.path() / "simpus-csv.mapping.json").string()) + ",\"find\":" + jsonString(find) +
                      ",\"replace\":" + jsonString(replace) + "}}";
@@ -136,6 +138,7 @@ TEST(ConsoleBrowserTest, RedAfterABadPostThenFixedFromTheBrowserAndGreen) {
   EXPECT_EQ(bundle["entry"].Size(), 2u) << encounters->body;
   EXPECT_TRUE(fs::exists(red_png) && fs::file_size(red_png) > 10000) << red_png;
   EXPECT_TRUE(fs::exists(green_png) && fs::file_size(green_png) > 10000) << green_png;
+  EXPECT_TRUE(fs::exists(entry_png) && fs::file_size(entry_png) > 10000) << entry_png;
 }
 
 }  // namespace

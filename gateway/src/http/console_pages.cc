@@ -253,7 +253,7 @@ class Console {
         std::string reason = issues.empty() ? "" : plainReason(issues[0].code, issues[0].expression, issues[0].location, en);
         if (issues.size() > 1) reason += " (+" + std::to_string(issues.size() - 1) + ")";
         html += "<tr data-karantina=\"" + std::to_string(e.id) + "\"><td><a href=\"/konsol/karantina/" +
-                std::to_string(e.id) + "\">" + std::to_string(e.id) + "</a></td><td>" + htmlEscape(e.created_at) +
+                std::to_string(e.id) + "\">" + std::to_string(e.id) + "</a></td><td>" + htmlEscape(wibTime(e.created_at)) +
                 "</td><td>" + htmlEscape(e.adapter) + "</td><td>" + htmlEscape(e.organization) + "</td><td>" +
                 htmlEscape(e.locator) + "</td><td>" + htmlEscape(reason) + "</td><td>" +
                 (e.status == "open" ? tr(lang, "menunggu", "waiting") : tr(lang, "selesai", "finished")) + "</td></tr>";
@@ -304,7 +304,7 @@ class Console {
     html += "<dl class=\"rincian\"><dt>" + std::string(tr(lang, "Adaptor", "Adapter")) + "</dt><dd>" + htmlEscape(e.adapter) +
             "</dd><dt>" + tr(lang, "Puskesmas", "Puskesmas") + "</dt><dd>" + htmlEscape(e.organization) + "</dd><dt>" +
             tr(lang, "Letak di kiriman", "Where in the post") + "</dt><dd>" + htmlEscape(e.locator) + "</dd><dt>" +
-            tr(lang, "Diterima", "Received") + "</dt><dd>" + htmlEscape(e.created_at) + "</dd><dt>" +
+            tr(lang, "Diterima", "Received") + "</dt><dd>" + htmlEscape(wibTime(e.created_at)) + "</dd><dt>" +
             tr(lang, "Keadaan", "State") + "</dt><dd data-keadaan=\"" + htmlEscape(e.status) + "\">" +
             (e.status == "open" ? tr(lang, "menunggu diperbaiki", "waiting for a fix")
                                 : tr(lang, "selesai, sudah tersimpan", "finished, stored")) +
@@ -428,7 +428,7 @@ class Console {
       for (const auto& item : page.value()) {
         std::string answer = (item.http_status != 0 ? "HTTP " + std::to_string(item.http_status) + " " : "") + item.last_error;
         html += "<tr data-surat=\"" + std::to_string(item.seq) + "\"><td>" + std::to_string(item.seq) + "</td><td>" +
-                htmlEscape(item.type + "/" + item.id) + "</td><td>" + htmlEscape(item.created_at) + "</td><td>" +
+                htmlEscape(item.type + "/" + item.id) + "</td><td>" + htmlEscape(wibTime(item.created_at)) + "</td><td>" +
                 std::to_string(item.attempts) + "</td><td>" + htmlEscape(answer) + "</td><td>" +
                 postButton(*session, "/konsol/kiriman/" + std::to_string(item.seq) + "/kirim-ulang",
                            tr(lang, "Kirim ulang", "Resend"), {}, "") +
@@ -482,8 +482,9 @@ class Console {
       bool active = c.revoked_at.empty();
       html += "<tr data-klien=\"" + htmlEscape(c.client_id) + "\"><th scope=\"row\">" + htmlEscape(c.client_id) +
               "</th><td>" + htmlEscape(c.role) + "</td><td>" + htmlEscape(c.organization) + "</td><td>" +
-              htmlEscape(c.created_at) + "</td><td>" +
-              (active ? tr(lang, "aktif", "active") : htmlEscape(std::string(tr(lang, "dicabut ", "revoked ")) + c.revoked_at)) +
+              htmlEscape(wibTime(c.created_at)) + "</td><td>" +
+              (active ? tr(lang, "aktif", "active")
+                      : htmlEscape(std::string(tr(lang, "dicabut ", "revoked ")) + wibTime(c.revoked_at))) +
               "</td><td>";
       if (active) {
         if (!c.secret_hash.empty()) {
@@ -552,7 +553,7 @@ class Console {
               "</th><td>" + htmlEscape(u.role) + "</td><td>" +
               htmlEscape(u.organizations.empty() ? std::string(tr(lang, "semua", "all")) : u.organizations) + "</td><td>" +
               (active ? tr(lang, "aktif", "active")
-                      : htmlEscape(std::string(tr(lang, "nonaktif sejak ", "disabled since ")) + u.disabled_at)) +
+                      : htmlEscape(std::string(tr(lang, "nonaktif sejak ", "disabled since ")) + wibTime(u.disabled_at))) +
               "</td><td>";
       if (active && u.username != session->person.username) {
         html += postButton(*session, "/konsol/pengguna/nonaktifkan", tr(lang, "Nonaktifkan", "Disable"),

@@ -75,6 +75,7 @@ table.pws tr.total th, table.pws tr.total td { font-weight: 700; background: #f6
 table.status-table td { vertical-align: middle; }
 ul.alasan { margin: .25rem 0; padding-left: 1.2rem; }
 .konsol-nav { flex-wrap: wrap; }
+.actions button.primary { margin-top: 0; background: var(--accent); color: #fff; }
 .pesan { background: #ddf4ff; border: 1px solid #54aeff; padding: .5rem .75rem; border-radius: 4px; }
 dl.rincian { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 dl.rincian dt { font-weight: 600; }
@@ -152,6 +153,25 @@ std::string htmlEscape(std::string_view text) {
     }
   }
   return out;
+}
+
+// An instant as the district office reads it: local time (WIB, UTC+7).
+std::string wibTime(const std::string& instant) {
+  if (instant.size() < 16) return instant;
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0;
+  if (std::sscanf(instant.c_str(), "%4d-%2d-%2dT%2d:%2d", &y, &mo, &d, &h, &mi) != 5) return instant;
+  std::tm parts{};
+  parts.tm_year = y - 1900;
+  parts.tm_mon = mo - 1;
+  parts.tm_mday = d;
+  parts.tm_hour = h + 7;
+  parts.tm_min = mi;
+  std::time_t t = timegm(&parts);
+  gmtime_r(&t, &parts);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%02d-%02d-%04d %02d:%02d WIB", parts.tm_mday, parts.tm_mon + 1,
+                parts.tm_year + 1900, parts.tm_hour, parts.tm_min);
+  return buf;
 }
 
 bool isPagePath(std::string_view path) {

@@ -39,25 +39,6 @@ std::string ageText(Lang lang, std::int64_t seconds) {
   return std::to_string(seconds / 86400) + tr(lang, " hari", " days");
 }
 
-// An instant as the district office reads it: local time (WIB, UTC+7).
-std::string wibText(const std::string& instant) {
-  if (instant.size() < 16) return instant;
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0;
-  if (std::sscanf(instant.c_str(), "%4d-%2d-%2dT%2d:%2d", &y, &mo, &d, &h, &mi) != 5) return instant;
-  std::tm parts{};
-  parts.tm_year = y - 1900;
-  parts.tm_mon = mo - 1;
-  parts.tm_mday = d;
-  parts.tm_hour = h + 7;
-  parts.tm_min = mi;
-  std::time_t t = timegm(&parts);
-  gmtime_r(&t, &parts);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%02d-%02d-%04d %02d:%02d WIB", parts.tm_mday, parts.tm_mon + 1,
-                parts.tm_year + 1900, parts.tm_hour, parts.tm_min);
-  return buf;
-}
-
 std::string row(const std::string& id, Lang lang, Light light, const std::string& what, const std::string& detail) {
   return "<tr data-lampu=\"" + id + "\" data-warna=\"" + lightName(light) + "\"><td>" + lamp(lang, light) +
          "</td><th scope=\"row\">" + htmlEscape(what) + "</th><td>" + detail + "</td></tr>";
@@ -152,7 +133,7 @@ class StatusPage {
       for (const auto& c : s.clients) {
         std::string last = c.last_success_at.empty()
                                ? std::string(tr(lang, "tidak ada dalam 7 hari terakhir", "none in the last 7 days"))
-                               : wibText(c.last_success_at);
+                               : wibTime(c.last_success_at);
         std::string posts = std::to_string(c.posts_today);
         if (c.refused_posts_today > 0) {
           posts += " (" + std::to_string(c.refused_posts_today) + tr(lang, " ditolak)", " refused)");
@@ -180,7 +161,7 @@ class StatusPage {
         }
         forward += "<br>" + std::string(tr(lang, "Terakhir berhasil dikirim: ", "Last sent: ")) +
                    (s.last_forward_at.empty() ? std::string(tr(lang, "belum sejak gateway dinyalakan", "not since the gateway started"))
-                                              : wibText(s.last_forward_at));
+                                              : wibTime(s.last_forward_at));
         if (!s.last_forward_error.empty()) {
           forward += "<br>" + std::string(tr(lang, "Gangguan terakhir: ", "Last problem: ")) + htmlEscape(s.last_forward_error);
         }
@@ -206,7 +187,14 @@ class StatusPage {
     html += "<p class=\"note\">" +
             std::string(tr(lang, "Hari ini dihitung sejak pukul 00.00 WIB. Muat ulang halaman untuk angka terbaru.",
                            "Today counts from 00:00 WIB (UTC+7). Reload the page for the latest figures.")) +
-            "</p></main>" + PeoplePages::pageEnd();
+            "</p>";
+    if (s.counts_capped) {
+      html += "<p class=\"note\">" +
+              std::string(tr(lang, "Sangat banyak data hari ini: sebagian angka di atas adalah batas bawah (setidaknya).",
+                             "Very much data today: some figures above are lower bounds (at least).")) +
+              "</p>";
+    }
+    html += "</main>" + PeoplePages::pageEnd();
     return html;
   }
 

@@ -48,7 +48,7 @@ bool inScope(const StatusScope& scope, const std::string& organization) {
 // Reads the client's posts in [from, to) from the audit trail (one
 // AuditEvent per post, its outcome "HTTP <status>: POST /ingest/...").
 Status scanPosts(Store& store, const std::string& from, const std::string& to, const std::string& today_start,
-                 ClientActivity& client) {
+                 ClientActivity& client, bool& capped) {
   AuditQuery query;
   query.agent = client.client_id;
   query.recorded_ge = from;
@@ -71,16 +71,17 @@ Status scanPosts(Store& store, const std::string& from, const std::string& to, c
     if (static_cast<int>(page.value().size()) < query.limit) break;
     query.after_seq = page.value().back().seq;
   }
+  if (read >= kMostAuditEvents) capped = true;
   return Status::ok();
 }
 
 // Today first; the days before only for a client without a success today,
 // so a page view reads little more than today's trail.
 Status clientActivity(Store& store, const std::string& week_start, const std::string& today_start,
-                      ClientActivity& client) {
-  Status today = scanPosts(store, today_start, "", today_start, client);
+                      ClientActivity& client, bool& capped) {
+  Status today = scanPosts(store, today_start, "", today_start, client, capped);
   if (!today.isOk() || !client.last_success_at.empty()) return today;
-  return scanPosts(store, week_start, today_start, today_start, client);
+  return scanPosts(store, week_start, today_start, today_start, client, capped);
 }
 
 Light clientLight(const ClientActivity& c, std::int64_t now_s) {
@@ -121,7 +122,7 @@ StatusOr<InstallationStatus> collectInstallationStatus(Gateway& gateway, const S
     ClientActivity c;
     c.client_id = record.client_id;
     c.organization = record.organization;
-    Status read = clientActivity(store, week_start, out.today_start, c);
+    Status read = clientActivity(store, week_start, out.today_start, c, out.counts_capped);
     if (!read.isOk()) return read;
     c.light = clientLight(c, now_s);
     out.posts_today += c.posts_today;
@@ -155,6 +156,7 @@ StatusOr<InstallationStatus> collectInstallationStatus(Gateway& gateway, const S
         if (static_cast<int>(page.value().size()) < filter.limit) break;
         filter.after_id = page.value().back().id;
       }
+      if (read >= kMostQuarantineEntries) out.counts_capped = true;
     }
   }
   for (const auto& count : tally.top(5)) out.top_reasons.push_back(tally.sentence(count));

@@ -66,6 +66,7 @@ struct InstallationStatus {
   std::optional<std::int64_t> store_bytes;  // SQLite files; nullopt for PostgreSQL
   std::string version;
   Light overall = Light::kGreen;  // the worst light shown
+  bool counts_capped = false;     // a count reached its reading limit: "at least"
   std::vector<std::string> organizations_shown;  // for the audit trail; empty = all
 };
 
