@@ -132,8 +132,17 @@ StatusOr<InstallationStatus> collectInstallationStatus(Gateway& gateway, const S
   // Refused records today and open quarantine, per organization shown (or all).
   std::vector<std::string> orgs = scope.whole_installation ? std::vector<std::string>{""} : scope.organizations;
   ReasonTally tally(scope.english);
+  // The whole installation's open count is the store's own (as /metrics reports it).
+  std::vector<bool> passes = {true};
+  if (scope.whole_installation) {
+    auto stats = store.stats();
+    if (!stats.isOk()) return stats.status();
+    out.quarantine_open = stats->quarantined_open;
+  } else {
+    passes.push_back(false);
+  }
   for (const auto& org : orgs) {
-    for (const bool today : {true, false}) {
+    for (const bool today : passes) {
       QuarantineFilter filter;
       filter.organization = org;
       filter.limit = kQuarantinePage;
