@@ -144,8 +144,10 @@ void ConsolePagesTest::badPostThenFixedByTheMapping() {
   EXPECT_TRUE(contains(english->body, "in 1 row from simpus-csv")) << english->body;
   admin->get("/status?lang=id");
 
-  auto list = admin->get("/konsol/karantina");
+  EXPECT_TRUE(contains(admin->get("/konsol/karantina?lang=en")->body, "Quarantine: refused records"));
+  auto list = admin->get("/konsol/karantina?lang=id");
   ASSERT_EQ(list->status, 200);
+  EXPECT_TRUE(contains(list->body, "Karantina: catatan yang ditolak"));
   std::smatch m;
   ASSERT_TRUE(std::regex_search(list->body, m, std::regex("data-karantina=\"([0-9]+)\""))) << list->body;
   std::string id = m[1];
