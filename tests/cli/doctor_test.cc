@@ -2,7 +2,8 @@
 // a healthy one passes with exit 0; each broken one (expired, not yet valid or misnamed
 // certificate made with openssl, a key others can read, an unwritable data
 // directory, a nearly full disk, a library that is no adapter, a bad config,
-// an unreachable or refusing upstream) exits 1 and shows the advice for it,
+// an unreachable or refusing upstream, a SATUSEHAT client of one puskesmas
+// refused, a clock far from the upstream's) exits 1 and shows the advice for it,
 // Bahasa Indonesia first.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "satusehat_simulator.h"
 #include "test_support.h"
 #include "upstream_server.h"
 
@@ -207,6 +209,45 @@ TEST_F(DoctorTest, UpstreamRefusesTheCredentials) {
 
   EXPECT_EQ(doctor({}, upstream.gatewayConfig()), 0) << out_;  // the right secret
   EXPECT_TRUE(says("The upstream accepts the gateway's credentials.")) << out_;
+}
+
+// The SATUSEHAT profile: every puskesmas' own client is tried, and the
+// platform's Date is compared with this machine's clock.
+TEST_F(DoctorTest, SatusehatClientOfOnePuskesmasRefusedAndClockOff) {
+  auto seed = [](const std::string& clock_offset_s) {
+    return R"({"clock_offset_s":")" + clock_offset_s +
+           R"(","organizations":[{"id":"100011","client_id":"client-a","client_secret":"secret-a"},)"
+           R"({"id":"100012","client_id":"client-b","client_secret":"secret-b"}]})";
+  };
+  auto section = [&](const testing::SatusehatSimulator& sim, const std::string& secret_b) {
+    testing::writeFile(dir_.file("a.secret"), "secret-a\n");
+    testing::writeFile(dir_.file("b.secret"), secret_b + "\n");
+    testing::writeFile(dir_.file("organizations.json"),
+                       R"({"organizations":[{"organization":"pkm-a","platform_organization_id":"100011",)"
+                       R"("client_id":"client-a","client_secret_file":")" + dir_.file("a.secret") +
+                           R"(","locations":{"*":"loc-a"}},{"organization":"pkm-b","platform_organization_id":)"
+                           R"("100012","client_id":"client-b","client_secret_file":")" + dir_.file("b.secret") +
+                           R"(","locations":{"*":"loc-b"}}]})");
+    return R"("upstream": {"enabled": true, "profile": "satusehat", "base_url": ")" + sim.fhirBase() +
+           R"(", "auth_url": ")" + sim.authBase() + R"(", "organizations_file": ")" + dir_.file("organizations.json") +
+           R"(", "ca_file": ")" + (testing::devCertDir() / "ca.crt").string() + R"(", "timeout_s": 5})";
+  };
+  {
+    testing::SatusehatSimulator sim(seed("0"));
+    EXPECT_EQ(doctor({}, section(sim, "Rahasia-Keliru-42")), 1) << out_;
+    EXPECT_TRUE(says("SATUSEHAT accepts the client of puskesmas pkm-a.")) << out_;
+    EXPECT_TRUE(says("SATUSEHAT menolak client_id/rahasia puskesmas pkm-b")) << out_;
+    EXPECT_TRUE(says("SATUSEHAT refuses the client id/secret of puskesmas pkm-b")) << out_;
+    EXPECT_TRUE(says("This machine's clock agrees with the upstream's.")) << out_;
+    EXPECT_FALSE(says("Rahasia-Keliru-42")) << "the secret is never printed";
+    EXPECT_EQ(doctor({}, section(sim, "secret-b")), 0) << out_;
+    EXPECT_TRUE(says("SATUSEHAT accepts the client of puskesmas pkm-b.")) << out_;
+  }
+  testing::SatusehatSimulator late(seed("-3600"));  // the platform's clock is an hour behind ours
+  EXPECT_EQ(doctor({}, section(late, "secret-b")), 1) << out_;
+  EXPECT_TRUE(says("Jam komputer ini terlalu cepat")) << out_;
+  EXPECT_TRUE(says("timedatectl set-ntp true")) << out_;
+  EXPECT_TRUE(says("ahead of the upstream's")) << out_;
 }
 
 TEST_F(DoctorTest, OneLanguageOnRequest) {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "base/json.h"
+#include "durability_helpers.h"
 #include "forward/satusehat_profile.h"
 #include "forward/satusehat_shape.h"
 #include "test_support.h"
@@ -136,6 +137,35 @@ TEST(SatusehatShapeTest, TimesGetAnOffsetOnlyWhenTheyHaveNone) {
   EXPECT_FALSE(withOffset("2024-11-27T08:40:00+09:00", "+07:00"));
   EXPECT_FALSE(withOffset("2024-11-27", "+07:00"));
   EXPECT_FALSE(withOffset("not a time at all", "+07:00"));
+}
+
+TEST(SatusehatShapeTest, NewbornRegistrationTakesTheMothersAddressAndNamesWhatIsMissing) {
+  const std::string child = R"({"resourceType":"Patient","id":"c-1","identifier":[{"system":
+    "https://fhir.kemkes.go.id/id/nik-ibu","value":"3672015209950002"}],"name":[{"text":"BAYI NY. DEWI"}],
+    "gender":"female","birthDate":"2026-11-20"})";
+  const std::string mother = R"({"resourceType":"Patient","id":"m-1","address":[{"use":"home","line":["Jl. Kenanga 12"],
+    "extension":[{"url":"https://fhir.kemkes.go.id/r4/StructureDefinition/administrativeCode"}]}]})";
+  auto registration = newbornRegistration(child, "3672015209950002", mother);
+  ASSERT_FALSE(registration.problem) << registration.problem->reason;
+  auto doc = parsed(registration.json);
+  EXPECT_EQ(std::string(doc["identifier"][0]["system"].GetString()), "https://fhir.kemkes.go.id/id/nik-ibu");
+  EXPECT_EQ(std::string(doc["identifier"][0]["value"].GetString()), "3672015209950002");
+  EXPECT_EQ(doc["multipleBirthInteger"].GetInt(), 0) << "not a twin";
+  EXPECT_EQ(std::string(doc["address"][0]["line"][0].GetString()), "Jl. Kenanga 12") << "the mother's address";
+  EXPECT_EQ(std::string(doc["gender"].GetString()), "female");
+  EXPECT_FALSE(doc.HasMember("id")) << "the platform assigns the id";
+
+  // Nothing to take the address from, a twin without its order, no sex.
+  std::string twin = child;
+  testing::replaceOnce(twin, R"("gender":"female",)", R"("multipleBirthBoolean":true,)");
+  auto refused = newbornRegistration(twin, "3672015209950002", "");
+  ASSERT_TRUE(refused.problem);
+  EXPECT_TRUE(refused.json.empty());
+  EXPECT_EQ(refused.problem->reason.rfind("Bayi belum bisa didaftarkan di SATUSEHAT, data kurang: jenis kelamin / sex, "
+                                          "urutan kelahiran kembar / birth order of the twin, alamat / address.", 0),
+            0u)
+      << refused.problem->reason;
+  EXPECT_EQ(refused.problem->reason.find("DEWI"), std::string::npos) << "no names in the reason";
 }
 
 TEST(SatusehatProfileTest, PuskesmasFileIsCheckedAndSecretsLoaded) {

@@ -51,6 +51,28 @@ TEST(SasaranTest, EveryProblemNamesLineAndColumn) {
                  }));
 }
 
+TEST(SasaranTest, NumbersOutOfRangeOrNotFiniteAreProblemsNotValues) {
+  auto file = parseSasaranCsv("tahun;kode_puskesmas;kode_desa;indikator;sasaran;target_persen\n"
+                              "2.0253e10;pkm-a;6203011001;pws-k1;10;100\n"
+                              "2025.5;pkm-a;6203011001;pws-k1;10;100\n"
+                              "nan;pkm-a;6203011001;pws-k1;10;100\n"
+                              "2025;pkm-a;6203011001;pws-k1;inf;100\n"
+                              "2025;pkm-a;6203011001;pws-k1;nan;100\n"
+                              "2025;pkm-a;6203011001;pws-k1;10;nan\n",
+                              bundled());
+  std::vector<std::string> got;
+  for (const auto& p : file.problems) got.push_back(describe(p));
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "baris 2, kolom tahun: \"2.0253e10\" bukan tahun (2000-2100)",
+                     "baris 3, kolom tahun: \"2025.5\" bukan tahun (2000-2100)",
+                     "baris 4, kolom tahun: \"nan\" bukan tahun (2000-2100)",
+                     "baris 5, kolom sasaran: \"inf\" bukan angka 0 atau lebih",
+                     "baris 6, kolom sasaran: \"nan\" bukan angka 0 atau lebih",
+                     "baris 7, kolom target_persen: \"nan\" bukan persen 0-100",
+                 }));
+  EXPECT_TRUE(file.rows.empty());
+}
+
 TEST(SasaranTest, HeaderProblems) {
   auto file = parseSasaranCsv("tahun;desa;indikator;sasaran\n2025;1;pws-k1;1\n", bundled());
   std::vector<std::string> got;

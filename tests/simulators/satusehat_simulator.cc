@@ -9,6 +9,9 @@
 //  - GET /fhir-r4/v1/Patient|Practitioner?identifier=https://fhir.kemkes.go.id/id/nik|NIK
 //    against a seeded master patient and practitioner index (and
 //    .../nik-ibu|NIK for newborns found through the mother's NIK).
+//  - POST /fhir-r4/v1/Patient registers a newborn without NIK (identifier
+//    nik-ibu, name, birthDate, gender, multipleBirthInteger, address), one
+//    per mother, birth date and order; a Patient with NIK is refused.
 //  - POST /fhir-r4/v1/{type} (the platform assigns the id), PUT .../{type}/{id}
 //    (the id in the body), GET .../{type}/{id}, GET .../{type}?identifier=s|v.
 //  - The rules: Encounter.identifier.system must be
@@ -19,8 +22,8 @@
 //    caller's organization).
 //  - The index can re-key a patient (POST /sim/patient with a known NIK):
 //    references to the old IHS id are then refused, as for a stale id.
-//  - Faults on request of the test (/sim/...): the next N writes answer a
-//    status (401, 429 with Retry-After, 5xx), are stored and then answered
+//  - Faults on request of the test (/sim/...): the next N writes (of one
+//    resource type, if the test names one) answer a status (401, 429 with Retry-After, 5xx), are stored and then answered
 //    slowly, or are stored and then the connection drops mid-answer; tokens
 //    can be revoked; patients can join the index.
 // Everything it was asked is at GET /sim/state (?resources=1: and what it holds).
@@ -64,6 +67,7 @@ struct Person {
   std::string nik_ibu;
   std::string birth_date;
   std::string ihs;
+  int birth_order = 0;  // multipleBirthInteger of a registered newborn
 };
 
 struct Stored {
@@ -78,6 +82,7 @@ struct Fault {
   std::string retry_after;
   int slow_ms = 0;
   bool drop = false;
+  std::string type;  // only writes of this resource type; empty: any
 };
 
 class Simulator {
@@ -90,6 +95,9 @@ class Simulator {
     if (!in || parse(text.str(), doc) || !doc.IsObject()) return false;
     if (doc.HasMember("token_lifetime_s") && doc["token_lifetime_s"].IsString()) {
       token_lifetime_s_ = std::stoi(doc["token_lifetime_s"].GetString());
+    }
+    if (doc.HasMember("clock_offset_s") && doc["clock_offset_s"].IsString()) {
+      clock_offset_s_ = std::stoi(doc["clock_offset_s"].GetString());
     }
     for (const auto& o : doc["organizations"].GetArray()) {
       Organization org{o["id"].GetString(), o["client_id"].GetString(), o["client_secret"].GetString(), {}};
@@ -122,6 +130,16 @@ class Simulator {
   }
 
   void routes(httplib::Server& server) {
+    // Every answer carries the platform's time, as a real web server's does
+    // (seeded clock_offset_s: a platform clock that differs from ours).
+    server.set_post_routing_handler([this](const httplib::Request&, httplib::Response& res) {
+      std::time_t t = std::time(nullptr) + clock_offset_s_;
+      char date[64];
+      std::tm tm{};
+      gmtime_r(&t, &tm);
+      std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+      res.set_header("Date", date);
+    });
     server.Post("/oauth2/v1/accesstoken", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(mutex_);
       token(req, res);
@@ -151,6 +169,7 @@ class Simulator {
       f.retry_after = ilpgw::json::string(doc, "retry_after");
       f.slow_ms = doc.HasMember("slow_ms") ? std::stoi(std::string(ilpgw::json::string(doc, "slow_ms"))) : 0;
       f.drop = ilpgw::json::string(doc, "drop") == "true";
+      f.type = ilpgw::json::string(doc, "type");
       fault_ = f;
       res.set_content("{}", "application/json");
     });
@@ -420,6 +439,45 @@ class Simulator {
     return std::nullopt;
   }
 
+  // Facilities register only newborns without NIK, through the mother's
+  // NIK; the index keeps one child per mother, birth date and birth order
+  // (a second registration answers the child already there).
+  void registerNewborn(const rapidjson::Document& doc, httplib::Response& res) {
+    std::string mother;
+    if (doc.HasMember("identifier") && doc["identifier"].IsArray()) {
+      for (const auto& ident : doc["identifier"].GetArray()) {
+        if (ilpgw::json::string(ident, "system") == kNikIbuSystem) mother = ilpgw::json::string(ident, "value");
+      }
+    }
+    if (mother.empty()) {
+      return refuse(res, 400, "Patient registration by a facility needs the identifier nik-ibu (newborns)",
+                    "Patient.identifier");
+    }
+    for (const char* required : {"name", "birthDate", "gender", "multipleBirthInteger", "address"}) {
+      if (!doc.HasMember(required)) return refuse(res, 400, std::string(required) + " is required", std::string("Patient.") + required);
+    }
+    if (!doc["address"].IsArray() || doc["address"].Empty()) return refuse(res, 400, "address is required", "Patient.address");
+    if (!doc["multipleBirthInteger"].IsInt()) return refuse(res, 400, "multipleBirthInteger must be an integer", "Patient.multipleBirthInteger");
+    std::string birth_date(ilpgw::json::string(doc, "birthDate"));
+    int order = doc["multipleBirthInteger"].GetInt();
+    const Person* known = nullptr;
+    for (const auto& p : patients_) {
+      if (p.nik_ibu == mother && p.birth_date == birth_date && p.birth_order == order) known = &p;
+    }
+    if (known == nullptr) {
+      Person child;
+      child.nik_ibu = mother;
+      child.birth_date = birth_date;
+      child.birth_order = order;
+      child.ihs = "P" + std::to_string(1000000000ULL + ++id_serial_);
+      patients_.push_back(child);
+      known = &patients_.back();
+      ++created_["Patient"];
+    }
+    res.status = 201;
+    res.set_content(R"({"resourceType":"Patient","id":")" + known->ihs + "\"}", "application/fhir+json");
+  }
+
   std::string newId() {
     char buf[48];
     unsigned long long serial = ++id_serial_;
@@ -443,7 +501,8 @@ class Simulator {
       ++writes_;
       auto org = authorize(req, res);
       if (!org) return;
-      if (fault_.count > 0 && fault_.status != 0) {
+      bool faulty = fault_.count > 0 && (fault_.type.empty() || fault_.type == type);
+      if (faulty && fault_.status != 0) {
         --fault_.count;
         ++injected_;
         if (fault_.status == 401) {
@@ -455,6 +514,7 @@ class Simulator {
       }
       rapidjson::Document doc;
       if (parse(req.body, doc) || !doc.IsObject()) return refuse(res, 400, "body is not a JSON object", "");
+      if (type == "Patient" && id.empty()) return registerNewborn(doc, res);
       if (!id.empty()) {
         auto t = resources_.find(type);
         if (t == resources_.end() || t->second.count(id) == 0) {
@@ -494,7 +554,7 @@ class Simulator {
       res.status = id.empty() ? 201 : 200;
       res.set_header("Location", std::string(kFhirBase) + "/" + type + "/" + assigned + "/_history/" +
                                      std::to_string(stored.version));
-      if (fault_.count > 0 && (fault_.slow_ms > 0 || fault_.drop)) {
+      if (faulty && (fault_.slow_ms > 0 || fault_.drop)) {
         --fault_.count;
         ++injected_;
         slow_ms = fault_.slow_ms;
@@ -558,6 +618,7 @@ class Simulator {
   std::map<std::string, int> encounter_copies_;
   std::vector<std::string> refusals_;
   Fault fault_;
+  int clock_offset_s_ = 0;
   int token_lifetime_s_ = 14399;
   int token_serial_ = 0;
   unsigned long long id_serial_ = 0;

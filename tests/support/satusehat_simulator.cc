@@ -66,9 +66,9 @@ void SatusehatSimulator::post(const std::string& path, const std::string& body) 
   if (!res || res->status != 200) throw std::runtime_error("simulator control " + path + " failed");
 }
 
-void SatusehatSimulator::failNext(int count, int status, const std::string& retry_after) {
+void SatusehatSimulator::failNext(int count, int status, const std::string& retry_after, const std::string& type) {
   post("/sim/fault", "{\"count\":\"" + std::to_string(count) + "\",\"status\":\"" + std::to_string(status) +
-                         "\",\"retry_after\":\"" + retry_after + "\"}");
+                         "\",\"retry_after\":\"" + retry_after + "\",\"type\":\"" + type + "\"}");
 }
 
 void SatusehatSimulator::slowNext(int count, int slow_ms) {

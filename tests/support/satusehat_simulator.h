@@ -28,10 +28,11 @@ class SatusehatSimulator {
   std::string fhirBase() const { return "https://127.0.0.1:" + std::to_string(port_) + "/fhir-r4/v1"; }
   std::string authBase() const { return "https://127.0.0.1:" + std::to_string(port_) + "/oauth2/v1"; }
 
-  // The next `count` FHIR writes: answer `status` (with Retry-After when
-  // given); or are stored and answered after `slow_ms`; or are stored and
-  // the connection drops inside the answer.
-  void failNext(int count, int status, const std::string& retry_after = "");
+  // The next `count` FHIR writes (of `type` only, when given): answer
+  // `status` (with Retry-After when given); or are stored and answered
+  // after `slow_ms`; or are stored and the connection drops inside the
+  // answer.
+  void failNext(int count, int status, const std::string& retry_after = "", const std::string& type = "");
   void slowNext(int count, int slow_ms);
   void dropNext(int count);
   void revokeTokens();

@@ -247,6 +247,12 @@ const std::vector<KeySpec>& keys() {
        "satusehat: how often a record waiting for platform data (a patient not yet in the master patient "
        "index) is tried again.",
        setUpstream(&UpstreamConfig::wait_retry_s)},
+      {"upstream.register_newborns", KeyType::kBoolean, "false",
+       "satusehat: register a newborn without NIK in the master patient index through the mother's NIK "
+       "(POST Patient with `nik-ibu`, name, birth date, sex, birth order and address) when the index does not know "
+       "the child yet. `false`: the gateway never creates a Patient; the child's records wait until the platform "
+       "knows it.",
+       setUpstream(&UpstreamConfig::register_newborns)},
       // ---- clients, tokens and limits; see docs/security.md ----
       {"auth.enabled", KeyType::kBoolean, "true",
        "Require OAuth2 bearer tokens (POST /oauth2/token) on every API call. `false` is accepted only on a "
@@ -442,6 +448,9 @@ StatusOr<Config> parseConfig(std::string_view text) {
   }
   if (config.upstream.profile != "fhir" && config.upstream.profile != "satusehat") {
     return Status(StatusCode::kInvalidArgument, "config key upstream.profile: expected \"fhir\" or \"satusehat\"");
+  }
+  if (config.upstream.register_newborns && config.upstream.profile != "satusehat") {
+    return Status(StatusCode::kInvalidArgument, "config key upstream.register_newborns: only with profile satusehat");
   }
   if (config.upstream.profile == "satusehat") {
     UpstreamConfig& u = config.upstream;

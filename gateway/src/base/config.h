@@ -44,6 +44,10 @@ struct UpstreamConfig {
   std::string auth_url;            // satusehat: OAuth2 base ({auth_url}/accesstoken)
   std::string organizations_file;  // satusehat: the puskesmas, their credentials and Location ids
   int wait_retry_s = 3600;         // satusehat: how often a waiting record is tried again
+  // satusehat: a newborn without NIK whom the master patient index does not
+  // know through the mother's NIK is registered (POST Patient); otherwise
+  // it waits until the platform knows the child.
+  bool register_newborns = false;
 };
 
 struct Config {

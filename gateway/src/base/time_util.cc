@@ -85,6 +85,14 @@ constexpr std::int64_t kMsPerDay = 86400000;
 
 }  // namespace
 
+std::optional<std::int64_t> millisFromHttpDate(std::string_view text) {
+  std::tm tm{};
+  std::string copy(text);
+  const char* end = strptime(copy.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000;
+}
+
 std::string instantFromMillis(std::int64_t millis) {
   std::int64_t days = millis >= 0 ? millis / kMsPerDay : -((-millis + kMsPerDay - 1) / kMsPerDay);
   std::int64_t rest = millis - days * kMsPerDay;

@@ -13,6 +13,9 @@ std::string nowInstant();
 
 // RFC 7231 HTTP date for Last-Modified, from a FHIR instant; empty if unparseable.
 std::string httpDate(const std::string& instant);
+// An RFC 7231 HTTP date ("Sun, 06 Nov 1994 08:49:37 GMT") in milliseconds
+// since the Unix epoch; nullopt when it is not one.
+std::optional<std::int64_t> millisFromHttpDate(std::string_view text);
 
 // Milliseconds since the Unix epoch <-> FHIR instant (UTC, always with
 // milliseconds, so instants compare correctly as text).

@@ -27,12 +27,17 @@
 #include "base/url.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "base/time_util.h"
 #include "forward/outbox_sender.h"
+#include "forward/satusehat_forwarder.h"
 #include "http/client.h"
 #include "ingest/plugin_loader.h"
 
 namespace ilpgw::cli {
 namespace {
+
+// Further apart than this, tokens and signed assertions start to fail.
+constexpr std::int64_t kMaxClockOffsetS = 120;
 
 enum class Verdict { kOk, kWarning, kProblem };
 
@@ -292,6 +297,68 @@ void checkDataDirectory(const Config& c, long long min_free_mb, Report& report) 
   }
 }
 
+// Tokens, certificates and the platform's time checks all fail when this
+// machine's clock is far from the upstream's (its Date header).
+void checkClock(const std::string& upstream_date, Report& report) {
+  auto theirs = millisFromHttpDate(upstream_date);
+  if (!theirs) return;  // no Date header: nothing to compare with
+  std::int64_t off_s = (nowMs() - *theirs) / 1000;
+  if (off_s > kMaxClockOffsetS || off_s < -kMaxClockOffsetS) {
+    std::string by = std::to_string(off_s < 0 ? -off_s : off_s);
+    report.problem("Jam komputer ini " + std::string(off_s < 0 ? "terlambat " : "terlalu cepat ") + by +
+                       " detik dibanding server tujuan. Token dan sertifikat bisa ditolak, waktu kunjungan salah.",
+                   "setel jam dan zona waktu komputer (timedatectl set-ntp true), lalu jalankan doctor lagi.",
+                   "This machine's clock is " + by + " s " + std::string(off_s < 0 ? "behind" : "ahead of") +
+                       " the upstream's. Tokens and certificates may be refused, visit times are wrong.",
+                   "set the clock and time zone (timedatectl set-ntp true), then run doctor again.");
+  } else {
+    report.ok("Jam komputer cocok dengan server tujuan.", "This machine's clock agrees with the upstream's.");
+  }
+}
+
+// SATUSEHAT: every puskesmas has its own client; each one is asked for a
+// token, as the forwarder will.
+void checkPlatformClients(const UpstreamConfig& u, const http::ClientOptions& options, Report& report) {
+  auto profile = loadSatusehatProfile(u.organizations_file);
+  if (!profile.isOk()) {
+    report.problem("Berkas puskesmas upstream.organizations_file salah: " + profile.status().message(),
+                   "betulkan berkas itu (lihat docs/satusehat.md), lalu jalankan doctor lagi.",
+                   "upstream.organizations_file is wrong: " + profile.status().message(),
+                   "correct that file (see docs/satusehat.md), then run doctor again.");
+    return;
+  }
+  auto auth = splitUrl(u.auth_url);
+  if (!auth.isOk()) {
+    report.problem("Alamat upstream.auth_url tidak sah.", "tulis alamat lengkap layanan token SATUSEHAT.",
+                   "upstream.auth_url is not a valid address.", "write the full address of SATUSEHAT's token service.");
+    return;
+  }
+  http::Client client(auth->origin, options);
+  for (const auto& org : profile->organizations) {
+    auto token = requestPlatformToken(client, auth->path, org);
+    if (token.isOk()) {
+      report.ok("SATUSEHAT menerima client puskesmas " + org.organization + ".",
+                "SATUSEHAT accepts the client of puskesmas " + org.organization + ".");
+    } else if (token.status().code() == StatusCode::kUnauthenticated) {
+      report.problem("SATUSEHAT menolak client_id/rahasia puskesmas " + org.organization +
+                         ". Data puskesmas ini tidak terkirim.",
+                     "minta client_id dan client secret yang benar untuk puskesmas ini dari SATUSEHAT, lalu "
+                     "betulkan berkas upstream.organizations_file.",
+                     "SATUSEHAT refuses the client id/secret of puskesmas " + org.organization +
+                         ". Nothing of this puskesmas is forwarded.",
+                     "ask SATUSEHAT for this puskesmas' right client id and secret, then correct "
+                     "upstream.organizations_file.");
+    } else {
+      report.problem("Layanan token SATUSEHAT tidak bisa dipakai untuk puskesmas " + org.organization + " (" +
+                         token.status().message() + ").",
+                     "periksa upstream.auth_url dan sambungan internet; bila tetap, hubungi SATUSEHAT.",
+                     "SATUSEHAT's token service does not work for puskesmas " + org.organization + " (" +
+                         token.status().message() + ").",
+                     "check upstream.auth_url and the internet link; if it stays, contact SATUSEHAT.");
+    }
+  }
+}
+
 void checkUpstream(const Config& c, Report& report) {
   const UpstreamConfig& u = c.upstream;
   if (!u.enabled) return;
@@ -317,6 +384,8 @@ void checkUpstream(const Config& c, Report& report) {
     return;
   }
   report.ok("Server tujuan " + base->origin + " menjawab.", "The upstream " + base->origin + " answers.");
+  checkClock(reply->header("Date"), report);
+  if (u.profile == "satusehat") return checkPlatformClients(u, options, report);
   if (u.token_url.empty()) return;
   auto token = splitUrl(u.token_url);
   if (!token.isOk()) {

@@ -121,12 +121,9 @@ std::optional<std::int64_t> parseRetryAfterMs(std::string_view value, std::int64
     if (value.size() > 9) return std::nullopt;
     return std::stoll(std::string(value)) * 1000;
   }
-  std::tm tm{};
-  std::string text(value);
-  const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if (end == nullptr) return std::nullopt;
-  std::int64_t at_ms = static_cast<std::int64_t>(timegm(&tm)) * 1000;
-  return std::max<std::int64_t>(0, at_ms - now_ms);
+  auto at_ms = millisFromHttpDate(value);
+  if (!at_ms) return std::nullopt;
+  return std::max<std::int64_t>(0, *at_ms - now_ms);
 }
 
 StatusOr<std::unique_ptr<OutboxSender>> OutboxSender::create(const UpstreamConfig& config, OutboxQueue& outbox) {
@@ -347,7 +344,10 @@ bool OutboxSender::sendBatch() {
     noteError("outbox claim: " + claimed.status().message());
     return false;
   }
-  if (claimed.value().empty()) return false;
+  if (claimed.value().empty()) {
+    if (satusehat_) satusehat_->completeEncounters();  // their Conditions may have been the last rows
+    return false;
+  }
 
   std::vector<Item> items;
   std::map<std::string, std::vector<size_t>> by_key;

@@ -9,7 +9,6 @@
 #include "base/url.h"
 #include "fhir/outcome.h"
 #include "forward/outbox_sender.h"
-#include "forward/satusehat_answers.h"
 #include "forward/satusehat_shape.h"
 
 namespace ilpgw {
@@ -24,6 +23,35 @@ bool isRegisteredOnPlatform(std::string_view type) {
 }
 
 bool isPerson(std::string_view type) { return type == "Patient" || type == "Practitioner"; }
+
+// On the platform with its id (a partial Encounter is, too: only its
+// diagnosis list waits).
+bool onPlatform(const PlatformLink& l) { return (l.state == "linked" || l.state == "partial") && !l.platform_id.empty(); }
+
+// A partial Encounter is looked at again after 1 s, doubling up to 5 min.
+constexpr std::int64_t kFirstCompletionDelayMs = 1000;
+constexpr std::int64_t kMaxCompletionDelayMs = 5 * 60 * 1000;
+// Partial links left by another instance (or before a restart) are read
+// from the store this often.
+constexpr std::int64_t kPartialReadIntervalMs = 60 * 1000;
+
+std::vector<std::string> splitKeys(std::string_view text) {
+  std::vector<std::string> keys;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(' ', start);
+    if (end == std::string_view::npos) end = text.size();
+    if (end > start) keys.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return keys;
+}
+
+std::string joinKeys(const std::vector<std::string>& keys) {
+  std::string text;
+  for (const auto& key : keys) text += (text.empty() ? "" : " ") + key;
+  return text;
+}
 
 std::string keyOf(std::string_view type, std::string_view id) { return std::string(type) + "/" + std::string(id); }
 
@@ -91,7 +119,7 @@ void SatusehatForwarder::resetConnections() {
 
 std::optional<PlatformLink> SatusehatForwarder::link(const std::string& key, bool recheck) {
   auto it = cache_.find(key);
-  if (it != cache_.end() && (!recheck || it->second.state == "linked")) return it->second;
+  if (it != cache_.end() && (!recheck || onPlatform(it->second))) return it->second;
   auto slash = key.find('/');
   auto read = links_.readLinks({{key.substr(0, slash), key.substr(slash + 1)}});
   if (!read.isOk()) return it != cache_.end() ? std::optional<PlatformLink>(it->second) : std::nullopt;
@@ -141,40 +169,7 @@ void SatusehatForwarder::beginBatch(const std::vector<const OutboxItem*>& rows) 
 }
 
 void SatusehatForwarder::endBatch() {
-  std::vector<DiagnosisUpdate> still_waiting;
-  for (auto& update : diagnosis_updates_) {
-    bool ready = std::all_of(update.conditions.begin(), update.conditions.end(), [&](const std::string& key) {
-      auto it = cache_.find(key);
-      return it != cache_.end() && it->second.state == "linked";
-    });
-    if (!ready) {
-      if (--update.batches_left > 0) still_waiting.push_back(std::move(update));
-      continue;
-    }
-    const SatusehatOrganization* org = profile_.find(update.row.organization);
-    auto own = cache_.find(keyOf(update.row.type, update.row.id));
-    if (org == nullptr || own == cache_.end() || own->second.state != "linked") continue;
-    ShapeContext context;
-    context.organization = org;
-    context.timezone_offset = timezone_offset_;
-    context.platform_id = own->second.platform_id;
-    for (const auto& [type, id] : resourceReferences(update.row.body)) {
-      auto it = cache_.find(keyOf(type, id));
-      if (it != cache_.end() && it->second.state == "linked") context.links[keyOf(type, id)] = it->second.platform_id;
-    }
-    Shaped shaped = shapeForPlatform(update.row.type, update.row.id, update.row.body, context);
-    if (shaped.problem || !shaped.unresolved.empty()) continue;
-    Answer answer = call(*org, Method::kPut, "/Encounter/" + context.platform_id, shaped.json);
-    if (answer.transport_failed || answer.reply.status < 200 || answer.reply.status >= 300) {
-      // The diagnoses stay on their Conditions; the next version of the
-      // visit carries the list again.
-      logLine(LogLevel::kWarning, "satusehat: adding the diagnoses to Encounter/" + update.row.id + " failed: " +
-                                      (answer.transport_failed ? answer.transport_error
-                                                               : "HTTP " + std::to_string(answer.reply.status)));
-      if (answer.transport_failed) resetConnections();
-    }
-  }
-  diagnosis_updates_ = std::move(still_waiting);
+  completeEncounters();
 
   std::vector<std::pair<std::string, std::string>> unsent;
   for (const auto& key : fresh_intents_) {
@@ -187,11 +182,123 @@ void SatusehatForwarder::endBatch() {
   if (!unsent.empty()) (void)links_.removeLinks(unsent);
 }
 
+void SatusehatForwarder::completeEncounters() {
+  std::int64_t now = nowMs();
+  if (now - partial_read_ms_ >= kPartialReadIntervalMs) {
+    partial_read_ms_ = now;
+    std::string after_type, after_id;
+    for (;;) {
+      auto page = links_.listLinks("partial", after_type, after_id, 500);
+      if (!page.isOk() || page->empty()) break;
+      for (auto& l : page.value()) {
+        partial_.try_emplace(keyOf(l.type, l.id));
+        cache_[keyOf(l.type, l.id)] = l;
+      }
+      after_type = page->back().type;
+      after_id = page->back().id;
+      if (page->size() < 500) break;
+    }
+  }
+  for (auto it = partial_.begin(); it != partial_.end();) {
+    PendingCompletion& pending = it->second;
+    if (pending.next_ms > now) {
+      ++it;
+      continue;
+    }
+    auto later = [&] {
+      pending.delay_ms = std::clamp(pending.delay_ms * 2, kFirstCompletionDelayMs, kMaxCompletionDelayMs);
+      pending.next_ms = now + pending.delay_ms;
+    };
+    auto own = link(it->first);
+    const SatusehatOrganization* org = own ? profile_.find(own->organization) : nullptr;
+    if (!own || own->state != "partial" || org == nullptr) {  // completed meanwhile, or no longer sendable
+      it = partial_.erase(it);
+      continue;
+    }
+    std::vector<std::string> missing = splitKeys(own->reason);
+    bool ready = std::all_of(missing.begin(), missing.end(), [&](const std::string& key) {
+      auto l = link(key);
+      return l && onPlatform(*l);
+    });
+    if (!ready) {
+      later();
+      ++it;
+      continue;
+    }
+    auto stored = store_.read(own->type, own->id);
+    if (!stored.isOk() || !stored.value()) {
+      later();
+      ++it;
+      continue;
+    }
+    const std::string& body = stored.value()->json;
+    ShapeContext context;
+    context.organization = org;
+    context.timezone_offset = timezone_offset_;
+    context.platform_id = own->platform_id;
+    for (const auto& [type, id] : resourceReferences(body)) {
+      auto l = link(keyOf(type, id));
+      if (l && onPlatform(*l)) context.links[keyOf(type, id)] = l->platform_id;
+    }
+    Shaped shaped = shapeForPlatform(own->type, own->id, body, context);
+    if (shaped.problem || !shaped.unresolved.empty()) {
+      later();
+      ++it;
+      continue;
+    }
+    Answer answer = call(*org, Method::kPut, "/" + own->type + "/" + context.platform_id, shaped.json);
+    if (answer.transport_failed || answer.reply.status < 200 || answer.reply.status >= 300) {
+      // The diagnoses are on their Conditions already; the list on the
+      // Encounter follows at the next attempt.
+      logLine(LogLevel::kWarning, "satusehat: adding the diagnoses to " + it->first + " failed: " +
+                                      (answer.transport_failed ? answer.transport_error
+                                                               : "HTTP " + std::to_string(answer.reply.status)));
+      if (answer.transport_failed) resetConnections();
+      later();
+      ++it;
+      continue;
+    }
+    PlatformLink done = *own;
+    done.state = shaped.left_out.empty() ? "linked" : "partial";
+    done.reason = joinKeys(shaped.left_out);
+    remember(done);
+    if (shaped.left_out.empty()) {
+      it = partial_.erase(it);
+    } else {
+      later();
+      ++it;
+    }
+  }
+  Status written = flush();  // retried with the next flush when it fails
+  if (!written.isOk()) logLine(LogLevel::kWarning, "satusehat: recording completed Encounters: " + written.message());
+}
+
 Status SatusehatForwarder::flush() {
   if (unwritten_.empty()) return Status::ok();
   Status s = links_.writeLinks(unwritten_);
   if (s.isOk()) unwritten_.clear();
   return s;
+}
+
+StatusOr<PlatformToken> requestPlatformToken(http::Client& client, const std::string& auth_path,
+                                             const SatusehatOrganization& org) {
+  std::string body = "client_id=" + percentEncode(org.client_id) + "&client_secret=" + percentEncode(org.client_secret);
+  auto reply = client.post(auth_path + "/accesstoken?grant_type=client_credentials", {}, body,
+                           "application/x-www-form-urlencoded");
+  if (!reply.isOk()) return Status(StatusCode::kUnavailable, "SATUSEHAT token endpoint: " + reply.status().message());
+  int status = reply->status;
+  if (status == 400 || status == 401 || status == 403) {
+    return Status(StatusCode::kUnauthenticated, "SATUSEHAT token endpoint answered " + std::to_string(status) +
+                                                    " for the client of puskesmas " + org.organization +
+                                                    " (client_id or secret refused)");
+  }
+  if (status != 200) {
+    return Status(StatusCode::kUnavailable, "SATUSEHAT token endpoint answered " + std::to_string(status) +
+                                                " for the client of puskesmas " + org.organization);
+  }
+  auto answer = parsePlatformToken(reply->body);
+  if (!answer) return Status(StatusCode::kUnavailable, "SATUSEHAT token endpoint: no access_token in the answer");
+  return *answer;
 }
 
 Status SatusehatForwarder::ensureToken(const SatusehatOrganization& org, bool force) {
@@ -201,20 +308,11 @@ Status SatusehatForwarder::ensureToken(const SatusehatOrganization& org, bool fo
   if (!auth_client_) {
     auth_client_ = std::make_unique<http::Client>(auth_origin_, http::ClientOptions{config_.ca_file, config_.timeout_s});
   }
-  std::string body = "client_id=" + percentEncode(org.client_id) + "&client_secret=" + percentEncode(org.client_secret);
-  auto reply = auth_client_->post(auth_path_ + "/accesstoken?grant_type=client_credentials", {}, body,
-                                  "application/x-www-form-urlencoded");
-  if (!reply.isOk()) {
+  auto answer = requestPlatformToken(*auth_client_, auth_path_, org);
+  if (!answer.isOk()) {
     auth_client_.reset();
-    return Status(StatusCode::kUnavailable, "SATUSEHAT token endpoint: " + reply.status().message());
+    return Status(StatusCode::kUnavailable, answer.status().message());
   }
-  if (reply->status != 200) {
-    return Status(StatusCode::kUnavailable,
-                  "SATUSEHAT token endpoint answered " + std::to_string(reply->status) + " for the client of puskesmas " +
-                      org.organization + (reply->status == 401 ? " (client_id or secret refused)" : ""));
-  }
-  auto answer = parsePlatformToken(reply->body);
-  if (!answer) return Status(StatusCode::kUnavailable, "SATUSEHAT token endpoint: no access_token in the answer");
   std::int64_t lifetime_s = answer->lifetime_s;
   token.value = answer->access_token;
   token.refresh_at_ms = nowMs() + lifetime_s * 1000 - std::min<std::int64_t>(60000, lifetime_s * 1000 / 5);
@@ -384,6 +482,9 @@ std::optional<std::string> SatusehatForwarder::resolvePerson(const SatusehatOrga
   }
   std::string found = singleSearchResult(answer.reply.body, system == kNikIbuSystem ? std::string(json::string(doc, "birthDate")) : std::string())
                           .value_or("");
+  if (found.empty() && system == kNikIbuSystem && config_.register_newborns) {
+    return registerNewborn(org, id, text, nik, row, completion, outcome);
+  }
   if (found.empty()) {
     std::string reason = personWaitReason(type, true);
     remember(PlatformLink{type, id, row.organization, "waiting", "", reason, "",
@@ -392,6 +493,72 @@ std::optional<std::string> SatusehatForwarder::resolvePerson(const SatusehatOrga
     return std::nullopt;
   }
   remember(PlatformLink{type, id, row.organization, "linked", found, "", "", 0});
+  return found;
+}
+
+std::optional<std::string> SatusehatForwarder::registerNewborn(const SatusehatOrganization& org, const std::string& id,
+                                                               const std::string& child_json,
+                                                               const std::string& mother_nik, const OutboxItem& row,
+                                                               OutboxCompletion& completion, SendOutcome& outcome) {
+  // Without an address of its own the child takes its mother's, from her
+  // record at the same puskesmas.
+  std::string mother_json;
+  SearchQuery mother;
+  mother.type = "Patient";
+  mother.limit = 1;
+  mother.want_total = false;
+  mother.organization = row.organization;
+  mother.all_of.push_back(SearchClause{SearchKind::kToken, "identifier", StringMatch::kExact,
+                                       {SearchValue{std::string(kNikSystem), mother_nik, "", SearchPrefix::kEq, "", ""}}});
+  if (auto found = store_.search(mother); found.isOk() && !found->resources.empty()) {
+    mother_json = found->resources.front().json;
+  }
+  NewbornRegistration registration = newbornRegistration(child_json, mother_nik, mother_json);
+  if (registration.problem) {
+    std::string reason = "Menunggu data pasien: " + registration.problem->reason;
+    remember(PlatformLink{"Patient", id, row.organization, "waiting", "", reason, "",
+                          nowMs() + std::int64_t{config_.wait_retry_s} * 1000});
+    outcome = wait(row, reason, completion);
+    return std::nullopt;
+  }
+  auto refusedMeansWait = [&](const Answer& answer, const std::string& what) {
+    outcome = failure(answer, what, row, completion);
+    if (outcome == SendOutcome::kDead) {
+      // Not this record's fault alone: the data is corrected in the clinic
+      // software and the child tried again on the schedule.
+      completion = OutboxCompletion{};
+      completion.seq = row.seq;
+      outcome = wait(row, platformRefusalReason("Patient", answer.reply.body, answer.reply.status), completion);
+    }
+  };
+  Answer created = call(org, Method::kPost, "/Patient", registration.json);
+  if (created.transport_failed || created.reply.status < 200 || created.reply.status >= 300) {
+    // A lost answer is harmless: the next attempt looks the child up first,
+    // and the index keeps one child per mother, birth date, sex and order.
+    refusedMeansWait(created, "the registration of a newborn");
+    return std::nullopt;
+  }
+  // The id is taken from the index as any lookup takes it, not from the
+  // shape of the registration's answer.
+  rapidjson::Document child;
+  std::string birth_date;
+  if (!json::parse(child_json, child) && child.IsObject()) birth_date = std::string(json::string(child, "birthDate"));
+  Answer again = call(org, Method::kGet, "/Patient?identifier=" + percentEncode(std::string(kNikIbuSystem) + "|" + mother_nik), "");
+  if (again.transport_failed || again.reply.status != 200) {
+    refusedMeansWait(again, "the lookup of a newborn just registered");
+    return std::nullopt;
+  }
+  std::string found = singleSearchResult(again.reply.body, birth_date).value_or("");
+  if (found.empty()) {
+    std::string reason = personWaitReason("Patient", true);
+    remember(PlatformLink{"Patient", id, row.organization, "waiting", "", reason, "",
+                          nowMs() + std::int64_t{config_.wait_retry_s} * 1000});
+    outcome = wait(row, reason, completion);
+    return std::nullopt;
+  }
+  logLine(LogLevel::kInfo, "satusehat: a newborn of puskesmas " + row.organization +
+                               " was registered in the master patient index through the mother's NIK");
+  remember(PlatformLink{"Patient", id, row.organization, "linked", found, "", "", 0});
   return found;
 }
 
@@ -437,12 +604,12 @@ SendOutcome SatusehatForwarder::send(const OutboxItem& row, OutboxCompletion& co
       context.links[key] = *ihs;
     } else if (type == "Organization" || type == "Location") {
       continue;  // the puskesmas' own organization and Location mapping
-    } else if (auto known = link(key, true); known && known->state == "linked" && !known->platform_id.empty()) {
+    } else if (auto known = link(key, true); known && onPlatform(*known)) {
       context.links[key] = known->platform_id;
     }
   }
   auto own = link(keyOf(row.type, row.id));
-  if (own && own->state == "linked") context.platform_id = own->platform_id;
+  if (own && onPlatform(*own)) context.platform_id = own->platform_id;
   Shaped shaped = shapeForPlatform(row.type, row.id, row.body, context);
   if (shaped.problem) {
     completion.result = OutboxResult::kDead;
@@ -495,9 +662,9 @@ SendOutcome SatusehatForwarder::send(const OutboxItem& row, OutboxCompletion& co
   if (answer.transport_failed || answer.reply.status < 200 || answer.reply.status >= 300) {
     return failure(answer, what, row, completion);
   }
+  std::string platform_id = context.platform_id;
   if (create) {
     rapidjson::Document created;
-    std::string platform_id;
     if (!json::parse(answer.reply.body, created) && created.IsObject()) platform_id = std::string(json::string(created, "id"));
     if (platform_id.empty()) {
       // Location: {base}/{type}/{id}/_history/{v}
@@ -512,15 +679,20 @@ SendOutcome SatusehatForwarder::send(const OutboxItem& row, OutboxCompletion& co
       completion.error = "SATUSEHAT created " + description + " without saying its id; it will be searched for";
       return SendOutcome::kRetry;  // the link stays "posting": found by identifier next time
     }
-    remember(PlatformLink{row.type, row.id, row.organization, "linked", platform_id, "", "", 0});
-  } else if (!own || own->state != "linked") {
-    remember(PlatformLink{row.type, row.id, row.organization, "linked", context.platform_id, "", "", 0});
   }
-  // A newer version of the same Encounter replaces a pending update.
-  diagnosis_updates_.erase(std::remove_if(diagnosis_updates_.begin(), diagnosis_updates_.end(),
-                                          [&](const DiagnosisUpdate& u) { return u.row.id == row.id && u.row.type == row.type; }),
-                           diagnosis_updates_.end());
-  if (!shaped.left_out.empty()) diagnosis_updates_.push_back(DiagnosisUpdate{row, shaped.left_out, 20});
+  // Sent without diagnoses whose Conditions are not there yet: "partial"
+  // until completeEncounters adds them.
+  std::string key = keyOf(row.type, row.id);
+  PlatformLink sent{row.type, row.id, row.organization, shaped.left_out.empty() ? "linked" : "partial", platform_id,
+                    joinKeys(shaped.left_out), "", 0};
+  if (create || !own || own->state != sent.state || own->reason != sent.reason || own->platform_id != platform_id) {
+    remember(sent);
+  }
+  if (shaped.left_out.empty()) {
+    partial_.erase(key);
+  } else {
+    partial_[key] = PendingCompletion{};
+  }
   return SendOutcome::kSent;
 }
 

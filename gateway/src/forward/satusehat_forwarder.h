@@ -1,10 +1,11 @@
 // Forwarding one outbox row to the national platform SATUSEHAT in the
 // platform's own terms (docs/satusehat.md). The OutboxSender claims, orders,
 // backs off and completes rows; this decides what one row means there:
-//  - Patient and Practitioner are never created: their IHS id is looked up
+//  - Patient and Practitioner are not created: their IHS id is looked up
 //    by NIK (a newborn through the mother's NIK) and kept in the store; no
 //    match leaves the row, and every record referencing it, waiting
-//    ("menunggu data pasien") and tried again on a schedule.
+//    ("menunggu data pasien") and tried again on a schedule. Only a newborn
+//    without NIK is registered, and only with upstream.register_newborns.
 //  - Organization and Location are registered on the platform during
 //    onboarding, not sent; Encounter.location comes from the puskesmas'
 //    poli mapping.
@@ -28,6 +29,7 @@
 
 #include "base/config.h"
 #include "base/status.h"
+#include "forward/satusehat_answers.h"
 #include "forward/satusehat_profile.h"
 #include "http/client.h"
 #include "store/outbox_queue.h"
@@ -45,6 +47,15 @@ enum class SendOutcome {
   kWait,       // waits for data the platform lacks; the rest goes on
 };
 
+// Asks the platform's token endpoint (`auth_path` on `client`) for a token
+// of this puskesmas' own client: POST {auth}/accesstoken with
+// grant_type=client_credentials and the form-encoded client id and secret.
+// kUnauthenticated when the platform refuses the client (400, 401, 403),
+// kUnavailable when it cannot be asked or fails; the message names the
+// puskesmas, never the secret.
+StatusOr<PlatformToken> requestPlatformToken(http::Client& client, const std::string& auth_path,
+                                             const SatusehatOrganization& org);
+
 class SatusehatForwarder {
  public:
   // Reads upstream.organizations_file (secrets included). `store` reads
@@ -61,11 +72,16 @@ class SatusehatForwarder {
   // Writes the links learnt since the last flush (before the completions of
   // the rows they belong to are written).
   Status flush();
-  // After a batch: updates Encounters sent without some of their diagnoses
-  // once those Conditions are on the platform, and forgets the in-flight
-  // records of creates never sent (the batch stopped early), so they are not
-  // searched for needlessly.
+  // After a batch: completes the Encounters sent without some diagnoses
+  // (completeEncounters) and forgets the in-flight records of creates never
+  // sent (the batch stopped early), so they are not searched for needlessly.
   void endBatch();
+  // Updates the Encounters on the platform whose diagnosis list lacks
+  // Conditions sent after them, once those are there too. They are kept as
+  // "partial" links in the store, so a restart (or another instance sharing
+  // the database) finishes what a killed one began. Also called when the
+  // outbox is empty.
+  void completeEncounters();
   // After a network failure: fresh connections next time.
   void resetConnections();
 
@@ -99,6 +115,13 @@ class SatusehatForwarder {
   std::optional<std::string> resolvePerson(const SatusehatOrganization& org, const std::string& type,
                                            const std::string& id, const std::string* body, const OutboxItem& row,
                                            OutboxCompletion& completion, SendOutcome& outcome);
+  // A child without NIK that the index does not know through its mother's
+  // NIK, registered there (upstream.register_newborns); its IHS id, or
+  // nullopt with `outcome` and `completion` set.
+  std::optional<std::string> registerNewborn(const SatusehatOrganization& org, const std::string& id,
+                                             const std::string& child_json, const std::string& mother_nik,
+                                             const OutboxItem& row, OutboxCompletion& completion,
+                                             SendOutcome& outcome);
   // The link of "Type/id", from memory or the store; `recheck` reads the
   // store again when memory says it is not linked (another instance sharing
   // the database may have sent it since).
@@ -125,14 +148,14 @@ class SatusehatForwarder {
   std::vector<PlatformLink> cached_people_;
   // Creates recorded as in flight by beginBatch and not sent yet.
   std::set<std::string> fresh_intents_;
-  // Encounters on the platform without some diagnoses (their Conditions
-  // came later): updated by endBatch once every Condition is linked.
-  struct DiagnosisUpdate {
-    OutboxItem row;  // the Encounter version that was sent
-    std::vector<std::string> conditions;
-    int batches_left = 20;
+  // The partial Encounters ("Encounter/id") this instance looks after, with
+  // when to look again; read again from the store every few minutes.
+  struct PendingCompletion {
+    std::int64_t next_ms = 0;
+    std::int64_t delay_ms = 0;
   };
-  std::vector<DiagnosisUpdate> diagnosis_updates_;
+  std::map<std::string, PendingCompletion> partial_;
+  std::int64_t partial_read_ms_ = 0;
 };
 
 }  // namespace ilpgw

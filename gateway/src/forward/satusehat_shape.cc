@@ -302,6 +302,73 @@ std::optional<std::string> withOffset(std::string_view t, std::string_view offse
   return std::string(t) + std::string(offset);
 }
 
+NewbornRegistration newbornRegistration(std::string_view child_json, std::string_view mother_nik,
+                                        std::string_view mother_json) {
+  NewbornRegistration out;
+  rapidjson::Document child;
+  if (json::parse(child_json, child) || !child.IsObject()) {
+    out.problem = ShapeProblem{"Data bayi tidak terbaca. / The child's record is not readable.", "Patient"};
+    return out;
+  }
+  std::vector<std::string> missing;
+  const auto* names = json::member(child, "name");
+  bool named = false;
+  if (names != nullptr && names->IsArray()) {
+    for (const auto& n : names->GetArray()) {
+      named = named || !json::string(n, "text").empty() || json::member(n, "given") != nullptr ||
+              !json::string(n, "family").empty();
+    }
+  }
+  if (!named) missing.push_back("nama / name");
+  std::string birth_date(json::string(child, "birthDate"));
+  if (birth_date.size() != 10) missing.push_back("tanggal lahir / birth date");
+  std::string gender(json::string(child, "gender"));
+  if (gender != "male" && gender != "female") missing.push_back("jenis kelamin / sex");
+  int order = 0;  // not a twin
+  if (const auto* m = json::member(child, "multipleBirthInteger"); m != nullptr && m->IsInt() && m->GetInt() >= 0) {
+    order = m->GetInt();
+  } else if (const auto* b = json::member(child, "multipleBirthBoolean"); b != nullptr && b->IsBool() && b->GetBool()) {
+    missing.push_back("urutan kelahiran kembar / birth order of the twin");
+  }
+  rapidjson::Document mother;
+  const rapidjson::Value* address = json::member(child, "address");
+  if ((address == nullptr || !address->IsArray() || address->Empty()) && !mother_json.empty() &&
+      !json::parse(mother_json, mother) && mother.IsObject()) {
+    address = json::member(mother, "address");  // a newborn lives with its mother
+  }
+  if (address == nullptr || !address->IsArray() || address->Empty()) missing.push_back("alamat / address");
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+    out.problem = ShapeProblem{"Bayi belum bisa didaftarkan di SATUSEHAT, data kurang: " + list +
+                                   ". Lengkapi di aplikasi puskesmas. / The child cannot be registered in SATUSEHAT, "
+                                   "missing: " + list + ". Complete it in the clinic software.",
+                               "Patient"};
+    return out;
+  }
+  rapidjson::Document doc(rapidjson::kObjectType);
+  auto& a = doc.GetAllocator();
+  doc.AddMember("resourceType", "Patient", a);
+  rapidjson::Value meta(rapidjson::kObjectType), profiles(rapidjson::kArrayType);
+  profiles.PushBack("https://fhir.kemkes.go.id/r4/StructureDefinition/Patient", a);
+  meta.AddMember("profile", profiles, a);
+  doc.AddMember("meta", meta, a);
+  rapidjson::Value identifiers(rapidjson::kArrayType), identifier(rapidjson::kObjectType);
+  identifier.AddMember("use", "official", a);
+  identifier.AddMember("system", json::str(kNikIbuSystem, a), a);
+  identifier.AddMember("value", json::str(mother_nik, a), a);
+  identifiers.PushBack(identifier, a);
+  doc.AddMember("identifier", identifiers, a);
+  doc.AddMember("active", true, a);
+  doc.AddMember("name", rapidjson::Value(*names, a), a);
+  doc.AddMember("gender", json::str(gender, a), a);
+  doc.AddMember("birthDate", json::str(birth_date, a), a);
+  doc.AddMember("multipleBirthInteger", order, a);
+  doc.AddMember("address", rapidjson::Value(*address, a), a);
+  out.json = json::write(doc);
+  return out;
+}
+
 std::string businessIdentifierSystem(std::string_view type, std::string_view platform_organization_id) {
   return "http://sys-ids.kemkes.go.id/" + lower(type) + "/" + std::string(platform_organization_id);
 }

@@ -55,6 +55,19 @@ struct Shaped {
 Shaped shapeForPlatform(std::string_view type, std::string_view id, std::string_view resource_json,
                         const ShapeContext& context);
 
+// The registration of a newborn without NIK in the platform's master
+// patient index, through the mother's NIK: `child` is our Patient; its
+// address, when it has none, is the one of `mother` (our Patient with the
+// mother's NIK, may be empty). The platform requires name, birth date, sex
+// (male or female), birth order (multipleBirthInteger, 0 when not a twin)
+// and a home address; a problem names what is missing.
+struct NewbornRegistration {
+  std::string json;  // POST Patient body, empty with a problem
+  std::optional<ShapeProblem> problem;
+};
+NewbornRegistration newbornRegistration(std::string_view child_json, std::string_view mother_nik,
+                                        std::string_view mother_json);
+
 // The business identifier system of a type for a platform organization:
 // http://sys-ids.kemkes.go.id/{type in lower case}/{organization id}.
 std::string businessIdentifierSystem(std::string_view type, std::string_view platform_organization_id);

@@ -1,6 +1,7 @@
 #include "report/targets.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <charconv>
 #include <set>
@@ -47,7 +48,9 @@ std::optional<double> number(std::string text) {
   std::replace(text.begin(), text.end(), ',', '.');
   double value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
+    return std::nullopt;
+  }
   return value;
 }
 
@@ -117,7 +120,7 @@ SasaranFile parseSasaranCsv(std::string_view text, const MeasureLibrary& library
     SasaranRow row;
     row.line = line;
     auto year = number(field("tahun"));
-    if (!year || *year != static_cast<int>(*year) || *year < 2000 || *year > 2100) {
+    if (!year || !(*year >= 2000 && *year <= 2100) || *year != std::floor(*year)) {
       out.problems.push_back({line, "tahun", "\"" + field("tahun") + "\" bukan tahun (2000-2100)"});
     } else {
       row.year = static_cast<int>(*year);

@@ -23,9 +23,13 @@ struct PlatformLink {
   // posting: a create was sent and its answer not recorded yet (crash,
   //          timeout): search by business identifier before creating again
   // waiting: cannot be sent until the platform has data it lacks (reason)
+  // partial: on the platform (platform_id) but sent without some of its
+  //          references, whose resources were not there yet; reason holds
+  //          their keys ("Condition/a Condition/b"): an update follows once
+  //          they are (an Encounter's diagnosis list)
   std::string state;
   std::string platform_id;
-  std::string reason;  // waiting: plain words, Bahasa Indonesia first
+  std::string reason;  // waiting: plain words, Bahasa Indonesia first; partial: the keys left out
   std::string updated_at;
   std::int64_t next_check_ms = 0;  // waiting: the next scheduled attempt (unix ms)
 };
