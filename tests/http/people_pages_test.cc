@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "base/json.h"
+#include "page_browser.h"
 #include "test_support.h"
 
 namespace ilpgw {
@@ -28,75 +29,11 @@ const bool kIgnoreSigpipe = [] {
 }();
 constexpr const char* kSessionCookie = "__Host-ilpgw-sesi";
 
-// Cookies kept and sent back the way a browser keeps them for one site.
-class Browser {
- public:
-  explicit Browser(const testing::GatewayProcess& gateway) : client_(gateway.client()) {}
-
-  httplib::Result get(const std::string& path) {
-    auto res = client_->Get(path.c_str(), headers());
-    keep(res);
-    return res;
-  }
-  httplib::Result post(const std::string& path, const httplib::Params& form) {
-    auto res = client_->Post(path.c_str(), headers(), form);
-    keep(res);
-    return res;
-  }
-  // GET /masuk, then POST it with the form's CSRF token.
-  httplib::Result login(const std::string& username, const std::string& password) {
-    auto form = get("/masuk");
-    EXPECT_TRUE(form);
-    return post("/masuk", {{"csrf", hidden(form->body, "csrf")}, {"username", username}, {"password", password},
-                           {"next", "/pws"}});
-  }
-  static std::string hidden(const std::string& html, const std::string& name) {
-    std::smatch m;
-    std::regex field("name=\"" + name + "\" value=\"([^\"]*)\"");
-    return std::regex_search(html, m, field) ? std::string(m[1]) : std::string();
-  }
-  std::map<std::string, std::string>& cookies() { return cookies_; }
-  std::vector<std::string> set_cookie_lines;
-
- private:
-  httplib::Headers headers() const {
-    std::string jar;
-    for (const auto& [name, value] : cookies_) jar += (jar.empty() ? "" : "; ") + name + "=" + value;
-    return jar.empty() ? httplib::Headers{} : httplib::Headers{{"Cookie", jar}};
-  }
-  void keep(const httplib::Result& res) {
-    if (!res) return;
-    auto range = res->headers.equal_range("Set-Cookie");
-    for (auto it = range.first; it != range.second; ++it) {
-      set_cookie_lines.push_back(it->second);
-      std::string line = it->second;
-      std::string pair = line.substr(0, line.find(';'));
-      std::string name = pair.substr(0, pair.find('='));
-      std::string value = pair.substr(pair.find('=') + 1);
-      if (value.empty() || line.find("Max-Age=0") != std::string::npos) {
-        cookies_.erase(name);
-      } else {
-        cookies_[name] = value;
-      }
-    }
-  }
-  std::unique_ptr<httplib::Client> client_;
-  std::map<std::string, std::string> cookies_;
-};
+using testing::Browser;
 
 void addUser(const testing::GatewayProcess& gateway, const std::string& name, const std::string& role,
              const std::string& orgs, const std::string& password = kPassword) {
-  testing::TempDir dir;
-  testing::writeFile(dir.file("pw"), password + "\n");
-  std::vector<std::string> args = {"user", "add", name, "--config", gateway.configPath(), "--role", role,
-                                   "--password-file", dir.file("pw")};
-  if (!orgs.empty()) {
-    args.push_back("--org");
-    args.push_back(orgs);
-  }
-  std::string out;
-  std::string err;
-  ASSERT_EQ(testing::runGateway(args, out, &err), 0) << err;
+  testing::addPerson(gateway, name, role, orgs, password);
 }
 
 testing::GatewayOptions withPeople(const std::string& people) {

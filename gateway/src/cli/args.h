@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/config.h"
+#include "base/host_facts.h"
 #include "base/status.h"
 
 namespace ilpgw::cli {
@@ -48,7 +49,7 @@ struct Args {
   bool force = false;  // replace the store of a non-empty data directory
   // doctor
   std::string lang = "both";    // id, en or both (Bahasa Indonesia first)
-  long long min_free_mb = 1024;  // less free disk than this is a problem
+  long long min_free_mb = kMinFreeDiskMb;  // less free disk than this is a problem
 };
 
 // Parses argv; on a usage error prints it and returns the exit code.

@@ -154,7 +154,11 @@ int quarantineCommand(const Args& args) {
       std::cout << ilpgw::quarantineEntryJson(*entry.value(), true) << "\n";
       return 0;
     }
-    ilpgw::QuarantineFilter filter{args.status, args.adapter, args.after, args.limit};
+    ilpgw::QuarantineFilter filter;
+    filter.status = args.status;
+    filter.adapter = args.adapter;
+    filter.after_id = args.after;
+    filter.limit = args.limit;
     auto page = store.value()->listQuarantine(filter);
     if (!page.isOk()) return fail(page.status().message());
     for (const auto& entry : page.value()) std::cout << ilpgw::quarantineEntryJson(entry, false) << "\n";

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "base/config.h"
+#include "base/host_facts.h"
 #include "base/url.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -171,7 +172,7 @@ void checkTls(const Config& c, Report& report) {
                    "The TLS certificate is not valid before " + not_before + ".",
                    "check this computer's date and time (date); if they are right, get a certificate valid now.");
   } else {
-    time_t soon = time(nullptr) + 30 * 24 * 3600;
+    time_t soon = time(nullptr) + kCertificateWarnDays * 24 * 3600;
     if (X509_cmp_time(X509_get0_notAfter(cert.get()), &soon) < 0) {
       time_ok = false;
       report.warning("Sertifikat TLS akan kedaluwarsa pada " + not_after + " (kurang dari 30 hari).",
@@ -241,17 +242,6 @@ void checkTls(const Config& c, Report& report) {
   }
 }
 
-// The nearest existing directory at or above `dir`.
-std::filesystem::path existingAncestor(std::filesystem::path dir) {
-  std::error_code ec;
-  while (!dir.empty() && !std::filesystem::exists(dir, ec)) {
-    auto parent = dir.parent_path();
-    if (parent == dir) break;
-    dir = parent;
-  }
-  return dir.empty() ? std::filesystem::path(".") : dir;
-}
-
 void checkDataDirectory(const Config& c, long long min_free_mb, Report& report) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -289,10 +279,8 @@ void checkDataDirectory(const Config& c, long long min_free_mb, Report& report) 
   } else {
     report.ok("Folder data " + dir.string() + " bisa ditulisi.", "The data directory " + dir.string() + " is writable.");
   }
-  struct statvfs disk {};
-  fs::path at = existingAncestor(dir);
-  if (::statvfs(at.c_str(), &disk) == 0) {
-    long long free_mb = static_cast<long long>(disk.f_bavail) * static_cast<long long>(disk.f_frsize) / (1024 * 1024);
+  if (auto free_bytes = freeDiskBytes(dir.string())) {
+    long long free_mb = *free_bytes / (1024 * 1024);
     if (free_mb < min_free_mb) {
       report.problem("Disk folder data hampir penuh: sisa " + std::to_string(free_mb) + " MB (batas " +
                          std::to_string(min_free_mb) + " MB). Bila penuh, data kiriman klinik ditolak.",

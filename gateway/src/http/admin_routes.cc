@@ -263,7 +263,7 @@ std::string readyJson(Gateway& gateway, bool& ready) {
         if (waiting.isOk()) outbox.AddMember("waiting", static_cast<std::int64_t>(waiting->size()), a);
       }
       outbox.AddMember("oldestPendingAgeSeconds",
-                       stats->oldest_pending_at.empty() ? std::int64_t{0} : secondsSince(stats->oldest_pending_at), a);
+                       stats->oldestPendingAgeSeconds(nowMs()), a);
       if (!stats->oldest_pending_at.empty()) {
         outbox.AddMember("oldestPendingAt", json::str(stats->oldest_pending_at, a), a);
       }

@@ -12,6 +12,7 @@
 #include "base/text.h"
 #include "base/time_util.h"
 #include "fhir/fhir_validator.h"
+#include "forward/outbox_sender.h"
 #include "http/errors.h"
 
 namespace ilpgw {
@@ -67,15 +68,9 @@ void refreshGauges(Gateway& gateway) {
     registry.gauge("ilpgw_outbox_dead", "Dead letters: versions upstream refused for good (outbox resend).")
         .gauge()
         .set(outbox->dead);
-    std::int64_t age = 0;
-    if (!outbox->oldest_pending_at.empty()) {
-      auto oldest = millisFromInstant(outbox->oldest_pending_at);
-      auto now = millisFromInstant(nowInstant());
-      if (oldest && now && *now > *oldest) age = (*now - *oldest) / 1000;
-    }
     registry.gauge("ilpgw_outbox_oldest_pending_age_seconds", "Age of the oldest pending version; 0 when none.")
         .gauge()
-        .set(age);
+        .set(outbox->oldestPendingAgeSeconds(nowMs()));
   }
   if (auto jobs = store.listExportJobs(); jobs.isOk()) {
     static const char* const kStates[] = {"queued", "running", "completed", "failed"};

@@ -6,6 +6,7 @@
 
 #include "base/crypto.h"
 #include "base/url.h"
+#include "http/console_pages.h"
 #include "http/errors.h"
 #include "security/audit.h"
 #include "security/token_request.h"
@@ -65,6 +66,24 @@ table.pws tr.total th, table.pws tr.total td { font-weight: 700; background: #f6
 .chart { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: .5rem; break-inside: avoid; }
 .chart h3 { font-size: .95rem; margin: 0 0 .25rem; }
 .chart .canvas { position: relative; height: 12rem; }
+.lampu { display: inline-block; min-width: 8.5rem; text-align: center; padding: .1rem .5rem; border-radius: 3px; font-weight: 700; white-space: nowrap; }
+.lampu-hijau { background: #2da44e; color: #fff; }
+.lampu-kuning { background: #f2cc60; color: #1b1f24; }
+.lampu-merah { background: #cf222e; color: #fff; }
+.lampu-mati { background: #eaeef2; color: var(--muted); }
+.ringkas { font-size: 1.1rem; }
+table.status-table td { vertical-align: middle; }
+ul.alasan { margin: .25rem 0; padding-left: 1.2rem; }
+.konsol-nav { flex-wrap: wrap; }
+.actions button.primary { margin-top: 0; background: var(--accent); color: #fff; }
+.pesan { background: #ddf4ff; border: 1px solid #54aeff; padding: .5rem .75rem; border-radius: 4px; }
+dl.rincian { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
+dl.rincian dt { font-weight: 600; }
+dl.rincian dd { margin: 0; }
+.berdampingan { display: grid; grid-template-columns: repeat(auto-fit, minmax(22rem, 1fr)); gap: 1rem; }
+tr.salah th, tr.salah td, mark.salah { background: #ffebe9; outline: 2px solid #cf222e; }
+.tanda { color: #cf222e; }
+pre.mentah, pre.rahasia { background: #fff; border: 1px solid var(--line); padding: .5rem; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
 @media print {
   @page { size: A4 landscape; margin: 10mm; }
   body { background: #fff; font-size: 10px; }
@@ -73,7 +92,7 @@ table.pws tr.total th, table.pws tr.total td { font-weight: 700; background: #f6
   .scroll { overflow: visible; border: 0; }
   table.pws { font-size: 8px; }
   table.pws thead th, table.pws th[scope=row] { position: static; }
-  .status { border: 1px solid #000; }
+  .status, .lampu { border: 1px solid #000; }
   .charts { grid-template-columns: repeat(3, 1fr); }
   .chart .canvas { height: 45mm; }
 }
@@ -136,10 +155,30 @@ std::string htmlEscape(std::string_view text) {
   return out;
 }
 
+// An instant as the district office reads it: local time (WIB, UTC+7).
+std::string wibTime(const std::string& instant) {
+  if (instant.size() < 16) return instant;
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0;
+  if (std::sscanf(instant.c_str(), "%4d-%2d-%2dT%2d:%2d", &y, &mo, &d, &h, &mi) != 5) return instant;
+  std::tm parts{};
+  parts.tm_year = y - 1900;
+  parts.tm_mon = mo - 1;
+  parts.tm_mday = d;
+  parts.tm_hour = h + 7;
+  parts.tm_min = mi;
+  std::time_t t = timegm(&parts);
+  gmtime_r(&t, &parts);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%02d-%02d-%04d %02d:%02d WIB", parts.tm_mday, parts.tm_mon + 1,
+                parts.tm_year + 1900, parts.tm_hour, parts.tm_min);
+  return buf;
+}
+
 bool isPagePath(std::string_view path) {
   // Exact paths only: nothing under them (a dot segment) can reach another route unchecked.
   return path == "/" || path == "/masuk" || path == "/keluar" || path == "/pws" || path == "/pws.csv" || path == "/daftar-sasaran" ||
-         path == "/aset/gaya.css" || path == "/aset/pws.js" || path == "/aset/chart.min.js";
+         path == "/status" || path == "/aset/gaya.css" || path == "/aset/pws.js" || path == "/aset/chart.min.js" ||
+         isConsolePath(path);
 }
 
 PeoplePages::PeoplePages(Gateway& gateway)
@@ -184,6 +223,7 @@ std::string PeoplePages::pageStart(Lang lang, const std::string& title, const ht
     html += "<a href=\"" + htmlEscape(withLang(req, "en")) + "\" lang=\"en\" hreflang=\"en\">English</a>";
   }
   if (session != nullptr) {
+    html += std::string("<a href=\"/status\">") + tr(lang, "Status", "Status") + "</a>";
     html += "<span class=\"who\">" + std::string(tr(lang, "Masuk sebagai ", "Logged in as ")) + "<strong>" +
             htmlEscape(session->person.username) + "</strong></span>";
     html += "<form class=\"inline\" method=\"post\" action=\"/keluar\"><input type=\"hidden\" name=\"csrf\" value=\"" +

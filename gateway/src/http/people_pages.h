@@ -25,6 +25,9 @@ enum class Lang { kId, kEn };
 
 inline const char* tr(Lang lang, const char* id, const char* en) { return lang == Lang::kEn ? en : id; }
 std::string htmlEscape(std::string_view text);
+// A FHIR instant as the district office reads it: "26-11-2024 09:05 WIB"
+// (UTC+7); the text itself when it is not an instant.
+std::string wibTime(const std::string& instant);
 
 // Paths served as pages (security/auth: Access::kPage): they authenticate
 // with the session cookie themselves and audit what they show.

@@ -14,7 +14,9 @@
 #include "http/metrics_routes.h"
 #include "http/people_pages.h"
 #include "http/pws_page.h"
+#include "http/status_page.h"
 #include "http/sweeping_page.h"
+#include "http/console_pages.h"
 #include "http/pws_routes.h"
 #include "http/request_log.h"
 #include "report/measure.h"
@@ -173,6 +175,8 @@ void registerPeoplePages(httplib::Server& server, Gateway& gateway, std::shared_
   pages->install(server);  // its handlers use `pages`, which the PWS pages' handlers keep alive
   registerPwsPage(server, pages, pws);
   registerSweepingPage(server, pages, std::move(pws), std::move(sweeping));
+  registerStatusPage(server, pages);
+  registerConsolePages(server, pages);
 }
 
 }  // namespace

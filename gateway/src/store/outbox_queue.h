@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/time_util.h"
 
 namespace ilpgw {
 
@@ -61,6 +62,14 @@ struct OutboxStats {
   std::int64_t pending = 0;
   std::int64_t dead = 0;
   std::string oldest_pending_at;  // created_at of the oldest pending row, empty if none
+
+  // How long the oldest pending row has waited at `now_ms` (unix ms); 0 when
+  // none. What /ready, /metrics and the status page report.
+  std::int64_t oldestPendingAgeSeconds(std::int64_t now_ms) const {
+    if (oldest_pending_at.empty()) return 0;
+    auto oldest = millisFromInstant(oldest_pending_at);
+    return oldest && now_ms > *oldest ? (now_ms - *oldest) / 1000 : 0;
+  }
 };
 
 class OutboxQueue {

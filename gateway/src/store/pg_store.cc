@@ -373,7 +373,7 @@ constexpr const char* kClientSelect =
 constexpr const char* kQuarantineSelect =
     "SELECT q.id, q.payload_id, coalesce(p.adapter, ''), q.locator, q.source_key, q.outcome, q.created_at, "
     "q.status, coalesce(s.attempts, 0), coalesce(s.last_attempt_at, ''), coalesce(s.resolved_at, ''), "
-    "coalesce(s.produced, '') FROM quarantine q LEFT JOIN payload p ON p.id = q.payload_id "
+    "coalesce(s.produced, ''), coalesce(p.organization, '') FROM quarantine q LEFT JOIN payload p ON p.id = q.payload_id "
     "LEFT JOIN quarantine_state s ON s.quarantine_id = q.id";
 
 QuarantineEntry quarantineFrom(const Result& r, int i) {
@@ -390,6 +390,7 @@ QuarantineEntry quarantineFrom(const Result& r, int i) {
   e.last_attempt_at = r.text(i, 9);
   e.resolved_at = r.text(i, 10);
   e.produced_json = r.text(i, 11);
+  e.organization = r.text(i, 12);
   return e;
 }
 
@@ -973,9 +974,10 @@ class PgStore final : public Store {
     return withConnection<std::vector<QuarantineEntry>>("quarantine list", [&](Connection& c) {
       Result r = c.run(std::string(kQuarantineSelect) +
                            " WHERE q.id > $1 AND ($2 = '' OR q.status = $2) AND ($3 = '' OR p.adapter = $3) "
+                            "AND ($5 = '' OR p.organization = $5) AND ($6 = '' OR q.created_at >= $6) "
                            "ORDER BY q.id LIMIT $4",
                        {pg::integer(filter.after_id), pg::text(filter.status), pg::text(filter.adapter),
-                        pg::integer(filter.limit)});
+                        pg::integer(filter.limit), pg::text(filter.organization), pg::text(filter.created_ge)});
       std::vector<QuarantineEntry> out;
       for (int i = 0; i < r.rows(); ++i) out.push_back(quarantineFrom(r, i));
       return out;

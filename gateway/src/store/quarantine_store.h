@@ -27,6 +27,7 @@ struct QuarantineEntry {
   std::string last_attempt_at;
   std::string resolved_at;
   std::string produced_json;  // JSON array of "Type/id/_history/v" when resolved
+  std::string organization;   // of the payload; empty when there is none
 };
 
 struct QuarantineFilter {
@@ -34,6 +35,8 @@ struct QuarantineFilter {
   std::string adapter;  // empty = any
   std::int64_t after_id = 0;  // cursor: entries with a larger id
   int limit = 100;
+  std::string organization;  // the payload's organization; empty = any
+  std::string created_ge;    // entries created at or after this instant; empty = any
 };
 
 struct StoredPayload {

@@ -883,7 +883,7 @@ class Writer {
 constexpr const char* kQuarantineSelect =
     "SELECT q.id, q.payload_id, coalesce(p.adapter, ''), q.locator, q.source_key, q.outcome, q.created_at, "
     "q.status, coalesce(s.attempts, 0), coalesce(s.last_attempt_at, ''), coalesce(s.resolved_at, ''), "
-    "coalesce(s.produced, '') FROM quarantine q LEFT JOIN payload p ON p.id = q.payload_id "
+    "coalesce(s.produced, ''), coalesce(p.organization, '') FROM quarantine q LEFT JOIN payload p ON p.id = q.payload_id "
     "LEFT JOIN quarantine_state s ON s.quarantine_id = q.id";
 
 // superseded: a newer version exists and is no longer waiting (it was sent).
@@ -925,6 +925,7 @@ QuarantineEntry quarantineRow(const Statement& s) {
   e.last_attempt_at = s.text(9);
   e.resolved_at = s.text(10);
   e.produced_json = s.text(11);
+  e.organization = s.text(12);
   return e;
 }
 
@@ -1304,9 +1305,11 @@ class SqliteStore final : public Store {
       ReadConnection conn(*this);
       Statement s(conn.db, (std::string(kQuarantineSelect) +
                             " WHERE q.id > ?1 AND (?2 = '' OR q.status = ?2) AND (?3 = '' OR p.adapter = ?3) "
+                            "AND (?5 = '' OR p.organization = ?5) AND (?6 = '' OR q.created_at >= ?6) "
                             "ORDER BY q.id LIMIT ?4")
                                .c_str());
       s.bind(1, filter.after_id).bind(2, filter.status).bind(3, filter.adapter).bind(4, std::int64_t{filter.limit});
+      s.bind(5, filter.organization).bind(6, filter.created_ge);
       std::vector<QuarantineEntry> out;
       while (s.step()) out.push_back(quarantineRow(s));
       return out;
