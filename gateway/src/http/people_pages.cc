@@ -65,6 +65,9 @@ table.pws tr.total th, table.pws tr.total td { font-weight: 700; background: #f6
 .chart { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: .5rem; break-inside: avoid; }
 .chart h3 { font-size: .95rem; margin: 0 0 .25rem; }
 .chart .canvas { position: relative; height: 12rem; }
+table.trend { font-size: .75rem; margin-top: .25rem; }
+table.trend th, table.trend td { padding: .1rem .3rem; text-align: right; }
+table.trend th[scope=row] { text-align: left; }
 @media print {
   @page { size: A4 landscape; margin: 10mm; }
   body { background: #fff; font-size: 10px; }
