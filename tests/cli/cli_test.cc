@@ -86,7 +86,7 @@ TEST_F(CliTest, StoreCheckPrintsTheSchemaVersion) {
   EXPECT_NE(runGateway({"store", "check", "--data", data}, out, &err), 0) << "no store there yet";
   ASSERT_EQ(runGateway({"client", "add", "--data", data, "--role", "puller"}, out, &err), 0) << err;
   ASSERT_EQ(runGateway({"store", "check", "--data", data}, out, &err), 0) << out << err;
-  EXPECT_NE(out.find("gateway.db: ok, schema version 4 ("), std::string::npos) << out;
+  EXPECT_NE(out.find("gateway.db: ok, schema version 5 ("), std::string::npos) << out;
 }
 
 TEST_F(CliTest, StoreFromANewerVersionIsRefusedWithOneLine) {
@@ -95,10 +95,10 @@ TEST_F(CliTest, StoreFromANewerVersionIsRefusedWithOneLine) {
   ASSERT_EQ(runGateway({"client", "add", "--data", data, "--role", "puller"}, out, &err), 0) << err;
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((data + "/gateway.db").c_str(), &db), SQLITE_OK);
-  EXPECT_EQ(sqlite3_exec(db, "PRAGMA user_version = 5", nullptr, nullptr, nullptr), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, "PRAGMA user_version = 6", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   const std::string refusal =
-      "store schema version 5 is newer than this ilp-gateway supports (4); upgrade ilp-gateway";
+      "store schema version 6 is newer than this ilp-gateway supports (5); upgrade ilp-gateway";
   EXPECT_NE(runGateway({"store", "check", "--data", data}, out, &err), 0);
   EXPECT_NE(err.find(refusal), std::string::npos) << err;
   EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
