@@ -66,6 +66,7 @@ table.pws tr.total th, table.pws tr.total td { font-weight: 700; background: #f6
 .chart h3 { font-size: .95rem; margin: 0 0 .25rem; }
 .chart .canvas { position: relative; height: 12rem; }
 table.trend { font-size: .75rem; margin-top: .25rem; }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 table.trend th, table.trend td { padding: .1rem .3rem; text-align: right; }
 table.trend th[scope=row] { text-align: left; }
 @media print {

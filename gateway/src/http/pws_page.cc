@@ -204,8 +204,8 @@ std::vector<TrendLine> trendLines(Lang lang, const std::vector<OrgResults>& orgs
 std::string trendTable(Lang lang, const std::vector<OrgResults>& orgs, size_t index, const Month& month) {
   const MeasureResult& r = orgs.front().results[index];
   std::string html = "<div class=\"scroll\"><table class=\"trend\" data-measure=\"" + htmlEscape(r.measure->id) +
-                     "\"><caption class=\"note\">" + htmlEscape(r.measure->title) + ": " +
-                     tr(lang, "jumlah setiap bulan sejak Januari", "each month's count since January") +
+                     "\"><caption class=\"note\"><span class=\"sr-only\">" + htmlEscape(r.measure->title) +
+                     ": </span>" + tr(lang, "jumlah setiap bulan", "each month's count") +
                      "</caption><thead><tr><th scope=\"col\">" +
                      (orgs.size() == 1 ? tr(lang, "Desa", "Village (desa)") : "Puskesmas") + "</th>";
   for (int m = 1; m <= month.month; ++m) {
