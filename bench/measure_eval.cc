@@ -4,6 +4,11 @@
 // month the way $evaluate-measure does and prints the time.
 //
 //   bench_measure_eval [--data DIR] [--resources N] [--organizations K] [--month YYYY-MM] [--runs R]
+//                      [--trend-month YYYY-MM]
+//
+// Then the PWS page's trend: every month from January to --trend-month
+// (default 2025-12) in one read (MeasureEvaluator::evaluateMonths), and the
+// same months evaluated one by one.
 //
 // A DIR that already holds a store is reused as it is (generation is slow).
 #include <sys/resource.h>
@@ -33,6 +38,7 @@ struct Options {
   int organizations = 10;
   std::string month = "2025-03";
   int runs = 3;
+  std::string trend_month = "2025-12";
 };
 
 void add(WriteBatch& batch, const std::string& json, const std::string& org) {
@@ -171,6 +177,7 @@ int main(int argc, char** argv) {
     else if (flag == "--organizations") o.organizations = std::stoi(value);
     else if (flag == "--month") o.month = value;
     else if (flag == "--runs") o.runs = std::stoi(value);
+    else if (flag == "--trend-month") o.trend_month = value;
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -234,6 +241,32 @@ int main(int argc, char** argv) {
                     static_cast<long long>(r.total.year_to_date.numerator));
       }
     }
+  }
+  // The PWS page's trend: every month of the year up to --trend-month from
+  // one read (what the page evaluates), against one evaluation per month.
+  int trend_month = std::stoi(o.trend_month.substr(5, 2));
+  int trend_year = std::stoi(o.trend_month.substr(0, 4));
+  for (int run = 0; run < o.runs; ++run) {
+    auto start = std::chrono::steady_clock::now();
+    double cpu_start = cpuMs();
+    auto months = evaluator.evaluateMonths(measures, "pkm-0", trend_year, trend_month);
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    double cpu = cpuMs() - cpu_start;
+    if (!months.isOk()) {
+      std::fprintf(stderr, "evaluateMonths: %s\n", months.status().message().c_str());
+      return 1;
+    }
+    std::printf("trend run %d: %zu months x %zu measures for pkm-0 in one read: %.0f ms wall, %.0f ms CPU\n", run + 1,
+                months->size(), measures.size(), ms, cpu);
+  }
+  {
+    auto start = std::chrono::steady_clock::now();
+    double cpu_start = cpuMs();
+    for (int m = 1; m <= trend_month; ++m) {
+      if (!evaluator.evaluate(measures, "pkm-0", report::monthPeriod(trend_year, m)).isOk()) return 1;
+    }
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::printf("the same months evaluated one by one: %.0f ms wall, %.0f ms CPU\n", ms, cpuMs() - cpu_start);
   }
   return 0;
 }

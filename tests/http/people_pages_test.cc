@@ -1,7 +1,8 @@
 // Logins for people, end to end: the real gateway binary over real TLS,
 // accounts made with `ilp-gateway user add|disable`, a cookie jar that acts
 // like a browser. Login, wrong password, disabled account, logout, idle and
-// absolute expiry, CSRF refusals, throttling per account and per address,
+// absolute expiry, CSRF refusals, throttling per account and per address
+// (shared by two instances on one PostgreSQL database),
 // the audit trail, no password or session id in the log, and a session
 // cookie that never authorizes the FHIR API; the sweeping lists page.
 #include <gtest/gtest.h>
@@ -14,6 +15,7 @@
 
 #include "base/json.h"
 #include "page_browser.h"
+#include "postgres_server.h"
 #include "test_support.h"
 
 namespace ilpgw {
@@ -217,6 +219,35 @@ TEST(PeoplePagesTest, RefusesFormsWithoutTheirTokenAndThrottlesFailedLogins) {
   auto unknown = auditOf(gateway, "agent=user-unknown");
   EXPECT_EQ(countWith(unknown, "HTTP 429", "too many failed logins"), 1u);
   for (const auto& e : unknown) EXPECT_EQ(e.find("someone-else"), std::string::npos) << e;
+}
+
+// Two instances on one PostgreSQL database count the same failed logins
+// (in the store): failures spread over both refuse the account on either.
+TEST(PeoplePagesTest, TwoInstancesOnOneDatabaseThrottleTogether) {
+  testing::PostgresServer& server = testing::PostgresServer::shared();
+  std::string database = server.createDatabase();
+  auto options = withPeople(R"("login_failures_account": 3, "login_failures_address": 50)");
+  options.store_config = R"("backend": "postgresql", "url": ")" + server.url(database) + "\"";
+  testing::GatewayProcess a(options);
+  testing::GatewayProcess b(options);
+  addUser(a, "pkm-budi", "puskesmas", "pkm-selat");
+  addUser(a, "pkm-citra", "puskesmas", "pkm-kahayan");
+  Browser on_a(a);
+  Browser on_b(b);
+  EXPECT_EQ(on_a.login("pkm-budi", "wrong-0")->status, 401);
+  EXPECT_EQ(on_b.login("pkm-budi", "wrong-1")->status, 401);
+  EXPECT_EQ(on_b.login("pkm-budi", kPassword)->status, 303) << "two failures are below the limit of 3";
+  // The login cleared the account's failures on both instances: three more
+  // are needed, spread over both, and then either refuses.
+  Browser again_a(a);
+  Browser again_b(b);
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(again_b.login("pkm-budi", "wrong-" + std::to_string(i))->status, 401);
+  EXPECT_EQ(again_a.login("pkm-budi", "wrong-2")->status, 401);
+  auto on_b_throttled = again_b.login("pkm-budi", kPassword);
+  ASSERT_TRUE(on_b_throttled);
+  EXPECT_EQ(on_b_throttled->status, 429) << "three failures on two instances";
+  EXPECT_EQ(again_a.login("pkm-budi", kPassword)->status, 429);
+  EXPECT_EQ(again_a.login("pkm-citra", kPassword)->status, 303) << "per account";
 }
 
 // One ePuskesmas antenatal visit of a woman (diagnosis Z34.1).

@@ -44,6 +44,20 @@ async function readPws(page) {
     rowHeaders: [...document.querySelectorAll('table.pws th[scope=row]')].length,
     columnHeaders: [...document.querySelectorAll('table.pws th[scope=col][data-measure]')].map((h) => h.dataset.measure),
     charts: Number(document.body.dataset.charts ?? '0'),
+    chartTypes: [...document.querySelectorAll('canvas[data-measure]')].map((c) =>
+      (typeof Chart !== 'undefined' && Chart.getChart(c)) ? Chart.getChart(c).config.type : ''),
+    // The trend's figures, as its accessible table carries them.
+    trend: [...document.querySelectorAll('table.trend')].flatMap((t) =>
+      [...t.querySelectorAll('tbody tr')].flatMap((r) =>
+        [...r.querySelectorAll('td[data-month]')].map((td) => ({
+          measure: t.dataset.measure,
+          organization: r.dataset.organization,
+          desa: r.dataset.desa,
+          month: td.dataset.month,
+          count: Number(td.dataset.count),
+          shown: Number(td.textContent),
+        })))),
+    trendHeaders: document.querySelectorAll('table.trend th[scope=col][data-month]').length,
     canvases: document.querySelectorAll('canvas[data-measure]').length,
     cells: [...document.querySelectorAll('td.cell')].map((td) => ({
       organization: td.closest('table').dataset.organization,

@@ -3,8 +3,9 @@
 // loaded with `sasaran import`, two people made with `ilp-gateway user add`;
 // headless Chromium (tests/pages/pws_page.mjs) logs in as each and reads the
 // page. The figures on the page must equal the MeasureReports that
-// $evaluate-measure answers for the same puskesmas and month, and the
-// puskesmas user must see only their own villages.
+// $evaluate-measure answers for the same puskesmas and month (and, in the
+// trend, for each month since January), and the puskesmas user must see only
+// their own villages.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -91,8 +92,9 @@ Figure figureOf(const rapidjson::Value& node) {
 
 // measure -> desa ("" = the puskesmas total) -> figure, from $evaluate-measure.
 std::map<std::string, std::map<std::string, Figure>> measureReports(const testing::GatewayProcess& gateway,
-                                                                    const std::string& token,
-                                                                    const std::string& org) {
+                                                                    const std::string& token, const std::string& org,
+                                                                    const std::string& period =
+                                                                        "periodStart=2025-03-01&periodEnd=2025-03-31") {
   std::map<std::string, std::map<std::string, Figure>> out;
   auto client = gateway.client(token);
   auto measures = client->Get("/fhir/Measure");
@@ -102,8 +104,7 @@ std::map<std::string, std::map<std::string, Figure>> measureReports(const testin
   EXPECT_FALSE(json::parse(measures->body, bundle).has_value());
   for (const auto& entry : bundle["entry"].GetArray()) {
     std::string id = entry["resource"]["id"].GetString();
-    auto res = client->Get(("/fhir/Measure/" + id + "/$evaluate-measure?periodStart=2025-03-01&periodEnd=2025-03-31"
-                            "&subject=Organization/" + org).c_str());
+    auto res = client->Get(("/fhir/Measure/" + id + "/$evaluate-measure?" + period + "&subject=Organization/" + org).c_str());
     EXPECT_TRUE(res && res->status == 200) << id;
     if (!res) continue;
     rapidjson::Document report;
@@ -224,6 +225,41 @@ TEST(PwsPageBrowserTest, FiguresEqualTheMeasureReportAndEachPuskesmasSeesOnlyIts
   EXPECT_EQ(rows, (std::set<std::string>{kDesaA, kDesaB, "6203011003", "tanpa-desa", ""}));
   EXPECT_EQ(district["rowHeaders"].GetUint(), rows.size());
   EXPECT_EQ(district["charts"].GetInt(), static_cast<int>(reports.size())) << "one Chart.js chart per indicator";
+  for (const auto& type : district["chartTypes"].GetArray()) EXPECT_EQ(std::string(type.GetString()), "line");
+
+  // The trend: each month from January to March, per desa and the total,
+  // equals that month's MeasureReport.
+  std::map<std::string, std::map<std::string, std::map<std::string, Figure>>> by_month;  // month -> measure -> desa
+  by_month["2025-01"] = measureReports(gateway, gateway.token("puller"), kSelat,
+                                       "periodStart=2025-01-01&periodEnd=2025-01-31");
+  by_month["2025-02"] = measureReports(gateway, gateway.token("puller"), kSelat,
+                                       "periodStart=2025-02-01&periodEnd=2025-02-28");
+  by_month["2025-03"] = reports;
+  EXPECT_EQ(district["trendHeaders"].GetUint(), 3 * reports.size()) << "January to March, per indicator";
+  size_t trend_cells = 0, trend_nonzero = 0;
+  for (const auto& cell : district["trend"].GetArray()) {
+    std::string month = cell["month"].GetString();
+    std::string measure = cell["measure"].GetString();
+    std::string desa = cell["desa"].GetString();
+    ASSERT_TRUE(by_month.count(month)) << month;
+    Figure expected;
+    if (auto it = by_month[month][measure].find(desa); it != by_month[month][measure].end()) expected = it->second;
+    std::string where = "trend " + measure + " desa '" + desa + "' " + month;
+    EXPECT_EQ(std::string(cell["organization"].GetString()), kSelat) << where;
+    EXPECT_EQ(cell["count"].GetInt64(), expected.numerator) << where;
+    EXPECT_EQ(cell["shown"].GetInt64(), expected.numerator) << where;
+    ++trend_cells;
+    if (expected.numerator > 0) ++trend_nonzero;
+  }
+  // The same rows as the table (every desa, tanpa desa, the total), each month.
+  EXPECT_EQ(trend_cells, 3 * reports.size() * district["desa"].Size());
+  EXPECT_GT(trend_nonzero, 3u);
+  // K1 in desa A: 1 in February, 2 in March (by hand, from the visits above).
+  for (const auto& cell : district["trend"].GetArray()) {
+    if (std::string(cell["measure"].GetString()) != "pws-k1" || std::string(cell["desa"].GetString()) != kDesaA) continue;
+    std::string month = cell["month"].GetString();
+    EXPECT_EQ(cell["count"].GetInt64(), month == "2025-01" ? 0 : month == "2025-02" ? 1 : 2) << month;
+  }
   EXPECT_TRUE(page["printHidesControls"].GetBool());
   EXPECT_EQ(page["csv"]["status"].GetInt(), 200);
   std::string csv = page["csv"]["text"].GetString();

@@ -135,7 +135,7 @@ CREATE TABLE IF NOT EXISTS audit_head (
   hash TEXT NOT NULL
 );)sql";
 
-constexpr int kCurrentVersion = 5;
+constexpr int kCurrentVersion = 6;
 
 // Direct access to the database file, to write the fixture and look at what
 // opening did to it.
@@ -281,8 +281,9 @@ TEST_F(StoreMigrationTest, Version1StoreIsMigratedWithEverythingInIt) {
   EXPECT_NE(log.find("version 1 -> 2: Bulk Data export jobs"), std::string::npos) << log;
   EXPECT_NE(log.find("version 2 -> 3: people who log in to the pages"), std::string::npos) << log;
   EXPECT_NE(log.find("version 3 -> 4: national platform links"), std::string::npos) << log;
-  EXPECT_NE(log.find("version 4 -> 5: token signing keys"), std::string::npos) << log;
-  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 4) << log;
+  EXPECT_NE(log.find("version 4 -> 5: failed logins shared by every instance"), std::string::npos) << log;
+  EXPECT_NE(log.find("version 5 -> 6: token signing keys"), std::string::npos) << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 5) << log;
   auto users = store.listUsers();
   ASSERT_TRUE(users.isOk()) << users.status().message();
   EXPECT_TRUE(users.value().empty());

@@ -1,6 +1,7 @@
 // The UserDirectory role on every backend: user records written through
 // commit() with their audit event, sessions started, touched, ended one by
-// one, all of one user, and purged when expired.
+// one, all of one user, and purged when expired; failed-login counters
+// counted, purged and cleared.
 #include <gtest/gtest.h>
 
 #include "store_backends.h"
@@ -106,6 +107,33 @@ TEST_P(StoreUsersTest, SessionsStartTouchEndAndExpire) {
   ASSERT_TRUE(store->commit(end_all).isOk());
   EXPECT_FALSE(store->findSession("h-ana-1").value().has_value());
   EXPECT_FALSE(store->findSession("h-ana-3").value().has_value());
+}
+
+TEST_P(StoreUsersTest, LoginFailuresAreCountedPurgedAndCleared) {
+  auto store = open();
+  const std::int64_t t0 = 1'700'000'000'000;
+  WriteBatch failures;
+  failures.login_failures = {{"aa", t0, false}, {"aa", t0 + 10, false}, {"bb", t0 + 20, false}};
+  failures.audit.push_back({"2025-03-01T00:00:00.000Z", "user-unknown", "", R"({"resourceType":"AuditEvent"})"});
+  ASSERT_TRUE(store->commit(failures).isOk());
+  auto aa = store->loginFailures("aa", t0);
+  ASSERT_TRUE(aa.isOk()) << aa.status().message();
+  EXPECT_EQ(aa->count, 2);
+  EXPECT_EQ(aa->oldest_ms, t0);
+  EXPECT_EQ(store->loginFailures("aa", t0 + 1)->count, 1);
+  EXPECT_EQ(store->loginFailures("aa", t0 + 1)->oldest_ms, t0 + 10);
+  EXPECT_EQ(store->loginFailures("cc", 0)->count, 0);
+  // Another instance on the same store sees them (durable, shared).
+  store.reset();
+  store = open();
+  EXPECT_EQ(store->loginFailures("bb", 0)->count, 1);
+  WriteBatch purge;
+  purge.purge_login_failures_before_ms = t0 + 5;  // every key's older failures
+  purge.login_failures = {{"bb", 0, true}};
+  ASSERT_TRUE(store->commit(purge).isOk());
+  EXPECT_EQ(store->loginFailures("aa", 0)->count, 1);
+  EXPECT_EQ(store->loginFailures("aa", 0)->oldest_ms, t0 + 10);
+  EXPECT_EQ(store->loginFailures("bb", 0)->count, 0);
 }
 
 }  // namespace

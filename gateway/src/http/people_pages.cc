@@ -84,6 +84,10 @@ dl.rincian dd { margin: 0; }
 tr.salah th, tr.salah td, mark.salah { background: #ffebe9; outline: 2px solid #cf222e; }
 .tanda { color: #cf222e; }
 pre.mentah, pre.rahasia { background: #fff; border: 1px solid var(--line); padding: .5rem; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
+table.trend { font-size: .75rem; margin-top: .25rem; }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+table.trend th, table.trend td { padding: .1rem .3rem; text-align: right; }
+table.trend th[scope=row] { text-align: left; }
 @media print {
   @page { size: A4 landscape; margin: 10mm; }
   body { background: #fff; font-size: 10px; }

@@ -30,16 +30,20 @@ constexpr const char* kPageScript = R"js((function () {
   var data = JSON.parse(source.textContent);
   var drawn = 0;
   if (typeof Chart !== 'undefined') {
+    var colours = ['#0b5cad', '#c2410c', '#15803d', '#7e22ce', '#a16207', '#0e7490', '#be123c', '#4d7c0f',
+                   '#1d4ed8', '#9a3412', '#6b7280', '#334155'];
     document.querySelectorAll('canvas[data-measure]').forEach(function (canvas) {
       var m = data.charts[canvas.getAttribute('data-measure')];
       if (!m) return;
       new Chart(canvas, {
-        type: 'bar',
-        data: { labels: m.labels, datasets: [
-          { label: data.text.previous, data: m.previous, backgroundColor: '#9aa5b1' },
-          { label: data.text.current, data: m.current, backgroundColor: '#0b5cad' } ] },
+        type: 'line',
+        data: { labels: data.months, datasets: m.lines.map(function (line, i) {
+          var colour = colours[i % colours.length];
+          return { label: line.label, data: line.counts, borderColor: colour, backgroundColor: colour,
+                   borderWidth: 2, pointRadius: 3, tension: 0 };
+        }) },
         options: { animation: false, responsive: true, maintainAspectRatio: false,
-                   plugins: { legend: { position: 'bottom' } },
+                   plugins: { legend: { position: 'bottom', labels: { boxWidth: 12 } } },
                    scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
       });
       canvas.setAttribute('data-drawn', 'true');
@@ -139,8 +143,87 @@ std::string cell(Lang lang, const MeasureResult& r, const Stratum* s, int month,
 
 struct OrgResults {
   std::string organization;
-  std::vector<MeasureResult> results;
+  std::vector<MeasureResult> results;               // the chosen month
+  std::vector<std::vector<MeasureResult>> months;   // January to the chosen month
 };
+
+constexpr const char* kShortMonthsId[] = {"Jan", "Feb", "Mar", "Apr", "Mei", "Jun",
+                                          "Jul", "Agu", "Sep", "Okt", "Nov", "Des"};
+constexpr const char* kShortMonthsEn[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+std::string monthCode(const Month& month, int m) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d-%02d", month.year, m);
+  return buf;
+}
+
+// One line of a trend: a desa of one puskesmas, or a puskesmas' total.
+struct TrendLine {
+  std::string organization;
+  std::string desa;  // "" = the puskesmas total
+  std::string label;
+  std::vector<std::int64_t> counts;  // the month's numerator, January first
+};
+
+// The lines of indicator `index`: per desa (every desa any indicator has in
+// any month, tanpa desa last, then the total) for one puskesmas, per
+// puskesmas for several.
+std::vector<TrendLine> trendLines(Lang lang, const std::vector<OrgResults>& orgs, size_t index) {
+  std::vector<TrendLine> lines;
+  auto series = [&](const OrgResults& org, const std::string& desa) {
+    std::vector<std::int64_t> counts;
+    for (const auto& month : org.months) {
+      const Stratum* s = desa.empty() ? &month[index].total : findStratum(month[index], desa);
+      counts.push_back(s != nullptr ? s->counts.numerator : 0);
+    }
+    return counts;
+  };
+  if (orgs.size() == 1) {
+    const OrgResults& org = orgs.front();
+    std::set<std::string> codes;  // the same rows for every indicator, as in the table
+    for (const auto& month : org.months) {
+      for (const auto& result : month) {
+        for (const auto& s : result.strata) {
+          if (s.desa != report::kNoVillage) codes.insert(s.desa);
+        }
+      }
+    }
+    std::vector<std::string> rows(codes.begin(), codes.end());
+    rows.push_back(std::string(report::kNoVillage));
+    for (const auto& desa : rows) lines.push_back({org.organization, desa, desaLabel(lang, desa), series(org, desa)});
+    lines.push_back({org.organization, "", tr(lang, "Jumlah puskesmas", "Puskesmas total"), series(org, "")});
+  } else {
+    for (const auto& org : orgs) lines.push_back({org.organization, "", org.organization, series(org, "")});
+  }
+  return lines;
+}
+
+// The figures of a chart as a table: what a screen reader, a printout and a
+// browser without JavaScript read.
+std::string trendTable(Lang lang, const std::vector<OrgResults>& orgs, size_t index, const Month& month) {
+  const MeasureResult& r = orgs.front().results[index];
+  std::string html = "<div class=\"scroll\"><table class=\"trend\" data-measure=\"" + htmlEscape(r.measure->id) +
+                     "\"><caption class=\"note\"><span class=\"sr-only\">" + htmlEscape(r.measure->title) +
+                     ": </span>" + tr(lang, "jumlah setiap bulan", "each month's count") +
+                     "</caption><thead><tr><th scope=\"col\">" +
+                     (orgs.size() == 1 ? tr(lang, "Desa", "Village (desa)") : "Puskesmas") + "</th>";
+  for (int m = 1; m <= month.month; ++m) {
+    html += "<th scope=\"col\" data-month=\"" + monthCode(month, m) + "\">" +
+            (lang == Lang::kEn ? kShortMonthsEn[m - 1] : kShortMonthsId[m - 1]) + "</th>";
+  }
+  html += "</tr></thead><tbody>";
+  for (const auto& line : trendLines(lang, orgs, index)) {
+    html += "<tr data-organization=\"" + htmlEscape(line.organization) + "\" data-desa=\"" + htmlEscape(line.desa) +
+            "\"><th scope=\"row\">" + htmlEscape(line.label) + "</th>";
+    for (size_t m = 0; m < line.counts.size(); ++m) {
+      html += "<td data-month=\"" + monthCode(month, static_cast<int>(m) + 1) + "\" data-count=\"" +
+              std::to_string(line.counts[m]) + "\">" + std::to_string(line.counts[m]) + "</td>";
+    }
+    html += "</tr>";
+  }
+  return html + "</tbody></table></div>";
+}
 
 std::string table(Lang lang, const OrgResults& org, const Month& month) {
   std::string html = "<div class=\"scroll\"><table class=\"pws\" data-organization=\"" + htmlEscape(org.organization) +
@@ -164,37 +247,30 @@ std::string table(Lang lang, const OrgResults& org, const Month& month) {
   return html + "</tr></tbody></table></div>";
 }
 
-// Chart data: per indicator, this and last month per desa (one puskesmas)
-// or per puskesmas (several).
-std::string chartJson(Lang lang, const std::vector<OrgResults>& orgs) {
+// Chart data: per indicator, the month's count from January on, one line
+// per desa (one puskesmas) or per puskesmas (several).
+std::string chartJson(Lang lang, const std::vector<OrgResults>& orgs, const Month& month) {
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& a = doc.GetAllocator();
-  rapidjson::Value text(rapidjson::kObjectType);
-  text.AddMember("current", json::str(tr(lang, "bulan ini", "this month"), a), a);
-  text.AddMember("previous", json::str(tr(lang, "bulan lalu", "last month"), a), a);
-  doc.AddMember("text", text, a);
+  rapidjson::Value months(rapidjson::kArrayType);
+  for (int m = 1; m <= month.month; ++m) {
+    months.PushBack(json::str(lang == Lang::kEn ? kShortMonthsEn[m - 1] : kShortMonthsId[m - 1], a), a);
+  }
+  doc.AddMember("months", months, a);
   rapidjson::Value charts(rapidjson::kObjectType);
   if (!orgs.empty()) {
     for (size_t i = 0; i < orgs.front().results.size(); ++i) {
-      rapidjson::Value labels(rapidjson::kArrayType);
-      rapidjson::Value current(rapidjson::kArrayType);
-      rapidjson::Value previous(rapidjson::kArrayType);
-      auto add = [&](const std::string& label, const Stratum* s) {
-        labels.PushBack(json::str(label, a), a);
-        current.PushBack(static_cast<std::int64_t>(s ? s->month_numerator : 0), a);
-        previous.PushBack(static_cast<std::int64_t>(s ? s->previous_month_numerator : 0), a);
-      };
-      if (orgs.size() == 1) {
-        for (const auto& desa : desaRows(orgs.front().results)) {
-          add(desaLabel(lang, desa), findStratum(orgs.front().results[i], desa));
-        }
-      } else {
-        for (const auto& org : orgs) add(org.organization, &org.results[i].total);
+      rapidjson::Value lines(rapidjson::kArrayType);
+      for (const auto& line : trendLines(lang, orgs, i)) {
+        rapidjson::Value counts(rapidjson::kArrayType);
+        for (auto n : line.counts) counts.PushBack(static_cast<std::int64_t>(n), a);
+        rapidjson::Value l(rapidjson::kObjectType);
+        l.AddMember("label", json::str(line.label, a), a);
+        l.AddMember("counts", counts, a);
+        lines.PushBack(l, a);
       }
       rapidjson::Value chart(rapidjson::kObjectType);
-      chart.AddMember("labels", labels, a);
-      chart.AddMember("current", current, a);
-      chart.AddMember("previous", previous, a);
+      chart.AddMember("lines", lines, a);
       charts.AddMember(json::str(orgs.front().results[i].measure->id, a), chart, a);
     }
   }
@@ -279,9 +355,11 @@ class PwsPage {
     }
     std::vector<OrgResults> orgs;
     for (const auto& org : selected) {
-      auto results = pws_->month(person.readerFor(org, req.remote_addr), org, month.year, month.month);
-      if (!results.isOk()) return fail(req, res, lang, *session, results.status());
-      orgs.push_back({org, std::move(results.value())});
+      // The chosen month and the months before it in its year, from one read.
+      auto months = pws_->months(person.readerFor(org, req.remote_addr), org, month.year, month.month);
+      if (!months.isOk()) return fail(req, res, lang, *session, months.status());
+      OrgResults results{org, months->back(), std::move(months.value())};
+      orgs.push_back(std::move(results));
     }
     audit(req, *session, chosen, month, 200, as_csv);
     if (as_csv) {
@@ -383,18 +461,23 @@ class PwsPage {
     }
     if (!orgs.empty() && !orgs.front().results.empty()) {
       html += "<h2>" +
-              std::string(orgs.size() == 1 ? tr(lang, "Tren per desa: bulan ini dibanding bulan lalu",
-                                                "Trend by village: this month against last month")
-                                           : tr(lang, "Tren per puskesmas: bulan ini dibanding bulan lalu",
-                                                "Trend by puskesmas: this month against last month")) +
-              "</h2><div class=\"charts\">";
-      for (const auto& r : orgs.front().results) {
+              std::string(orgs.size() == 1 ? tr(lang, "Tren per desa sejak Januari", "Trend by village since January")
+                                           : tr(lang, "Tren per puskesmas sejak Januari",
+                                                "Trend by puskesmas since January")) +
+              "</h2><p class=\"note\">" +
+              tr(lang, "Garis: jumlah setiap bulan. Angka yang sama ada di tabel di bawah setiap grafik.",
+                 "Lines: each month's count. The same figures are in the table under each chart.") +
+              "</p><div class=\"charts\">";
+      for (size_t i = 0; i < orgs.front().results.size(); ++i) {
+        const auto& r = orgs.front().results[i];
         html += "<figure class=\"chart\"><h3>" + htmlEscape(r.measure->title) +
                 "</h3><div class=\"canvas\"><canvas data-measure=\"" + htmlEscape(r.measure->id) +
                 "\" role=\"img\" aria-label=\"" + htmlEscape(r.measure->title) + ": " +
-                tr(lang, "bulan ini dan bulan lalu", "this month and last month") + "\"></canvas></div></figure>";
+                tr(lang, "jumlah setiap bulan sejak Januari, angkanya di tabel berikut",
+                   "each month's count since January, figures in the next table") +
+                "\"></canvas></div>" + trendTable(lang, orgs, i, month) + "</figure>";
       }
-      html += "</div><script type=\"application/json\" id=\"pws-data\">" + chartJson(lang, orgs) +
+      html += "</div><script type=\"application/json\" id=\"pws-data\">" + chartJson(lang, orgs, month) +
               "</script><script src=\"/aset/chart.min.js\"></script><script src=\"/aset/pws.js\"></script>";
     } else {
       html += "<script src=\"/aset/pws.js\"></script>";

@@ -212,13 +212,6 @@ std::string villageOfAddress(const rapidjson::Value& address) {
   return {};
 }
 
-struct PatientData {
-  PatientFacts facts;
-  std::string village;
-  std::string last_location_date;
-  std::string last_location;
-};
-
 // ---- Results -------------------------------------------------------------------------
 
 double rounded(double value) { return std::round(value * 100.0) / 100.0; }
@@ -312,18 +305,24 @@ std::optional<PwsStatus> Stratum::status(const MeasureDefinition& measure, int m
   return rising ? PwsStatus::kCukup : PwsStatus::kJelek;
 }
 
-StatusOr<std::vector<MeasureResult>> MeasureEvaluator::evaluate(const std::vector<const MeasureDefinition*>& measures,
-                                                                const std::string& organization,
-                                                                const ReportPeriod& period,
-                                                                const EvaluationOptions& options) {
-  const std::string year_start = format(period.year, 1, 1);
-  const std::string last_month_start = monthStart(period.year, period.last_month);
-  const std::string previous_month_start = monthStart(period.year, period.last_month, -1);
-  const std::string previous_month_end = instantAround(last_month_start, -1, false).substr(0, 10);
-  const std::string earliest = std::min({period.start, year_start, previous_month_start});
+namespace {
 
-  // What to read: each type any criterion names, back as far as the longest
-  // look-back of a measure that reads it before the period.
+// What one evaluation reads: a dated scan per type, back as far as the
+// longest look-back of a measure that reads the type before the period, and
+// the oldest local date whose Encounter location may give a patient's desa.
+struct ReadPlan {
+  std::vector<DatedScan> scans;
+  std::string location_floor;
+};
+
+// The earliest date a month's evaluation reads from: the period start, the
+// first of January (year to date) or the month before the period's last month.
+std::string earliestOf(const ReportPeriod& period) {
+  return std::min({period.start, format(period.year, 1, 1), monthStart(period.year, period.last_month, -1)});
+}
+
+ReadPlan readPlan(const std::vector<const MeasureDefinition*>& measures, const std::string& organization,
+                  const std::string& earliest, const std::string& end) {
   std::map<std::string, int> lookback;
   for (const auto* m : measures) {
     for (const Criteria* c : {&m->initial_population, &m->denominator, &m->numerator}) {
@@ -334,7 +333,8 @@ StatusOr<std::vector<MeasureResult>> MeasureEvaluator::evaluate(const std::vecto
   // Encounters of the period always: their Location is the desa of a
   // patient whose address has none.
   lookback.emplace("Encounter", 0);
-  std::vector<DatedScan> scans;
+  ReadPlan plan;
+  plan.location_floor = minusMonths(earliest, lookback["Encounter"]);
   for (const auto& info : kTypes) {
     auto it = lookback.find(std::string(info.type));
     if (it == lookback.end()) continue;
@@ -342,78 +342,126 @@ StatusOr<std::vector<MeasureResult>> MeasureEvaluator::evaluate(const std::vecto
     scan.type = std::string(info.type);
     scan.date_param = std::string(info.date_param);
     scan.from = instantAround(minusMonths(earliest, it->second), -1, false);
-    scan.to = instantAround(period.end, 1, true);
+    scan.to = instantAround(end, 1, true);
     scan.organization = organization;
-    scans.push_back(std::move(scan));
+    plan.scans.push_back(std::move(scan));
   }
+  return plan;
+}
 
-  std::unordered_map<std::string, PatientData> patients;
-  auto read = store_.scanDated(scans, [&](size_t, const StoredResource& stored) {
+struct PatientRecord {
+  PatientFacts facts;
+  std::string address_village;
+  std::vector<std::pair<std::string, std::string>> locations;  // (date, Location id) of Encounters, as read
+};
+
+struct ReadData {
+  std::unordered_map<std::string, PatientRecord> patients;
+  std::map<std::string, std::string> location_village;
+  std::string watermark_last_updated;
+};
+
+// The Location of the newest Encounter dated inside [floor, end] (the later
+// one read on a tie); empty when there is none.
+const std::string* lastLocation(const PatientRecord& p, const std::string& floor, const std::string& end) {
+  const std::pair<std::string, std::string>* last = nullptr;
+  for (const auto& l : p.locations) {
+    if (l.first < floor || l.first > end) continue;
+    if (last == nullptr || l.first >= last->first) last = &l;
+  }
+  return last == nullptr ? nullptr : &last->second;
+}
+
+// The organization's facts dated up to `end`, the Patients behind them, and
+// the desa of the Locations patients without a village code may be counted in.
+StatusOr<ReadData> readData(ResourceStore& store, const ReadPlan& plan, const std::string& end) {
+  ReadData data;
+  auto& patients = data.patients;
+  auto read = store.scanDated(plan.scans, [&](size_t, const StoredResource& stored) {
     auto parsed = factFrom(stored);
-    if (!parsed || parsed->fact.date > period.end) return true;
-    PatientData& p = patients[parsed->patient];
-    if (!parsed->location.empty() && parsed->fact.date >= p.last_location_date) {
-      p.last_location_date = parsed->fact.date;
-      p.last_location = parsed->location;
-    }
+    if (!parsed || parsed->fact.date > end) return true;
+    PatientRecord& p = patients[parsed->patient];
+    if (!parsed->location.empty()) p.locations.emplace_back(parsed->fact.date, parsed->location);
     p.facts.facts.push_back(std::move(parsed->fact));
     return true;
   });
   if (!read.isOk()) return read.status();
+  data.watermark_last_updated = read.value().last_updated;
 
-  // Demographics and desa: the Patients, then the Locations of those
-  // without a village code in their address.
   std::vector<ResourceKey> keys;
-  for (const auto& [id, data] : patients) keys.push_back({"Patient", id});
+  for (const auto& [id, p] : patients) keys.push_back({"Patient", id});
   std::set<std::string> location_ids;
   constexpr size_t kChunk = 500;
   for (size_t i = 0; i < keys.size(); i += kChunk) {
     std::vector<ResourceKey> chunk(keys.begin() + static_cast<std::ptrdiff_t>(i),
                                    keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), i + kChunk)));
-    auto found = store_.readCurrent(chunk);
+    auto found = store.readCurrent(chunk);
     if (!found.isOk()) return found.status();
     for (const auto& stored : found.value()) {
       rapidjson::Document doc;
       if (json::parse(stored.json, doc) || !doc.IsObject()) continue;
-      PatientData& p = patients[stored.id];
+      PatientRecord& p = patients[stored.id];
       p.facts.birth_date = std::string(json::string(doc, "birthDate"));
       p.facts.gender = std::string(json::string(doc, "gender"));
       if (const auto* addresses = json::member(doc, "address"); addresses != nullptr && addresses->IsArray()) {
         for (const auto& a : addresses->GetArray()) {
-          p.village = villageOfAddress(a);
-          if (!p.village.empty()) break;
+          p.address_village = villageOfAddress(a);
+          if (!p.address_village.empty()) break;
         }
       }
     }
   }
   for (const auto& [id, p] : patients) {
-    if (p.village.empty() && !p.last_location.empty()) location_ids.insert(p.last_location);
+    if (!p.address_village.empty()) continue;
+    for (const auto& l : p.locations) location_ids.insert(l.second);
   }
-  std::map<std::string, std::string> location_village;
   std::vector<ResourceKey> location_keys;
   for (const auto& id : location_ids) location_keys.push_back({"Location", id});
   for (size_t i = 0; i < location_keys.size(); i += kChunk) {
     std::vector<ResourceKey> chunk(
         location_keys.begin() + static_cast<std::ptrdiff_t>(i),
         location_keys.begin() + static_cast<std::ptrdiff_t>(std::min(location_keys.size(), i + kChunk)));
-    auto found = store_.readCurrent(chunk);
+    auto found = store.readCurrent(chunk);
     if (!found.isOk()) return found.status();
     for (const auto& stored : found.value()) {
       rapidjson::Document doc;
       if (json::parse(stored.json, doc) || !doc.IsObject()) continue;
-      if (const auto* address = json::member(doc, "address")) location_village[stored.id] = villageOfAddress(*address);
+      if (const auto* address = json::member(doc, "address")) data.location_village[stored.id] = villageOfAddress(*address);
     }
   }
-  for (auto& [id, p] : patients) {
-    if (p.village.empty()) {
-      auto it = location_village.find(p.last_location);
-      if (it != location_village.end()) p.village = it->second;
+  return data;
+}
+
+// Every measure for one period over data already read: the patients' desa as
+// of the period end, then the populations per patient for the period, the
+// year to date, the period's last month and the month before.
+std::vector<MeasureResult> tally(const std::vector<const MeasureDefinition*>& measures, const std::string& organization,
+                                 const ReportPeriod& period, const EvaluationOptions& options, const ReadData& data,
+                                 const std::string& location_floor) {
+  const std::string year_start = format(period.year, 1, 1);
+  const std::string last_month_start = monthStart(period.year, period.last_month);
+  const std::string previous_month_start = monthStart(period.year, period.last_month, -1);
+  const std::string previous_month_end = instantAround(last_month_start, -1, false).substr(0, 10);
+
+  struct Subject {
+    const std::string* id;
+    const PatientFacts* facts;
+    std::string village;
+  };
+  std::vector<Subject> subjects;
+  subjects.reserve(data.patients.size());
+  for (const auto& [id, p] : data.patients) {
+    Subject s{&id, &p.facts, p.address_village};
+    if (s.village.empty()) {
+      if (const std::string* location = lastLocation(p, location_floor, period.end)) {
+        auto it = data.location_village.find(*location);
+        if (it != data.location_village.end()) s.village = it->second;
+      }
     }
-    if (p.village.empty()) p.village = std::string(kNoVillage);
+    if (s.village.empty()) s.village = std::string(kNoVillage);
+    subjects.push_back(std::move(s));
   }
 
-  // Evaluation, patient by patient, for the period, the year to date, the
-  // period's last month and the month before.
   std::vector<MeasureResult> results;
   for (const auto* m : measures) {
     auto window = [&](const std::string& start, const std::string& end) {
@@ -439,14 +487,15 @@ StatusOr<std::vector<MeasureResult>> MeasureEvaluator::evaluate(const std::vecto
       for (const auto& [desa, target] : *targets) tallies[desa].stratum.desa = desa;
     }
     Tally total;
-    for (const auto& [id, p] : patients) {
-      PopulationCounts now = populations(p.facts, in_period);
+    for (const auto& subject : subjects) {
+      const PatientFacts& facts = *subject.facts;
+      PopulationCounts now = populations(facts, in_period);
       PopulationCounts ytd = period.start == year_start && period.kind == PeriodKind::kYear ? now
-                                                                                             : populations(p.facts, to_date);
-      std::int64_t month = period.kind == PeriodKind::kMonth ? now.numerator : populations(p.facts, last_month).numerator;
-      std::int64_t previous = populations(p.facts, previous_month).numerator;
+                                                                                             : populations(facts, to_date);
+      std::int64_t month = period.kind == PeriodKind::kMonth ? now.numerator : populations(facts, last_month).numerator;
+      std::int64_t previous = populations(facts, previous_month).numerator;
       if (now.initial_population + ytd.initial_population + month + previous == 0) continue;
-      for (Tally* t : {&tallies[p.village], &total}) {
+      for (Tally* t : {&tallies[subject.village], &total}) {
         t->stratum.counts.initial_population += now.initial_population;
         t->stratum.counts.denominator += now.denominator;
         t->stratum.counts.numerator += now.numerator;
@@ -456,9 +505,9 @@ StatusOr<std::vector<MeasureResult>> MeasureEvaluator::evaluate(const std::vecto
         t->stratum.month_numerator += month;
         t->stratum.previous_month_numerator += previous;
         if (options.subjects) {
-          if (now.initial_population != 0) t->ip.insert(id);
-          if (now.denominator != 0) t->den.insert(id);
-          if (now.numerator != 0) t->num.insert(id);
+          if (now.initial_population != 0) t->ip.insert(*subject.id);
+          if (now.denominator != 0) t->den.insert(*subject.id);
+          if (now.numerator != 0) t->num.insert(*subject.id);
         }
       }
     }
@@ -466,7 +515,7 @@ StatusOr<std::vector<MeasureResult>> MeasureEvaluator::evaluate(const std::vecto
     result.measure = m;
     result.organization = organization;
     result.period = period;
-    result.watermark_last_updated = read.value().last_updated;
+    result.watermark_last_updated = data.watermark_last_updated;
     auto finish = [&](Tally& t, const std::string& desa) {
       t.stratum.desa = desa;
       if (targets != nullptr) {
@@ -499,6 +548,37 @@ StatusOr<std::vector<MeasureResult>> MeasureEvaluator::evaluate(const std::vecto
     results.push_back(std::move(result));
   }
   return results;
+}
+
+}  // namespace
+
+StatusOr<std::vector<MeasureResult>> MeasureEvaluator::evaluate(const std::vector<const MeasureDefinition*>& measures,
+                                                                const std::string& organization,
+                                                                const ReportPeriod& period,
+                                                                const EvaluationOptions& options) {
+  ReadPlan plan = readPlan(measures, organization, earliestOf(period), period.end);
+  auto data = readData(store_, plan, period.end);
+  if (!data.isOk()) return data.status();
+  return tally(measures, organization, period, options, data.value(), plan.location_floor);
+}
+
+StatusOr<std::vector<std::vector<MeasureResult>>> MeasureEvaluator::evaluateMonths(
+    const std::vector<const MeasureDefinition*>& measures, const std::string& organization, int year, int last_month,
+    const EvaluationOptions& options) {
+  if (last_month < 1 || last_month > 12) return Status{StatusCode::kInvalidArgument, "the month must be 1 to 12"};
+  // One read from what January reads back to the last month's end; each
+  // month then counts what its own evaluation would have read.
+  const ReportPeriod last = monthPeriod(year, last_month);
+  ReadPlan plan = readPlan(measures, organization, earliestOf(monthPeriod(year, 1)), last.end);
+  auto data = readData(store_, plan, last.end);
+  if (!data.isOk()) return data.status();
+  std::vector<std::vector<MeasureResult>> months;
+  for (int month = 1; month <= last_month; ++month) {
+    const ReportPeriod period = monthPeriod(year, month);
+    std::string floor = readPlan(measures, organization, earliestOf(period), period.end).location_floor;
+    months.push_back(tally(measures, organization, period, options, data.value(), floor));
+  }
+  return months;
 }
 
 // ---- MeasureReport --------------------------------------------------------------------

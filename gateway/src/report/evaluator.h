@@ -108,6 +108,14 @@ class MeasureEvaluator {
                                                 const std::string& organization, const ReportPeriod& period,
                                                 const EvaluationOptions& options = {});
 
+  // Every calendar month of `year` from January to `last_month`, over one
+  // read of the data: element [m - 1] equals evaluate(measures, organization,
+  // monthPeriod(year, m), options), what a trend over the year needs without
+  // reading the year once per month.
+  StatusOr<std::vector<std::vector<MeasureResult>>> evaluateMonths(const std::vector<const MeasureDefinition*>& measures,
+                                                                   const std::string& organization, int year,
+                                                                   int last_month, const EvaluationOptions& options = {});
+
  private:
   ResourceStore& store_;
 };

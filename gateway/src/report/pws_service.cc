@@ -199,6 +199,22 @@ StatusOr<std::vector<MeasureResult>> PwsService::month(const RequestContext& cal
   return run(measures, organization, monthPeriod(year, month), false);
 }
 
+StatusOr<std::vector<std::vector<MeasureResult>>> PwsService::months(const RequestContext& caller,
+                                                                     const std::string& organization, int year,
+                                                                     int month) {
+  if (!caller.canRead(organization)) {
+    return Status{StatusCode::kPermissionDenied, "this caller may not read organization " + organization};
+  }
+  if (year < 1900 || year > 9999 || month < 1 || month > 12) return invalid("the month must be YYYY-MM");
+  std::vector<const MeasureDefinition*> measures;
+  for (const auto& [id, m] : library_->measures()) measures.push_back(&m);
+  auto targets = loadTargets(store_, organization, year);
+  if (!targets.isOk()) return targets.status();
+  EvaluationOptions options;
+  options.targets = std::move(targets.value());
+  return evaluator_.evaluateMonths(measures, organization, year, month, options);
+}
+
 StatusOr<std::vector<SweepList>> PwsService::sweepingLists(const RequestContext& caller, const MeasureLibrary& lists,
                                                           const std::string& organization, int year, int month) {
   if (!caller.canRead(organization)) {

@@ -67,6 +67,11 @@ class PwsService {
   StatusOr<std::vector<MeasureResult>> month(const RequestContext& caller, const std::string& organization, int year,
                                              int month);
 
+  // The same for every month of the year from January to `month`, from one
+  // read of the data: element [m - 1] is month(caller, organization, year, m).
+  StatusOr<std::vector<std::vector<MeasureResult>>> months(const RequestContext& caller,
+                                                           const std::string& organization, int year, int month);
+
   // The sweeping lists of `lists` (mappings/sweeping/) for one organization
   // and month: the same evaluator, keeping the patients behind each count.
   StatusOr<std::vector<SweepList>> sweepingLists(const RequestContext& caller, const MeasureLibrary& lists,

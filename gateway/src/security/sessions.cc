@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 
 #include "base/crypto.h"
 #include "base/time_util.h"
@@ -33,38 +34,25 @@ AuditInfo authInfo(const std::string& subtype, const std::string& agent, const s
 
 }  // namespace
 
-void LoginThrottle::prune(std::deque<Clock::time_point>& times, Clock::time_point now) const {
-  while (!times.empty() && now - times.front() >= window_) times.pop_front();
+std::string LoginThrottle::keyHash(const std::string& key) { return hex(sha256("ilp-gateway login throttle\n" + key)); }
+
+StatusOr<int> LoginThrottle::wait(const std::string& key, std::int64_t now_ms) {
+  const std::int64_t window_ms = std::int64_t{window_s_} * 1000;
+  auto failures = users_.loginFailures(keyHash(key), now_ms - window_ms + 1);
+  if (!failures.isOk()) return failures.status();
+  if (failures->count < limit_) return 0;
+  // Allowed again when the oldest failure in the window leaves it.
+  std::int64_t until = failures->oldest_ms + window_ms;
+  return std::max<int>(1, static_cast<int>((until - now_ms + 999) / 1000));
 }
 
-int LoginThrottle::wait(const std::string& key) {
-  auto now = Clock::now();
-  std::lock_guard lock(mutex_);
-  auto it = failures_.find(key);
-  if (it == failures_.end()) return 0;
-  prune(it->second, now);
-  if (static_cast<int>(it->second.size()) < limit_) return 0;
-  auto until = it->second.front() + window_;
-  return std::max(1, static_cast<int>(std::chrono::ceil<std::chrono::seconds>(until - now).count()));
+void LoginThrottle::fail(const std::string& key, std::int64_t now_ms, WriteBatch& batch) const {
+  batch.login_failures.push_back(LoginFailureWrite{keyHash(key), now_ms, false});
+  batch.purge_login_failures_before_ms = now_ms - std::int64_t{window_s_} * 1000;
 }
 
-void LoginThrottle::fail(const std::string& key) {
-  auto now = Clock::now();
-  std::lock_guard lock(mutex_);
-  if (failures_.size() > 100000) {  // forget keys whose window has passed: they lose nothing
-    for (auto it = failures_.begin(); it != failures_.end();) {
-      prune(it->second, now);
-      it = it->second.empty() ? failures_.erase(it) : std::next(it);
-    }
-  }
-  auto& times = failures_[key];
-  prune(times, now);
-  times.push_back(now);
-}
-
-void LoginThrottle::clear(const std::string& key) {
-  std::lock_guard lock(mutex_);
-  failures_.erase(key);
+void LoginThrottle::clear(const std::string& key, WriteBatch& batch) {
+  batch.login_failures.push_back(LoginFailureWrite{keyHash(key), 0, true});
 }
 
 SessionManager::SessionManager(UserDirectory& users, BatchWriter& writer, AuditLog& audit, SessionPolicy policy)
@@ -72,8 +60,8 @@ SessionManager::SessionManager(UserDirectory& users, BatchWriter& writer, AuditL
       writer_(writer),
       audit_(audit),
       policy_(policy),
-      by_account_(policy.account_failures, policy.window_s),
-      by_address_(policy.address_failures, policy.window_s) {}
+      by_account_(users, policy.account_failures, policy.window_s),
+      by_address_(users, policy.address_failures, policy.window_s) {}
 
 std::string SessionManager::idHash(std::string_view session_id) { return hex(sha256(session_id)); }
 
@@ -86,8 +74,17 @@ bool SessionManager::csrfMatches(const ActiveSession& session, std::string_view 
 }
 
 void SessionManager::auditFailure(const std::string& agent, const std::string& remote_addr, int status,
-                                  const std::string& why) {
-  audit_.recordAudit({makeAuditEvent(authInfo("login", agent, remote_addr, status, why))});
+                                  const std::string& why, WriteBatch batch) {
+  if (batch.login_failures.empty()) {
+    audit_.recordAudit({makeAuditEvent(authInfo("login", agent, remote_addr, status, why))});
+    return;
+  }
+  // The failure counted and its audit event in one transaction.
+  batch.audit.push_back(makeAuditEvent(authInfo("login", agent, remote_addr, status, why)));
+  auto committed = writer_.commit(std::move(batch));
+  if (!committed.isOk()) {
+    audit_.recordAudit({makeAuditEvent(authInfo("login", agent, remote_addr, status, why + " (not counted)"))});
+  }
 }
 
 LoginAnswer SessionManager::login(std::string_view username, std::string_view password,
@@ -112,7 +109,14 @@ LoginAnswer SessionManager::login(std::string_view username, std::string_view pa
   }
   // The audit trail names only accounts that exist.
   std::string agent = record ? account_key : "user-unknown";
-  int wait = std::max(by_address_.wait(address_key), well_formed ? by_account_.wait(account_key) : 0);
+  const std::int64_t now = nowMillis();
+  auto address_wait = by_address_.wait(address_key, now);
+  auto account_wait = well_formed ? by_account_.wait(account_key, now) : StatusOr<int>(0);
+  if (!address_wait.isOk() || !account_wait.isOk()) {
+    answer.outcome = LoginOutcome::kUnavailable;  // refused unchecked: the counters cannot be read
+    return answer;
+  }
+  int wait = std::max(address_wait.value(), account_wait.value());
   if (wait > 0) {
     answer.outcome = LoginOutcome::kThrottled;
     answer.retry_after_s = wait;
@@ -122,17 +126,16 @@ LoginAnswer SessionManager::login(std::string_view username, std::string_view pa
   std::optional<Person> person = record ? personOf(*record) : std::nullopt;
   bool password_ok = record ? verifyPassword(password, record->password_hash) : (verifyPasswordDecoy(password), false);
   if (!record || !person || !password_ok || !record->disabled_at.empty()) {
-    by_address_.fail(address_key);
-    if (well_formed) by_account_.fail(account_key);
+    WriteBatch counted;
+    by_address_.fail(address_key, now, counted);
+    if (well_formed) by_account_.fail(account_key, now, counted);
     std::string why = !record ? "unknown user" : !password_ok ? "wrong password"
                                               : !person ? "account has no known role" : "account disabled";
-    auditFailure(agent, remote_addr, 401, why);
+    auditFailure(agent, remote_addr, 401, why, std::move(counted));
     answer.outcome = LoginOutcome::kRefused;
     return answer;
   }
-  by_account_.clear(account_key);
   std::string session_id = base64UrlEncode(randomBytes(32));
-  std::int64_t now = nowMillis();
   SessionWrite start;
   start.op = SessionOp::kStart;
   start.session.id_hash = idHash(session_id);
@@ -143,6 +146,7 @@ LoginAnswer SessionManager::login(std::string_view username, std::string_view pa
   WriteBatch batch;
   batch.purge_sessions_before = start.session.created_at;
   batch.sessions.push_back(std::move(start));
+  LoginThrottle::clear(account_key, batch);  // the account's failures end with the login
   AuditInfo info = authInfo("login", person->agent(), remote_addr, 200, "session opened");
   for (const auto& org : person->organizations) info.entities.push_back("Organization/" + org);
   batch.audit.push_back(makeAuditEvent(info));

@@ -1,5 +1,6 @@
 // Login sessions of people on the gateway's pages: checking a password
-// (throttled per account and per client address), opening a session with a
+// (throttled per account and per client address, counted in the store),
+// opening a session with a
 // random opaque id of which only a hash is stored (store/user_directory.h,
 // so every instance on one database knows it), resuming it from its cookie
 // with idle and absolute expiry, the CSRF token tied to it, and logout.
@@ -8,13 +9,10 @@
 // pages (http/people_routes.h) put the id in a cookie.
 #pragma once
 
-#include <chrono>
-#include <deque>
-#include <mutex>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "base/status.h"
 #include "security/users.h"
@@ -34,22 +32,27 @@ struct SessionPolicy {
   int window_s = 900;
 };
 
-// Failed attempts per key in a sliding window.
+// Failed attempts per key (an account, a client address) in a sliding
+// window, counted in the store (UserDirectory::loginFailures, written with
+// WriteBatch::login_failures) so that every instance on one database
+// throttles the same attempts. Keys are stored only as a hash.
 class LoginThrottle {
  public:
-  LoginThrottle(int limit, int window_s) : limit_(limit), window_(window_s) {}
-  // 0 when an attempt may go ahead, else whole seconds until one may.
-  int wait(const std::string& key);
-  void fail(const std::string& key);
-  void clear(const std::string& key);
+  LoginThrottle(UserDirectory& users, int limit, int window_s) : users_(users), limit_(limit), window_s_(window_s) {}
+  // 0 when an attempt at `now_ms` may go ahead, else whole seconds until one
+  // may; an error when the store cannot answer.
+  StatusOr<int> wait(const std::string& key, std::int64_t now_ms);
+  // Adds a failure of `key` at `now_ms` to `batch`, and the purge of every
+  // failure older than the window.
+  void fail(const std::string& key, std::int64_t now_ms, WriteBatch& batch) const;
+  // Adds forgetting `key`'s failures to `batch`.
+  static void clear(const std::string& key, WriteBatch& batch);
+  static std::string keyHash(const std::string& key);
 
  private:
-  using Clock = std::chrono::steady_clock;
-  void prune(std::deque<Clock::time_point>& times, Clock::time_point now) const;
+  UserDirectory& users_;
   int limit_;
-  std::chrono::seconds window_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::deque<Clock::time_point>> failures_;
+  int window_s_;
 };
 
 enum class LoginOutcome { kOk, kRefused, kThrottled, kUnavailable };
@@ -88,7 +91,8 @@ class SessionManager {
   static std::string idHash(std::string_view session_id);
 
  private:
-  void auditFailure(const std::string& agent, const std::string& remote_addr, int status, const std::string& why);
+  void auditFailure(const std::string& agent, const std::string& remote_addr, int status, const std::string& why,
+                    WriteBatch batch = {});
 
   UserDirectory& users_;
   BatchWriter& writer_;

@@ -243,6 +243,19 @@ CREATE INDEX platform_link_state ON platform_link (state, type, id);
 
 void schemaVersion3(Connection& c) { c.exec(collated(kPlatformLinkSchema)); }
 
+// Failed logins per throttling key: every instance on the database counts
+// the same attempts.
+constexpr const char* kLoginFailureSchema = R"sql(
+CREATE TABLE login_failure (
+  key_hash TEXT NOT NULL,
+  at_ms bigint NOT NULL
+);
+CREATE INDEX login_failure_key ON login_failure (key_hash, at_ms);
+CREATE INDEX login_failure_at ON login_failure (at_ms);
+)sql";
+
+void schemaVersion4(Connection& c) { c.exec(collated(kLoginFailureSchema)); }
+
 // signing_key: the token signing keys shared by every instance
 // (store/signing_keys.h).
 constexpr const char* kSigningKeySchema = R"sql(
@@ -255,7 +268,7 @@ CREATE TABLE signing_key (
 );
 )sql";
 
-void schemaVersion4(Connection& c) { c.exec(collated(kSigningKeySchema)); }
+void schemaVersion5(Connection& c) { c.exec(collated(kSigningKeySchema)); }
 
 struct MigrationStep {
   int version;
@@ -269,7 +282,8 @@ constexpr MigrationStep kMigrations[] = {
      schemaVersion1},
     {2, "people who log in to the pages and their sessions (tables login_user, login_session)", schemaVersion2},
     {3, "national platform links and waiting resources (table platform_link)", schemaVersion3},
-    {4, "token signing keys shared by instances (table signing_key)", schemaVersion4},
+    {4, "failed logins shared by every instance (table login_failure)", schemaVersion4},
+    {5, "token signing keys shared by instances (table signing_key)", schemaVersion5},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
@@ -527,6 +541,16 @@ class Writer {
     }
     for (const auto& username : batch.end_sessions_of) {
       c.run("DELETE FROM login_session WHERE username = $1", {pg::text(username)});
+    }
+    if (batch.purge_login_failures_before_ms > 0) {
+      c.run("DELETE FROM login_failure WHERE at_ms < $1", {pg::integer(batch.purge_login_failures_before_ms)});
+    }
+    for (const auto& f : batch.login_failures) {
+      if (f.clear) {
+        c.run("DELETE FROM login_failure WHERE key_hash = $1", {pg::text(f.key_hash)});
+      } else {
+        c.run("INSERT INTO login_failure (key_hash, at_ms) VALUES ($1, $2)", {pg::text(f.key_hash), pg::integer(f.at_ms)});
+      }
     }
     for (const auto& w : batch.sessions) {
       const SessionRecord& s = w.session;
@@ -919,6 +943,14 @@ class PgStore final : public Store {
                        {pg::text(id_hash)});
       if (r.rows() == 0) return std::nullopt;
       return SessionRecord{r.text(0, 0), r.text(0, 1), r.text(0, 2), r.text(0, 3), r.text(0, 4)};
+    });
+  }
+
+  StatusOr<LoginFailures> loginFailures(std::string_view key_hash, std::int64_t since_ms) override {
+    return withConnection<LoginFailures>("login failure read", [&](Connection& c) {
+      Result r = c.run("SELECT count(*), coalesce(min(at_ms), 0) FROM login_failure WHERE key_hash = $1 AND at_ms >= $2",
+                       {pg::text(key_hash), pg::integer(since_ms)});
+      return LoginFailures{r.int64(0, 0), r.int64(0, 1)};
     });
   }
 

@@ -420,6 +420,18 @@ CREATE INDEX IF NOT EXISTS platform_link_state ON platform_link (state, type, id
 
 void schemaVersion4(sqlite3* db) { exec(db, kPlatformLinkSchema); }
 
+// Failed logins per throttling key, shared by every process on the file.
+constexpr const char* kLoginFailureSchema = R"sql(
+CREATE TABLE IF NOT EXISTS login_failure (
+  key_hash TEXT NOT NULL,
+  at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_failure_key ON login_failure (key_hash, at_ms);
+CREATE INDEX IF NOT EXISTS login_failure_at ON login_failure (at_ms);
+)sql";
+
+void schemaVersion5(sqlite3* db) { exec(db, kLoginFailureSchema); }
+
 // signing_key: the token signing keys when the store keeps them
 // (store/signing_keys.h).
 constexpr const char* kSigningKeySchema = R"sql(
@@ -432,7 +444,7 @@ CREATE TABLE IF NOT EXISTS signing_key (
 ) WITHOUT ROWID;
 )sql";
 
-void schemaVersion5(sqlite3* db) { exec(db, kSigningKeySchema); }
+void schemaVersion6(sqlite3* db) { exec(db, kSigningKeySchema); }
 
 struct MigrationStep {
   int version;       // the version this step reaches
@@ -445,7 +457,8 @@ constexpr MigrationStep kMigrations[] = {
     {2, "Bulk Data export jobs (tables export_job, export_output)", schemaVersion2},
     {3, "people who log in to the pages and their sessions (tables login_user, login_session)", schemaVersion3},
     {4, "national platform links and waiting resources (table platform_link)", schemaVersion4},
-    {5, "token signing keys shared by instances (table signing_key)", schemaVersion5},
+    {5, "failed logins shared by every instance (table login_failure)", schemaVersion5},
+    {6, "token signing keys shared by instances (table signing_key)", schemaVersion6},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
@@ -595,6 +608,9 @@ class Writer {
         end_session_(db, "DELETE FROM login_session WHERE id_hash = ?1"),
         end_user_sessions_(db, "DELETE FROM login_session WHERE username = ?1"),
         purge_sessions_(db, "DELETE FROM login_session WHERE idle_expires_at <= ?1 OR expires_at <= ?1"),
+        insert_login_failure_(db, "INSERT INTO login_failure (key_hash, at_ms) VALUES (?1, ?2)"),
+        clear_login_failures_(db, "DELETE FROM login_failure WHERE key_hash = ?1"),
+        purge_login_failures_(db, "DELETE FROM login_failure WHERE at_ms < ?1"),
         insert_audit_(db,
                       "INSERT INTO audit_event (seq, recorded, agent, entities, json, prev_hash, hash) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
@@ -695,6 +711,17 @@ class Writer {
     for (const auto& username : batch.end_sessions_of) {
       ResetGuard guard{end_user_sessions_};
       end_user_sessions_.bind(1, username).step();
+    }
+    if (batch.purge_login_failures_before_ms > 0) {
+      ResetGuard guard{purge_login_failures_};
+      purge_login_failures_.bind(1, batch.purge_login_failures_before_ms).step();
+    }
+    for (const auto& f : batch.login_failures) {
+      Statement& statement = f.clear ? clear_login_failures_ : insert_login_failure_;
+      ResetGuard guard{statement};
+      statement.bind(1, f.key_hash);
+      if (!f.clear) statement.bind(2, f.at_ms);
+      statement.step();
     }
     for (const auto& w : batch.sessions) {
       const SessionRecord& s = w.session;
@@ -875,6 +902,9 @@ class Writer {
   Statement end_session_;
   Statement end_user_sessions_;
   Statement purge_sessions_;
+  Statement insert_login_failure_;
+  Statement clear_login_failures_;
+  Statement purge_login_failures_;
   Statement insert_audit_;
   Statement upsert_head_;
   Statement read_head_;
@@ -1242,6 +1272,22 @@ class SqliteStore final : public Store {
       return std::optional<SessionRecord>(SessionRecord{s.text(0), s.text(1), s.text(2), s.text(3), s.text(4)});
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store session read: ") + e.what());
+      return readFailure(e);
+    }
+  }
+
+  StatusOr<LoginFailures> loginFailures(std::string_view key_hash, std::int64_t since_ms) override {
+    try {
+      ReadConnection conn(*this);
+      Statement& s = conn.prepared("SELECT count(*), coalesce(min(at_ms), 0) FROM login_failure "
+                                   "WHERE key_hash = ?1 AND at_ms >= ?2");
+      ResetGuard guard{s};
+      s.bind(1, key_hash).bind(2, since_ms);
+      LoginFailures out;
+      if (s.step()) out = LoginFailures{s.int64(0), s.int64(1)};
+      return out;
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store login failure read: ") + e.what());
       return readFailure(e);
     }
   }

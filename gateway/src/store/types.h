@@ -203,6 +203,23 @@ struct SessionWrite {
   SessionRecord session;  // kTouch: id_hash and idle_expires_at; kEnd: id_hash
 };
 
+// A failed login counted against a throttling key (security/sessions.h:
+// an account or a client address, stored only as a hash of the key), or
+// `clear`: every failure of that key is forgotten (a successful login).
+// Kept in the store so that every instance on one database throttles the
+// same attempts.
+struct LoginFailureWrite {
+  std::string key_hash;
+  std::int64_t at_ms = 0;  // Unix milliseconds
+  bool clear = false;
+};
+
+// The failures of one key since a moment: how many, and the oldest of them.
+struct LoginFailures {
+  std::int64_t count = 0;
+  std::int64_t oldest_ms = 0;  // 0 when none
+};
+
 // One AuditEvent. The store assigns its sequence number and chains it: each
 // record carries auditChainHash() (audit_log.h) of the previous record's hash
 // and itself.
@@ -229,6 +246,8 @@ struct WriteBatch {
   std::vector<SessionWrite> sessions;
   std::vector<std::string> end_sessions_of;  // usernames whose every session ends (disabled, new password)
   std::string purge_sessions_before;         // "" or an instant: sessions expired by then are deleted
+  std::vector<LoginFailureWrite> login_failures;
+  std::int64_t purge_login_failures_before_ms = 0;  // 0 or Unix ms: older failures (of every key) are deleted
   std::vector<AuditWrite> audit;      // chained in the same transaction
 };
 

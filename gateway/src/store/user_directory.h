@@ -3,7 +3,8 @@
 // commit() (WriteBatch::users and WriteBatch::sessions, with their audit
 // events in the same transaction); this role looks them up. Sessions live in
 // the store, not in one process, so several instances on one PostgreSQL
-// database share them.
+// database share them, and so do the failed-login counters that throttle
+// logins.
 #pragma once
 
 #include <optional>
@@ -25,6 +26,9 @@ class UserDirectory {
   // The session whose id hashes to `id_hash` (security/sessions.h), expired
   // or not: the caller decides.
   virtual StatusOr<std::optional<SessionRecord>> findSession(std::string_view id_hash) = 0;
+  // The failed logins of a throttling key (WriteBatch::login_failures) at or
+  // after `since_ms`, written by any instance.
+  virtual StatusOr<LoginFailures> loginFailures(std::string_view key_hash, std::int64_t since_ms) = 0;
 };
 
 }  // namespace ilpgw
