@@ -245,6 +245,98 @@ TEST_F(ScaleOutTest, TokenFromOneInstanceWorksOnEveryInstanceAndRotationReachesT
   EXPECT_TRUE(forged && forged->status == 401);
 }
 
+// PostgreSQL stopped and started again while two instances take posts:
+// during the outage every post answers 503 with an OperationOutcome and
+// Retry-After, /ready says why, nothing is acknowledged; afterwards the
+// instances recover by themselves and every acknowledged version is stored
+// exactly once.
+TEST(ScaleOutOutageTest, DatabaseStoppedAndStartedUnderLoadLosesAndDuplicatesNothing) {
+  PostgresServer server;  // its own: this test stops it
+  std::string database = server.createDatabase();
+  GatewayOptions o;
+  o.server_config = R"("threads": 16)";
+  o.store_config = R"("backend": "postgresql", "pool_size": 4, "url": ")" + server.url(database) + "\"";
+  std::vector<std::unique_ptr<GatewayProcess>> gateways;
+  for (int i = 0; i < 2; ++i) gateways.push_back(std::make_unique<GatewayProcess>(o));
+
+  std::mutex mutex;
+  std::set<std::string> acknowledged;
+  std::atomic<int> posts{0}, unavailable{0}, no_answer{0}, other{0};
+  std::atomic<bool> stop{false};
+  std::string outage_answer;
+  std::vector<std::thread> posters;
+  for (int t = 0; t < 4; ++t) {
+    posters.emplace_back([&, t] {
+      std::vector<std::unique_ptr<httplib::Client>> clients;
+      for (const auto& g : gateways) {
+        clients.push_back(g->client());
+        clients.back()->set_read_timeout(15);
+      }
+      // Like a clinic: a visit not acknowledged is posted again until it is
+      // (a commit whose answer was lost answers 200, unchanged, the second
+      // time). Visits 1..8000: distinctVisit's patients repeat after 9999.
+      for (int i = 0, tries = 0; !stop && i < 2000; ++tries) {
+        auto res = clients[(t + tries) % clients.size()]->Post(
+            "/ingest/epuskesmas-json", testing::distinctVisit(t * 2000 + i + 1), "application/json");
+        if (res && (res->status == 201 || res->status == 200)) {
+          auto locations = testing::bundleLocations(res->body);
+          std::lock_guard lock(mutex);
+          acknowledged.insert(locations.begin(), locations.end());
+          ++posts;
+          ++i;
+        } else if (res && res->status == 503) {
+          ++unavailable;
+          std::lock_guard lock(mutex);
+          if (outage_answer.empty()) outage_answer = res->get_header_value("Retry-After") + " " + res->body;
+          std::this_thread::sleep_for(50ms);
+        } else {
+          ++(res ? other : no_answer);
+          std::this_thread::sleep_for(50ms);
+        }
+      }
+    });
+  }
+  ASSERT_TRUE(testing::waitFor([&] { return posts >= 100; }, 60s)) << posts << " posts";
+  server.stop();
+  ASSERT_TRUE(testing::waitFor([&] { return unavailable >= 8; }, 30s)) << unavailable << " answers 503";
+  auto ready = gateways[0]->client()->Get("/ready");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 503) << ready->body;
+  int at_restart = posts;
+  server.start();
+  ASSERT_TRUE(testing::waitFor([&] { return posts >= at_restart + 100; }, 60s)) << "the instances did not recover";
+  stop = true;
+  for (auto& t : posters) t.join();
+  std::printf("[   INFO   ] %d posts acknowledged, %d answered 503 during the outage, %d without an answer\n",
+              posts.load(), unavailable.load(), no_answer.load());
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_NE(outage_answer.find("OperationOutcome"), std::string::npos) << outage_answer;
+    EXPECT_TRUE(!outage_answer.empty() && std::isdigit(static_cast<unsigned char>(outage_answer[0])))
+        << "Retry-After: " << outage_answer;
+  }
+  EXPECT_EQ(other.load(), 0) << "answers other than 200, 201 and 503";
+  auto res = gateways[1]->client()->Get("/ready");
+  EXPECT_TRUE(res && res->status == 200) << (res ? res->body : "no answer");
+
+  // Every acknowledged version once, at version 1, readable from the other instance.
+  auto client = gateways[1]->client();
+  client->set_keep_alive(true);
+  int unreadable = 0;
+  for (const auto& location : acknowledged) {
+    EXPECT_NE(location.find("/_history/1"), std::string::npos) << location << ": stored twice?";
+    auto read = client->Get(("/fhir/" + location).c_str());
+    if (!read || read->status != 200) ++unreadable;
+  }
+  EXPECT_EQ(unreadable, 0) << "acknowledged but not stored";
+  int stored = std::stoi(server.sql(database, "SELECT count(*) FROM resource_version WHERE type = 'Encounter'"));
+  int acknowledged_encounters = 0;
+  for (const auto& location : acknowledged) acknowledged_encounters += location.rfind("Encounter/", 0) == 0 ? 1 : 0;
+  EXPECT_EQ(stored, acknowledged_encounters) << "an Encounter stored that was never acknowledged, or twice";
+  std::string out, err;
+  EXPECT_EQ(testing::runGateway({"store", "check", "--config", gateways[0]->configPath()}, out, &err), 0) << out << err;
+}
+
 TEST_F(ScaleOutTest, UnreachableDatabaseAtStartIsOneLineAndNonZeroExit) {
   testing::TempDir dir;
   std::string config = R"({"store": {"backend": "postgresql", "data_dir": ")" + dir.file("data") +
