@@ -156,6 +156,27 @@ TEST_F(SatusehatTest, DistrictBacklogDrainsExactlyOnceThroughOutageFaultsAndKill
   std::cout << "[ satusehat ] " << keys.size() << " resources of " << 3 * kVisitsEach
             << " visits drained after the restart in " << drain_ms.count() << " ms\n";
 
+  // Created before its Conditions, each Encounter is updated with both once
+  // they are on the platform, also when the kill came between the two; an
+  // update refused by an injected fault follows a moment later.
+  auto withDiagnoses = [](const rapidjson::Value& platform) {
+    std::set<std::string> conditions;
+    for (const auto& c : platform["resources"]["Condition"].GetArray()) conditions.insert(c["id"].GetString());
+    int complete = 0;
+    for (const auto& e : platform["resources"]["Encounter"].GetArray()) {
+      if (!e.HasMember("diagnosis") || e["diagnosis"].Size() != 2) continue;
+      bool known = true;
+      for (const auto& d : e["diagnosis"].GetArray()) {
+        std::string ref = d["condition"]["reference"].GetString();
+        known = known && conditions.count(ref.substr(ref.find('/') + 1)) != 0;
+      }
+      complete += known ? 1 : 0;
+    }
+    return complete;
+  };
+  EXPECT_TRUE(testing::waitFor([&] { return withDiagnoses(sim.state(true)) == 3 * kVisitsEach; }, 30s))
+      << withDiagnoses(sim.state(true)) << " Encounters with both diagnoses";
+
   auto state = sim.state(true);
   // Exactly once, in the platform's terms: one Encounter per visit, every
   // other resource once, no Patient or Practitioner created.
@@ -176,20 +197,8 @@ TEST_F(SatusehatTest, DistrictBacklogDrainsExactlyOnceThroughOutageFaultsAndKill
     EXPECT_TRUE(text.rfind("injected failure", 0) == 0 || text.rfind("Invalid access token", 0) == 0) << text;
   }
   // Every Encounter names its own puskesmas, patient and practitioner by platform ids.
-  std::set<std::string> platform_orgs, conditions;
-  for (const auto& c : state["resources"]["Condition"].GetArray()) conditions.insert(c["id"].GetString());
-  int with_diagnoses = 0;
+  std::set<std::string> platform_orgs;
   for (const auto& e : state["resources"]["Encounter"].GetArray()) {
-    // Created before its Conditions, updated with both once they were on the
-    // platform, also when the kill came between the two.
-    if (e.HasMember("diagnosis") && e["diagnosis"].Size() == 2) {
-      bool known = true;
-      for (const auto& d : e["diagnosis"].GetArray()) {
-        std::string ref = d["condition"]["reference"].GetString();
-        known = known && conditions.count(ref.substr(ref.find('/') + 1)) != 0;
-      }
-      with_diagnoses += known ? 1 : 0;
-    }
     std::string org = e["serviceProvider"]["reference"].GetString();
     platform_orgs.insert(org);
     EXPECT_EQ(std::string(e["identifier"][0]["system"].GetString()),
@@ -198,7 +207,7 @@ TEST_F(SatusehatTest, DistrictBacklogDrainsExactlyOnceThroughOutageFaultsAndKill
     EXPECT_EQ(std::string(e["participant"][0]["individual"]["reference"].GetString()), "Practitioner/10009880728");
   }
   EXPECT_EQ(platform_orgs.size(), 3u);
-  EXPECT_EQ(with_diagnoses, 3 * kVisitsEach);
+  EXPECT_EQ(withDiagnoses(state), 3 * kVisitsEach);
   EXPECT_EQ(testing::outboxCount(gateway, "dead"), 0);
 
   // A later version of a visit is an update of the platform's resource.
@@ -384,7 +393,8 @@ TEST_F(SatusehatTest, NewbornUnknownToTheIndexIsRegisteredThroughTheMotherOnlyWh
   // The kader app carries no address, and the platform requires one: the
   // child waits, saying what is missing; the mother and the elder go.
   auto waitingReason = [&]() -> std::string {
-    for (const auto& e : adminGet(gateway, admin, "/admin/outbox/waiting")["entries"].GetArray()) {
+    auto waiting = adminGet(gateway, admin, "/admin/outbox/waiting");
+    for (const auto& e : waiting["entries"].GetArray()) {
       std::string reason = e["reason"].GetString();
       if (reason.find("data kurang") != std::string::npos) return reason;
     }
