@@ -107,14 +107,10 @@ TEST(MetricsTest, CountersMoveByExactlyTheKnownTrafficAndPromtoolAcceptsThem) {
   testing::TempDir dir;
   testing::writeFile(dir.file("metrics.txt"), text);
   std::string command = "promtool check metrics < " + dir.file("metrics.txt") + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string report;
-  char buffer[512];
-  while (fgets(buffer, sizeof buffer, pipe) != nullptr) report += buffer;
-  int status = pclose(pipe);
-  ASSERT_NE(WEXITSTATUS(status), 127) << "promtool is missing: scripts/install-deps.sh installs Debian prometheus";
-  EXPECT_EQ(status, 0) << report << text;
+  int exit_code = 0;
+  std::string report = testing::runShell(command, exit_code);
+  ASSERT_NE(exit_code, 127) << "promtool is missing: scripts/install-deps.sh installs Debian prometheus";
+  EXPECT_EQ(exit_code, 0) << report << text;
 }
 
 TEST(MetricsTest, RoutePatternsNeverCarryIds) {

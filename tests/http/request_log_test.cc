@@ -51,14 +51,8 @@ std::string rawTlsExchange(int port, const std::string& request) {
   testing::writeFile(dir.file("request"), request);
   std::string command = "openssl s_client -quiet -connect 127.0.0.1:" + std::to_string(port) +
                         " -servername localhost < " + dir.file("request") + " 2>/dev/null";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return "";
-  std::string answer;
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) answer.append(buffer, n);
-  pclose(pipe);
-  return answer;
+  int exit_code = 0;
+  return testing::runShell(command, exit_code);
 }
 
 std::string headerOf(const std::string& answer, const std::string& name) {

@@ -8,21 +8,10 @@
 //   ARGS: { url, server_cert, chromium, screenshot_red, screenshot_entry, screenshot_green,
 //           admin: {user, password}, mapping: {file, find, replace} }
 import { readFileSync, writeFileSync } from 'node:fs';
-import { X509Certificate, createHash } from 'node:crypto';
-import puppeteer from 'puppeteer-core';
+import { launchChromium } from './chromium.mjs';
 
 const args = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-const spki = createHash('sha256')
-  .update(new X509Certificate(readFileSync(args.server_cert)).publicKey.export({ type: 'spki', format: 'der' }))
-  .digest('base64');
-
-const browser = await puppeteer.launch({
-  executablePath: args.chromium,
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', `--ignore-certificate-errors-spki-list=${spki}`,
-         '--window-size=1366,768'],
-  defaultViewport: { width: 1366, height: 768 },
-});
+const browser = await launchChromium(args.chromium, args.server_cert);
 
 // The lights of the status page: row id -> colour, and the overall one.
 async function readStatus(page) {

@@ -6,22 +6,10 @@
 //   ARGS: { url, server_cert, chromium, screenshot, month,
 //           district: {user, password, organization}, puskesmas: {user, password, organization, other} }
 import { readFileSync } from 'node:fs';
-import { X509Certificate, createHash } from 'node:crypto';
-import puppeteer from 'puppeteer-core';
+import { launchChromium } from './chromium.mjs';
 
 const args = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-// Trust exactly the gateway's development certificate, nothing else.
-const spki = createHash('sha256')
-  .update(new X509Certificate(readFileSync(args.server_cert)).publicKey.export({ type: 'spki', format: 'der' }))
-  .digest('base64');
-
-const browser = await puppeteer.launch({
-  executablePath: args.chromium,
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', `--ignore-certificate-errors-spki-list=${spki}`,
-         '--window-size=1366,768'],
-  defaultViewport: { width: 1366, height: 768 },
-});
+const browser = await launchChromium(args.chromium, args.server_cert);
 
 async function login(page, user, password) {
   const first = await page.goto(`${args.url}/pws`, { waitUntil: 'load' });

@@ -60,13 +60,9 @@ void addUser(const testing::GatewayProcess& gateway, const std::string& name, co
 }
 
 std::string run(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return "";
-  std::string out;
-  char buffer[4096];
-  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
-  int status = pclose(pipe);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << command << " failed:\n" << out;
+  int exit_code = 0;
+  std::string out = testing::runShell(command, exit_code);
+  EXPECT_EQ(exit_code, 0) << command << " failed:\n" << out;
   return out;
 }
 

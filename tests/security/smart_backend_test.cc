@@ -28,13 +28,9 @@ std::string node(const std::vector<std::string>& args) {
   std::string command = std::string(ILPGW_NODE) + " " + ILPGW_INTEROP_DIR "/client_assertions.mjs";
   for (const auto& a : args) command += " '" + a + "'";
   command += " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return "";
-  std::string out;
-  char buffer[4096];
-  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
-  int status = pclose(pipe);
-  EXPECT_EQ(WEXITSTATUS(status), 0) << command << "\n" << out
+  int exit_code = 0;
+  std::string out = testing::runShell(command, exit_code);
+  EXPECT_EQ(exit_code, 0) << command << "\n" << out
                                     << "\n(install the test's npm packages: npm ci --prefix tests/interop)";
   return out;
 }

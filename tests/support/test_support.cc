@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -226,6 +227,18 @@ void GatewayProcess::kill9() {
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
+}
+
+std::string runShell(const std::string& command, int& exit_code) {
+  exit_code = -1;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return "";
+  std::string out;
+  char buffer[4096];
+  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+  int status = pclose(pipe);
+  if (status != -1 && WIFEXITED(status)) exit_code = WEXITSTATUS(status);
+  return out;
 }
 
 int runGateway(const std::vector<std::string>& args, std::string& stdout_text, std::string* stderr_text,

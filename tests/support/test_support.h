@@ -132,4 +132,8 @@ class GatewayProcess {
 int runGateway(const std::vector<std::string>& args, std::string& stdout_text, std::string* stderr_text = nullptr,
                const std::string& working_dir = {});
 
+// Runs `command` with /bin/sh and returns what it printed on stdout; its exit
+// code goes to `exit_code` (-1 when it could not be started or did not exit).
+std::string runShell(const std::string& command, int& exit_code);
+
 }  // namespace ilpgw::testing
