@@ -4,6 +4,7 @@
 
 #include "security/clients.h"
 #include "base/crypto.h"
+#include "base/log.h"
 #include "fhir/resource_text.h"
 #include "http/auth.h"
 #include "security/password.h"
@@ -23,6 +24,16 @@ TEST(SecretHashTest, SaltedSlowAndVerifiedInConstantTime) {
   EXPECT_FALSE(verifySecret("s3creT", a));
   EXPECT_FALSE(verifySecret("s3cret", "pbkdf2-sha256$1$bad"));
   EXPECT_FALSE(verifySecret("s3cret", ""));
+}
+
+TEST(ClientIdTest, GeneratedIdsStayReadableInTheLog) {
+  // One id in about 43 would be eight random digits if the random part were plain hex.
+  for (int i = 0; i < 2000; ++i) {
+    std::string id = newClientId("clinic", "pkm-a");
+    ASSERT_EQ(id.rfind("clinic-pkm-a-", 0), 0u) << id;
+    ASSERT_EQ(maskIdentifiers(id), id);
+  }
+  EXPECT_EQ(newClientId("puller", "").rfind("puller-", 0), 0u);
 }
 
 TEST(Base64Test, RoundTripsBothAlphabets) {

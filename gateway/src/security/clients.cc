@@ -37,6 +37,20 @@ std::string newSecret() { return base64UrlEncode(randomBytes(32)); }
 
 }  // namespace
 
+std::string newClientId(std::string_view role, std::string_view organization) {
+  std::string suffix;
+  do {
+    suffix = hex(randomBytes(4));
+  } while (suffix.find_first_not_of("0123456789") == std::string::npos);
+  std::string id(role);
+  id += '-';
+  if (!organization.empty()) {
+    id += organization;
+    id += '-';
+  }
+  return id + suffix;
+}
+
 bool isValidRole(std::string_view role) { return parseRole(role).has_value(); }
 
 std::vector<std::string> roleScopes(std::string_view role) {
@@ -64,8 +78,7 @@ StatusOr<IssuedCredentials> addClient(ClientDirectory& clients, BatchWriter& wri
     return Status(StatusCode::kInvalidArgument, "only clinic clients are bound to an organization");
   }
   if (request.client_id.empty()) {
-    request.client_id = request.role + "-" + (request.organization.empty() ? "" : request.organization + "-") +
-                        hex(randomBytes(4));
+    request.client_id = newClientId(request.role, request.organization);
   }
   if (!validName(request.client_id, 3, 64)) {
     return Status(StatusCode::kInvalidArgument, "client id must be 3..64 letters, digits, - . _");

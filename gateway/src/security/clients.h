@@ -35,6 +35,11 @@ struct IssuedCredentials {
   std::string secret;  // shown once, never stored; empty for JWKS clients
 };
 
+// A fresh client id, "ROLE-ORGANIZATION-xxxxxxxx". The random part always holds a
+// letter: the log masks runs of eight or more digits as possible identifiers, and
+// a client id must stay readable in the log.
+std::string newClientId(std::string_view role, std::string_view organization);
+
 StatusOr<IssuedCredentials> addClient(ClientDirectory& clients, BatchWriter& writer, NewClient request, const std::string& actor);
 Status revokeClient(ClientDirectory& clients, BatchWriter& writer, const std::string& client_id, const std::string& actor);
 StatusOr<IssuedCredentials> rotateClientSecret(ClientDirectory& clients, BatchWriter& writer, const std::string& client_id, const std::string& actor);
