@@ -126,8 +126,8 @@ TEST_F(BulkExportTest, JobRunningWhenTheGatewayDiedRunsAgain) {
   job.exported = 5;
   job.created_at = nowInstant();
   ASSERT_TRUE(store_->createExportJob(job).isOk());
-  fs::create_directories(jobDir(job.id));
-  testing::writeFile(jobDir(job.id) / "Patient.ndjson", "{\"resourceType\":\"Patient\",\"id\":\"trunc");
+  fs::create_directories(jobDir(job.id) / "1");
+  testing::writeFile(jobDir(job.id) / "1" / "Patient.ndjson", "{\"resourceType\":\"Patient\",\"id\":\"trunc");
 
   BulkExporter exporter(*store_, *store_, options());
   auto done = waitDone(exporter, job.id);
@@ -135,9 +135,12 @@ TEST_F(BulkExportTest, JobRunningWhenTheGatewayDiedRunsAgain) {
   EXPECT_EQ(done->state, ExportState::kCompleted);
   ASSERT_EQ(done->files.size(), 1u);
   EXPECT_EQ(done->files[0].count, 20);
-  std::string text = testing::readFile(jobDir(job.id) / "Patient.ndjson");
+  auto path = exporter.filePath(job.id, "Patient.ndjson", "puller-1");
+  ASSERT_TRUE(path.isOk() && path.value());
+  std::string text = testing::readFile(*path.value());
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 20);
   EXPECT_EQ(text.find("trunc"), std::string::npos);
+  EXPECT_FALSE(fs::exists(jobDir(job.id) / "1")) << "the interrupted run's folder is removed";
   auto stored = store_->readExportJob(job.id);
   ASSERT_TRUE(stored.isOk() && stored.value());
   EXPECT_EQ(stored.value()->attempts, 2);

@@ -39,22 +39,8 @@ class ExportRestartTest : public ::testing::Test {
     return o;
   }
 
-  // `count` Organizations org-<first>... in transactions of up to 200.
   static void createOrganizations(const GatewayProcess& gateway, int first, int count) {
-    auto client = gateway.client();
-    for (int start = first; start < first + count; start += 200) {
-      std::string bundle = R"({"resourceType":"Bundle","type":"transaction","entry":[)";
-      for (int i = start; i < std::min(first + count, start + 200); ++i) {
-        std::string id = "org-" + std::to_string(i);
-        if (i > start) bundle += ",";
-        bundle += R"({"resource":{"resourceType":"Organization","id":")" + id + R"(","name":"Puskesmas )" +
-                  std::to_string(i) + R"("},"request":{"method":"PUT","url":"Organization/)" + id + "\"}}";
-      }
-      bundle += "]}";
-      auto res = client->Post("/fhir", bundle, kFhirJson);
-      ASSERT_TRUE(res);
-      ASSERT_EQ(res->status, 200) << res->body;
-    }
+    ASSERT_TRUE(testing::putOrganizations(gateway, first, count));
   }
 
   // Kicks off an export; returns the status URL's path.
@@ -236,7 +222,7 @@ TEST_F(ExportRestartTest, FailedAndExpiredJobsAnswerAfterARestart) {
     EXPECT_EQ(gateway.terminate(), 0);
   }
   fs::path dir = fs::path(data_.file("data")) / "exports" / jobId(finished);
-  EXPECT_TRUE(fs::exists(dir / "Organization.ndjson"));
+  EXPECT_TRUE(fs::exists(dir / "1" / "Organization.ndjson"));
   {
     // export.retention_hours passes while the gateway is down.
     auto store = openStopped();

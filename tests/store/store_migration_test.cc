@@ -6,6 +6,10 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <map>
+#include <mutex>
+#include <thread>
+
 #include "base/json.h"
 #include "fhir/resource_text.h"
 #include "security/audit.h"
@@ -135,7 +139,7 @@ CREATE TABLE IF NOT EXISTS audit_head (
   hash TEXT NOT NULL
 );)sql";
 
-constexpr int kCurrentVersion = 6;
+constexpr int kCurrentVersion = 7;
 
 // Direct access to the database file, to write the fixture and look at what
 // opening did to it.
@@ -283,7 +287,8 @@ TEST_F(StoreMigrationTest, Version1StoreIsMigratedWithEverythingInIt) {
   EXPECT_NE(log.find("version 3 -> 4: national platform links"), std::string::npos) << log;
   EXPECT_NE(log.find("version 4 -> 5: failed logins shared by every instance"), std::string::npos) << log;
   EXPECT_NE(log.find("version 5 -> 6: token signing keys"), std::string::npos) << log;
-  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 5) << log;
+  EXPECT_NE(log.find("version 6 -> 7: export jobs run under a lease"), std::string::npos) << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 6) << log;
   auto users = store.listUsers();
   ASSERT_TRUE(users.isOk()) << users.status().message();
   EXPECT_TRUE(users.value().empty());
@@ -436,12 +441,12 @@ TEST_F(StoreMigrationTest, CurrentStoreOpensWithoutMigrating) {
 TEST_F(StoreMigrationTest, NewerStoreIsRefusedAndLeftAlone) {
   {
     RawDb db(path());
-    db.exec("CREATE TABLE from_the_future (x); PRAGMA user_version = 7;");
+    db.exec("CREATE TABLE from_the_future (x); PRAGMA user_version = 8;");
   }
   auto opened = openStore(config_);
   ASSERT_FALSE(opened.isOk());
   const std::string& message = opened.status().message();
-  EXPECT_NE(message.find("store schema version 7 is newer than this ilp-gateway supports (" +
+  EXPECT_NE(message.find("store schema version 8 is newer than this ilp-gateway supports (" +
                          std::to_string(kCurrentVersion) + "); upgrade ilp-gateway"),
             std::string::npos)
       << message;
@@ -546,6 +551,99 @@ TEST_P(ExportJobsTest, ExportJobsAreKeptUpdatedListedAndDeleted) {
   all = jobs.listExportJobs();
   ASSERT_TRUE(all.isOk());
   EXPECT_EQ(all.value().size(), 1u);
+}
+
+
+TEST_P(ExportJobsTest, AJobIsClaimedByOneInstanceAtATimeUntilItsLeaseEnds) {
+  auto opened = openStore(place_.config());
+  ASSERT_TRUE(opened.isOk()) << opened.status().message();
+  ExportJobs& jobs = *opened.value();
+  for (int i = 0; i < 2; ++i) {
+    ExportJob job;
+    job.id = std::string(1, static_cast<char>('a' + i)) + "job";
+    job.client_id = "puller-1";
+    job.level = "system";
+    job.types = {"Patient"};
+    job.request_url = "https://gw/fhir/$export";
+    job.created_at = instant(i);
+    ASSERT_TRUE(jobs.createExportJob(job).isOk());
+  }
+  auto first = jobs.claimExportJob("one", instant(10), instant(20));
+  ASSERT_TRUE(first.isOk() && first.value());
+  EXPECT_EQ(first.value()->id, "ajob");  // oldest first
+  EXPECT_EQ(first.value()->lease_owner, "one");
+  EXPECT_EQ(first.value()->lease_until, instant(20));
+  auto second = jobs.claimExportJob("two", instant(10), instant(20));
+  ASSERT_TRUE(second.isOk() && second.value());
+  EXPECT_EQ(second.value()->id, "bjob");
+  auto none = jobs.claimExportJob("three", instant(19), instant(30));
+  ASSERT_TRUE(none.isOk());
+  EXPECT_FALSE(none.value()) << "both leases are live";
+
+  // Only the holder writes; renewing moves the lease on.
+  ExportJob a = *first.value();
+  a.state = ExportJobState::kRunning;
+  a.lease_owner = "two";
+  EXPECT_EQ(jobs.updateExportJob(a).code(), StatusCode::kConflict);
+  a.lease_owner = "one";
+  a.lease_until = instant(40);
+  ASSERT_TRUE(jobs.updateExportJob(a).isOk());
+
+  // At 25 the second lease has run out, the first not.
+  auto taken = jobs.claimExportJob("three", instant(25), instant(35));
+  ASSERT_TRUE(taken.isOk() && taken.value());
+  EXPECT_EQ(taken.value()->id, "bjob");
+  EXPECT_EQ(taken.value()->lease_owner, "three");
+  ExportJob b = *second.value();
+  EXPECT_EQ(jobs.updateExportJob(b).code(), StatusCode::kConflict) << "the old holder lost it";
+
+  // Finished jobs are never claimed; a queued job with its lease cleared is claimed at once.
+  a.state = ExportJobState::kCompleted;
+  ASSERT_TRUE(jobs.updateExportJob(a).isOk());
+  ExportJob back = *taken.value();
+  back.state = ExportJobState::kQueued;
+  back.lease_until.clear();
+  ASSERT_TRUE(jobs.updateExportJob(back).isOk());
+  auto again = jobs.claimExportJob("four", instant(26), instant(36));
+  ASSERT_TRUE(again.isOk() && again.value());
+  EXPECT_EQ(again.value()->id, "bjob");
+  none = jobs.claimExportJob("five", instant(50), instant(55));
+  ASSERT_TRUE(none.isOk());
+  ASSERT_TRUE(none.value());
+  EXPECT_EQ(none.value()->id, "bjob") << "its lease ran out at 36; ajob is completed";
+}
+
+TEST_P(ExportJobsTest, ConcurrentClaimsTakeEveryJobExactlyOnce) {
+  auto opened = openStore(place_.config());
+  ASSERT_TRUE(opened.isOk()) << opened.status().message();
+  ExportJobs& jobs = *opened.value();
+  constexpr int kJobs = 40;
+  for (int i = 0; i < kJobs; ++i) {
+    ExportJob job;
+    job.id = "job" + std::to_string(100 + i);
+    job.client_id = "puller-1";
+    job.level = "system";
+    job.types = {"Patient"};
+    job.request_url = "https://gw/fhir/$export";
+    job.created_at = instant(i);
+    ASSERT_TRUE(jobs.createExportJob(job).isOk());
+  }
+  std::mutex mutex;
+  std::map<std::string, int> claims;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (;;) {
+        auto claimed = jobs.claimExportJob("instance-" + std::to_string(t), instant(50), instant(59));
+        if (!claimed.isOk() || !claimed.value()) return;
+        std::lock_guard lock(mutex);
+        ++claims[claimed.value()->id];
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(claims.size(), static_cast<size_t>(kJobs));
+  for (const auto& [id, count] : claims) EXPECT_EQ(count, 1) << id;
 }
 
 }  // namespace

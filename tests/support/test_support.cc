@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -268,6 +270,26 @@ int runGateway(const std::vector<std::string>& args, std::string& stdout_text, s
   stdout_text = readFile(out_path);
   if (stderr_text != nullptr) *stderr_text = readFile(err_path);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+bool putOrganizations(const GatewayProcess& gateway, int first, int count) {
+  auto client = gateway.client();
+  for (int start = first; start < first + count; start += 200) {
+    std::string bundle = R"({"resourceType":"Bundle","type":"transaction","entry":[)";
+    for (int i = start; i < std::min(first + count, start + 200); ++i) {
+      std::string id = "org-" + std::to_string(i);
+      if (i > start) bundle += ",";
+      bundle += R"({"resource":{"resourceType":"Organization","id":")" + id + R"(","name":"Puskesmas )" +
+                std::to_string(i) + R"("},"request":{"method":"PUT","url":"Organization/)" + id + "\"}}";
+    }
+    bundle += "]}";
+    auto res = client->Post("/fhir", bundle, "application/fhir+json");
+    if (!res || res->status != 200) {
+      ADD_FAILURE() << "transaction of Organizations: " << (res ? res->body : httplib::to_string(res.error()));
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace ilpgw::testing

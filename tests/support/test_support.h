@@ -136,4 +136,8 @@ int runGateway(const std::vector<std::string>& args, std::string& stdout_text, s
 // code goes to `exit_code` (-1 when it could not be started or did not exit).
 std::string runShell(const std::string& command, int& exit_code);
 
+// Stores `count` Organizations org-<first>... ("Puskesmas <n>") through FHIR
+// transactions of up to 200 entries; false (with a test failure) when one is refused.
+bool putOrganizations(const GatewayProcess& gateway, int first, int count);
+
 }  // namespace ilpgw::testing

@@ -14,9 +14,11 @@
 #include <mutex>
 #include <set>
 
+#include "base/json.h"
 #include "base/time_util.h"
 #include "durability_helpers.h"
 #include "postgres_server.h"
+#include "store/store.h"
 #include "test_support.h"
 #include "upstream_server.h"
 
@@ -28,6 +30,7 @@ using testing::GatewayProcess;
 using testing::PostgresServer;
 using testing::UpstreamServer;
 using namespace std::chrono_literals;
+namespace fs = std::filesystem;
 
 constexpr int kInstances = 3;
 constexpr int kPosters = 6;
@@ -335,6 +338,106 @@ TEST(ScaleOutOutageTest, DatabaseStoppedAndStartedUnderLoadLosesAndDuplicatesNot
   EXPECT_EQ(stored, acknowledged_encounters) << "an Encounter stored that was never acknowledged, or twice";
   std::string out, err;
   EXPECT_EQ(testing::runGateway({"store", "check", "--config", gateways[0]->configPath()}, out, &err), 0) << out << err;
+}
+
+// Bulk Data export across instances sharing the database and one export
+// directory: a job kicked off on one instance is polled and downloaded on
+// another; a job whose instance died under a live lease waits for the lease
+// to run out, then another instance runs it again from the start.
+TEST_F(ScaleOutTest, ExportStartedOnOneInstanceIsDownloadedOnAnotherAndADeadInstancesJobIsTakenOver) {
+  testing::TempDir shared;
+  const std::string exports = shared.file("exports");
+  constexpr int kLeaseS = 4;
+  GatewayOptions o;
+  o.plugins = {};
+  o.store_config = R"("backend": "postgresql", "pool_size": 2, "url": ")" + server_.url(database_) + "\"";
+  o.extra_config = R"("export": {"directory": ")" + exports + R"(", "lease_s": )" + std::to_string(kLeaseS) + "}";
+  GatewayProcess a(o);
+  GatewayProcess b(o);  // its own data directory: the database and the export directory are shared
+  ASSERT_TRUE(testing::putOrganizations(a, 0, 600));
+
+  auto poll = [](const GatewayProcess& gateway, const std::string& path) {
+    auto client = gateway.client();
+    auto res = client->Get(path.c_str());
+    for (int i = 0; i < 600 && res && res->status == 202; ++i) {
+      std::this_thread::sleep_for(50ms);
+      res = client->Get(path.c_str());
+    }
+    return res;
+  };
+  // The Organization lines of every file in the manifest, downloaded from `gateway`.
+  auto download = [](const GatewayProcess& gateway, const std::string& manifest) {
+    std::string lines;
+    rapidjson::Document doc;
+    EXPECT_FALSE(json::parse(manifest, doc).has_value()) << manifest;
+    if (!doc.IsObject() || !doc.HasMember("output")) return lines;
+    for (const auto& item : doc["output"].GetArray()) {
+      std::string url(json::string(item, "url"));
+      auto res = gateway.client()->Get(url.substr(url.find("/fhir/")).c_str());
+      EXPECT_TRUE(res && res->status == 200) << url << (res ? res->body : "");
+      if (res && res->status == 200) lines += res->body;
+    }
+    return lines;
+  };
+
+  auto kicked = a.client()->Get("/fhir/$export?_type=Organization", {{"Prefer", "respond-async"}});
+  ASSERT_TRUE(kicked && kicked->status == 202) << (kicked ? kicked->body : "no answer");
+  std::string location = kicked->get_header_value("Content-Location");
+  std::string status_path = location.substr(location.find("/fhir/_export/"));
+  auto done = poll(b, status_path);
+  ASSERT_TRUE(done && done->status == 200) << (done ? done->body : "no answer") << a.log() << b.log();
+  std::string text = download(b, done->body);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 600);
+
+  // What an instance killed in the middle of that job leaves behind: the job
+  // running under its lease, part of a file in its run's folder.
+  std::string job_id = status_path.substr(status_path.rfind('/') + 1);
+  std::string orphan_id = std::string(32 - 6, '0') + "dead01";
+  {
+    Config config;
+    config.store_backend = "postgresql";
+    config.store_url = server_.url(database_);
+    auto store = openStore(config);
+    ASSERT_TRUE(store.isOk()) << store.status().message();
+    auto job = store.value()->readExportJob(job_id);
+    ASSERT_TRUE(job.isOk() && job.value());
+    ExportJob orphan = *job.value();
+    orphan.id = orphan_id;
+    orphan.state = ExportJobState::kRunning;
+    orphan.attempts = 1;
+    orphan.files.clear();
+    orphan.exported = 250;
+    orphan.finished_at.clear();
+    orphan.expires_at.clear();
+    orphan.lease_owner = "host-gone:4242:abcdef";
+    orphan.lease_until = instantFromMillis(millisFromInstant(nowInstant()).value_or(0) + kLeaseS * 1000);
+    ASSERT_TRUE(store.value()->createExportJob(orphan).isOk());
+  }
+  testing::writeFile(fs::path(exports) / orphan_id / "1" / "Organization.ndjson",
+                     R"({"resourceType":"Organization","id":"cut-)");
+  auto planted = std::chrono::steady_clock::now();
+  std::string orphan_path = "/fhir/_export/" + orphan_id;
+  auto waiting = b.client()->Get(orphan_path.c_str());
+  ASSERT_TRUE(waiting);
+  EXPECT_EQ(waiting->status, 202) << "a live lease is not taken: " << waiting->body;
+  auto resumed = poll(a, orphan_path);
+  ASSERT_TRUE(resumed && resumed->status == 200) << (resumed ? resumed->body : "no answer") << a.log() << b.log();
+  auto waited = std::chrono::steady_clock::now() - planted;
+  EXPECT_GE(waited, std::chrono::seconds(kLeaseS - 1)) << "taken over before the lease ran out";
+  text = download(b, resumed->body);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 600);
+  EXPECT_EQ(text.find("\"cut-"), std::string::npos);
+  EXPECT_FALSE(fs::exists(fs::path(exports) / orphan_id / "1")) << "the dead run's folder is removed";
+  std::string logs = a.log() + b.log();
+  EXPECT_NE(logs.find("was running when the gateway stopped; runs again from the start"), std::string::npos) << logs;
+
+  // Deleted on the instance that did not run it: gone everywhere, files too.
+  auto deleted = b.client()->Delete(status_path.c_str());
+  ASSERT_TRUE(deleted && deleted->status == 202) << (deleted ? deleted->body : "no answer");
+  auto gone = a.client()->Get(status_path.c_str());
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->status, 404);
+  EXPECT_FALSE(fs::exists(fs::path(exports) / job_id));
 }
 
 TEST_F(ScaleOutTest, UnreachableDatabaseAtStartIsOneLineAndNonZeroExit) {

@@ -146,13 +146,22 @@ const std::vector<KeySpec>& keys() {
        "writer connection. 1..256.",
        set(&Config::store_pool_size)},
       {"export.retention_hours", KeyType::kInteger, "24",
-       "Hours a finished Bulk Data `$export` job (its status and files under `<store.data_dir>/exports`) is kept; "
+       "Hours a finished Bulk Data `$export` job (its status and files under `export.directory`) is kept; "
        "then it is deleted and its status URL answers 404. 1..8760.",
        set(&Config::export_retention_hours)},
       {"export.max_bytes", KeyType::kInteger, "2147483648",
        "Most bytes the NDJSON files of one `$export` job may take on disk; a job that would write more fails "
        "(its status URL answers 500 with an OperationOutcome saying so). At most 16 jobs are kept at a time.",
        set(&Config::export_max_bytes)},
+      {"export.directory", KeyType::kString, "",
+       "Directory of the `$export` output files, one folder per job, readable only by the gateway's user. Empty: "
+       "`<store.data_dir>/exports`. Instances sharing a PostgreSQL database must all name one shared directory "
+       "(for example one NFS mount): a job runs on one instance and is downloaded from any.",
+       set(&Config::export_directory)},
+      {"export.lease_s", KeyType::kInteger, "60",
+       "How long a running `$export` job stays reserved for the instance running it; that instance renews it "
+       "every second. Another instance takes over a job only once its lease ran out (the instance died). 2..3600.",
+       set(&Config::export_lease_s)},
       {"backup.dir", KeyType::kString, "",
        "Directory where `ilp-gateway serve` writes a backup of the SQLite store every `backup.interval_s` "
        "(files `ilp-gateway-<UTC date and time>.ilpbak`, as `ilp-gateway backup` makes them; "
@@ -534,6 +543,9 @@ StatusOr<Config> parseConfig(std::string_view text) {
   }
   if (config.export_max_bytes < 1) {
     return Status(StatusCode::kInvalidArgument, "config key export.max_bytes: must be >= 1");
+  }
+  if (config.export_lease_s < 2 || config.export_lease_s > 3600) {
+    return Status(StatusCode::kInvalidArgument, "config key export.lease_s: must be 2..3600");
   }
   if (config.backup_interval_s < 1 || config.backup_interval_s > 2592000) {
     return Status(StatusCode::kInvalidArgument, "config key backup.interval_s: must be 1..2592000");

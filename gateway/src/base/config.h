@@ -81,6 +81,8 @@ struct Config {
   // Bulk Data $export
   int export_retention_hours = 24;                       // finished jobs' output kept this long
   long long export_max_bytes = 2LL * 1024 * 1024 * 1024;  // most bytes of one job's files
+  std::string export_directory;  // empty = <data_dir>/exports
+  int export_lease_s = 60;       // a running job's lease, renewed while it runs
   // scheduled backups (cli/scheduled_backups.h)
   std::string backup_dir;  // empty = none
   int backup_interval_s = 86400;
@@ -119,6 +121,7 @@ struct Config {
   int batch_max_records = 5000;  // native records per post
   int search_count_max = 1000;   // largest _count of a search or history page
 
+  std::string exportDirectory() const { return export_directory.empty() ? data_dir + "/exports" : export_directory; }
   std::string signingKeyDir() const { return signing_key_dir.empty() ? data_dir + "/keys" : signing_key_dir; }
   bool signingKeysInStore() const {
     return signing_keys == "store" || (signing_keys.empty() && store_backend == "postgresql");

@@ -3,10 +3,13 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <ctime>
 #include <memory>
+
+#include "base/crypto.h"
 
 namespace ilpgw {
 namespace {
@@ -65,6 +68,12 @@ std::int64_t filesSize(const std::string& dir, const std::string& prefix) {
     if (!ec) total += static_cast<std::int64_t>(size);
   }
   return total;
+}
+
+std::string instanceName() {
+  char host[128] = {};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(getpid()) + ":" + hex(randomBytes(3));
 }
 
 }  // namespace ilpgw

@@ -35,6 +35,10 @@ std::optional<std::int64_t> freeDiskBytes(const std::string& dir);
 // `prefix` (the SQLite store with its -wal and -shm files).
 std::int64_t filesSize(const std::string& dir, const std::string& prefix);
 
+// A name for this process among instances sharing a store, for the leases
+// it takes: "host:pid:random", different in every run.
+std::string instanceName();
+
 }  // namespace ilpgw
 
 namespace ilpgw {

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "base/crypto.h"
+#include "base/host_facts.h"
 #include "base/log.h"
 #include "base/time_util.h"
 #include "fhir/fhir_validator.h"
@@ -159,15 +160,18 @@ std::vector<SearchQuery> exportQueries(const ExportRequest& request) {
 
 ExportOptions exportOptions(const Config& config) {
   ExportOptions options;
-  options.directory = config.data_dir + "/exports";
+  options.directory = config.exportDirectory();
   options.legacy_directory = config.data_dir + "/export";
   options.retention_ms = static_cast<std::int64_t>(config.export_retention_hours) * 3600 * 1000;
   options.max_bytes = config.export_max_bytes;
+  options.lease_ms = static_cast<std::int64_t>(config.export_lease_s) * 1000;
+  options.exclusive = config.store_backend != "postgresql";
   return options;
 }
 
 BulkExporter::BulkExporter(ResourceStore& resources, ExportJobs& jobs, ExportOptions options)
     : resources_(resources), jobs_(jobs), options_(std::move(options)) {
+  if (options_.owner.empty()) options_.owner = instanceName();
   std::error_code ec;
   if (!options_.legacy_directory.empty()) std::filesystem::remove_all(options_.legacy_directory, ec);
   std::filesystem::create_directories(options_.directory, ec);
@@ -193,39 +197,67 @@ std::string BulkExporter::jobDirectory(const std::string& job) const {
   return (std::filesystem::path(options_.directory) / job).string();
 }
 
+std::string BulkExporter::runDirectory(const ExportJob& job) const {
+  return (std::filesystem::path(jobDirectory(job.id)) / std::to_string(job.attempts)).string();
+}
+
 void BulkExporter::resume() {
+  namespace fs = std::filesystem;
+  // The folders first, then the jobs: a job's row is written before its
+  // folder, so a folder listed here whose job is not in the list that follows
+  // belongs to a deleted job, never to one another instance is starting.
+  std::vector<fs::path> folders;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(options_.directory, ec)) folders.push_back(entry.path());
   auto jobs = jobs_.listExportJobs();
   if (!jobs.isOk()) {
-    logLine(LogLevel::kError, "export: cannot read the export jobs; unfinished jobs resume at the next start");
+    logLine(LogLevel::kError, "export: cannot read the export jobs; unfinished jobs resume once the store answers");
     return;
   }
   std::set<std::string> known;
   for (auto& job : jobs.value()) {
     known.insert(job.id);
+    if (!options_.exclusive) continue;
     if (job.state != ExportJobState::kQueued && job.state != ExportJobState::kRunning) continue;
-    std::error_code ec;
-    std::filesystem::remove_all(jobDirectory(job.id), ec);  // partial output of the interrupted run
-    if (job.state == ExportJobState::kRunning && job.attempts >= kMaxInterruptedRuns) {
-      job.state = ExportJobState::kFailed;
-      job.error = "the gateway stopped during this export " + std::to_string(job.attempts) +
-                  " times; start a new export (with fewer types or _since if it is large)";
-      job.finished_at = nowInstant();
-      job.expires_at = instantIn(options_.retention_ms);
-      job.files.clear();
-      (void)jobs_.updateExportJob(job);
-      logLine(LogLevel::kError, "export " + job.id + ": interrupted " + std::to_string(job.attempts) +
-                                    " times by the gateway stopping; marked failed");
-      continue;
-    }
-    logLine(LogLevel::kInfo, "export " + job.id + ": " +
-                                 (job.state == ExportJobState::kRunning ? "was running" : "was queued") +
-                                 " when the gateway stopped; runs again from the start");
-    queue_.push_back(job.id);
+    // Nobody else runs jobs on this store: the lease of an earlier run is void.
+    if (failIfKeptDying(job) || job.lease_until.empty()) continue;
+    job.lease_until.clear();
+    (void)jobs_.updateExportJob(job);
   }
-  // Directories no job owns: left by a job deleted while the gateway was down.
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(options_.directory, ec)) {
-    if (!known.contains(entry.path().filename().string())) std::filesystem::remove_all(entry.path(), ec);
+  for (const auto& folder : folders) {
+    if (!known.contains(folder.filename().string())) fs::remove_all(folder, ec);
+  }
+}
+
+bool BulkExporter::failIfKeptDying(ExportJob& job) {
+  if (job.state != ExportJobState::kRunning || job.attempts < kMaxInterruptedRuns) return false;
+  job.state = ExportJobState::kFailed;
+  job.error = "the gateway stopped during this export " + std::to_string(job.attempts) +
+              " times; start a new export (with fewer types or _since if it is large)";
+  job.finished_at = nowInstant();
+  job.expires_at = instantIn(options_.retention_ms);
+  job.files.clear();
+  if (jobs_.updateExportJob(job).isOk()) {
+    std::error_code ec;
+    std::filesystem::remove_all(jobDirectory(job.id), ec);
+  }
+  logLine(LogLevel::kError, "export " + job.id + ": interrupted " + std::to_string(job.attempts) +
+                                " times by the gateway stopping; marked failed");
+  return true;
+}
+
+std::optional<ExportJob> BulkExporter::claimNext() {
+  for (;;) {
+    auto claimed = jobs_.claimExportJob(options_.owner, nowInstant(), instantIn(options_.lease_ms));
+    if (!claimed.isOk()) return std::nullopt;  // logged by the store; the next look retries
+    if (!claimed.value()) return std::nullopt;
+    ExportJob job = std::move(*claimed.value());
+    job.lease_owner = options_.owner;
+    if (failIfKeptDying(job)) continue;
+    if (job.state == ExportJobState::kRunning) {
+      logLine(LogLevel::kInfo, "export " + job.id + ": was running when the gateway stopped; runs again from the start");
+    }
+    return job;
   }
 }
 
@@ -256,7 +288,7 @@ StatusOr<std::string> BulkExporter::start(ExportRequest request) {
   job.id = randomJobId();
   Status created = jobs_.createExportJob(job);
   if (!created.isOk()) return created;
-  queue_.push_back(job.id);
+  wake_pending_ = true;
   wake_.notify_one();
   return job.id;
 }
@@ -295,8 +327,9 @@ StatusOr<bool> BulkExporter::cancel(const std::string& id, const std::string& cl
       cancel_running_ = true;
       return true;
     }
-    std::erase(queue_, id);
   }
+  // Queued, finished, or running on another instance (which notices at its
+  // next progress write and stops).
   std::error_code ec;
   std::filesystem::remove_all(jobDirectory(id), ec);
   return true;
@@ -309,10 +342,11 @@ StatusOr<std::optional<std::string>> BulkExporter::filePath(const std::string& i
   if (!found.value() || found.value()->state != ExportJobState::kCompleted) return std::optional<std::string>();
   for (const auto& file : found.value()->files) {
     if (file.name != name) continue;
-    std::string path = (std::filesystem::path(jobDirectory(id)) / name).string();
+    std::string path = (std::filesystem::path(runDirectory(*found.value())) / name).string();
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec)) {
-      logLine(LogLevel::kError, "export " + id + ": " + path + " is gone from the data directory");
+      logLine(LogLevel::kError, "export " + id + ": " + path +
+                                    " is not in export.directory (instances sharing a database must share it)");
       return std::optional<std::string>();
     }
     return std::optional<std::string>(path);
@@ -321,55 +355,83 @@ StatusOr<std::optional<std::string>> BulkExporter::filePath(const std::string& i
 }
 
 void BulkExporter::workerLoop() {
+  using Clock = std::chrono::steady_clock;
   // Expired output is swept at least every minute (sooner when it is kept
   // for less than two minutes, as in tests).
   auto sweep_every = std::chrono::milliseconds(std::clamp<std::int64_t>(options_.retention_ms / 2, 50, 60000));
-  auto next_sweep = std::chrono::steady_clock::now() + sweep_every;
+  auto next_sweep = Clock::now() + sweep_every;
+  auto next_look = Clock::now();  // jobs an earlier run or another instance left waiting
   for (;;) {
-    std::string id;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_until(lock, next_sweep, [&] { return stopping_ || !queue_.empty(); });
+      wake_.wait_until(lock, std::min(next_sweep, next_look), [&] { return stopping_ || wake_pending_; });
       if (stopping_) return;
-      if (!queue_.empty()) {
-        id = queue_.front();
-        queue_.pop_front();
-        running_ = id;
+      wake_pending_ = false;
+    }
+    if (Clock::now() >= next_sweep) {
+      expireNow();
+      next_sweep = Clock::now() + sweep_every;
+    }
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+      }
+      auto job = claimNext();
+      if (!job) break;
+      {
+        std::lock_guard lock(mutex_);
+        running_ = job->id;
         cancel_running_ = false;
         running_exported_ = 0;
       }
+      run(std::move(*job));
+      std::lock_guard lock(mutex_);
+      running_.clear();
     }
-    if (std::chrono::steady_clock::now() >= next_sweep) {
-      expireNow();
-      next_sweep = std::chrono::steady_clock::now() + sweep_every;
-    }
-    if (id.empty()) continue;
-    auto job = jobs_.readExportJob(id);
-    if (job.isOk() && job.value()) {
-      run(std::move(*job.value()));
-    } else if (!job.isOk()) {
-      // The store is unavailable: the job stays queued in it and runs at the next start.
-      logLine(LogLevel::kError, "export " + id + ": cannot read the job; it runs at the next start");
-    }
-    std::lock_guard lock(mutex_);
-    running_.clear();
+    next_look = Clock::now() + std::chrono::milliseconds(options_.poll_ms);
   }
 }
 
 void BulkExporter::run(ExportJob job) {
   namespace fs = std::filesystem;
-  fs::path dir = jobDirectory(job.id);
+  job.state = ExportJobState::kRunning;
+  ++job.attempts;
+  job.exported = 0;
+  job.bytes = 0;
+  job.files.clear();
+  job.error.clear();
+  fs::path dir = runDirectory(job);
   std::error_code ec;
+  // Earlier runs' folders hold partial output; a run that lost its lease may
+  // still write into its own, never into this one.
+  for (const auto& entry : fs::directory_iterator(jobDirectory(job.id), ec)) {
+    if (entry.path() != dir) fs::remove_all(entry.path(), ec);
+  }
   fs::remove_all(dir, ec);
+  ec.clear();
   fs::create_directories(dir, ec);
+  bool no_directory = static_cast<bool>(ec);
   auto stopping = [&] {
     std::lock_guard lock(mutex_);
     return stopping_;
   };
-  // Records where the job stands; false once the job was deleted meanwhile.
-  auto record = [&](const ExportJob& j) {
+  // Records where the job stands and renews the lease; false once the job
+  // was deleted or taken over by another instance meanwhile (this run's
+  // folder is then removed: a deleted job keeps no files, a taken one has a
+  // folder of its own).
+  bool taken = false;  // by another instance: its files are not this run's to remove
+  auto record = [&](ExportJob& j) {
+    j.lease_until = instantIn(options_.lease_ms);
     Status s = jobs_.updateExportJob(j);
-    if (s.code() == StatusCode::kNotFound) return false;
+    if (s.code() == StatusCode::kNotFound || s.code() == StatusCode::kConflict) {
+      if (s.code() == StatusCode::kConflict) {
+        taken = true;
+        logLine(LogLevel::kError, "export " + j.id + ": another instance took this job over; this run stops");
+      }
+      fs::remove_all(dir, ec);
+      return false;
+    }
     if (!s.isOk()) logLine(LogLevel::kError, "export " + j.id + ": cannot record its progress: " + s.message());
     return true;
   };
@@ -378,19 +440,13 @@ void BulkExporter::run(ExportJob job) {
     job.error = error;
     job.finished_at = nowInstant();
     job.expires_at = instantIn(options_.retention_ms);
-    if (!record(job)) fs::remove_all(dir, ec);
+    (void)record(job);
   };
-  job.state = ExportJobState::kRunning;
-  ++job.attempts;
-  job.exported = 0;
-  job.bytes = 0;
-  job.files.clear();
-  job.error.clear();
   if (!record(job)) {
-    fs::remove_all(dir, ec);
+    if (!taken) fs::remove_all(jobDirectory(job.id), ec);
     return;
   }
-  if (ec) {
+  if (no_directory) {
     finish(ExportJobState::kFailed, "cannot create the export directory");
     return;
   }
@@ -427,7 +483,7 @@ void BulkExporter::run(ExportJob job) {
     running_exported_ = ++job.exported;
     if (std::chrono::steady_clock::now() - last_progress >= kProgressInterval) {
       last_progress = std::chrono::steady_clock::now();
-      if (!record(job)) cancel_running_ = true;  // deleted meanwhile
+      if (!record(job)) cancel_running_ = true;  // deleted or taken over meanwhile
     }
     return true;
   };
@@ -437,23 +493,28 @@ void BulkExporter::run(ExportJob job) {
     if (!streams[i]) write_failed = true;
   }
   if (cancel_running_) {
-    fs::remove_all(dir, ec);
+    // Deleted (here or on another instance): nothing of the job stays.
+    fs::remove_all(taken ? dir : fs::path(jobDirectory(job.id)), ec);
     return;
   }
   if (interrupted) {
-    // The gateway is stopping: the job goes back to the queue for the next
-    // start, and this run does not count as an interrupted one.
+    // The gateway is stopping: the job goes back to the queue, free for any
+    // instance at once, and this run does not count as an interrupted one.
     fs::remove_all(dir, ec);
     job.state = ExportJobState::kQueued;
     --job.attempts;
     job.exported = 0;
     job.bytes = 0;
-    (void)record(job);
-    logLine(LogLevel::kInfo, "export " + job.id + ": stopped with the gateway; runs again at the next start");
+    job.lease_until.clear();  // free for any instance
+    Status s = jobs_.updateExportJob(job);
+    if (!s.isOk() && s.code() != StatusCode::kNotFound) {
+      logLine(LogLevel::kError, "export " + job.id + ": cannot put it back in the queue: " + s.message());
+    }
+    logLine(LogLevel::kInfo, "export " + job.id + ": stopped with the gateway; runs again on the next instance to start");
     return;
   }
   if (too_large || write_failed || !mark.isOk()) {
-    fs::remove_all(dir, ec);
+    fs::remove_all(jobDirectory(job.id), ec);  // a failed job keeps no files
     std::string error;
     if (too_large) {
       error = "the export would take more than export.max_bytes (" + std::to_string(options_.max_bytes) +
@@ -483,7 +544,7 @@ void BulkExporter::run(ExportJob job) {
   }
   synced = syncPath(dir) && synced;
   if (!synced) {
-    fs::remove_all(dir, ec);
+    fs::remove_all(jobDirectory(job.id), ec);
     job.files.clear();
     finish(ExportJobState::kFailed, "writing the export files failed (is the disk full?)");
     return;

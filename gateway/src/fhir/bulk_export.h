@@ -1,19 +1,22 @@
 // FHIR Bulk Data export (HL7 Bulk Data Access IG v2): system-level and
-// Patient-level $export jobs run one at a time on a background thread that
-// streams resources from the store into NDJSON files under
-// <data_dir>/exports/<job>/, one file per resource type, never holding more
-// than one resource in memory. Jobs are kept in the store (ExportJobs), so a
-// job and its status URL survive a restart: a job that was queued or running
-// when the gateway stopped runs again from the start when it comes back (a
-// job the gateway died in three times fails instead). Finished jobs expire
-// after export.retention_hours; their files are then deleted. One job's files
-// may take at most export.max_bytes.
+// Patient-level $export jobs run one at a time per instance on a background
+// thread that streams resources from the store into NDJSON files under
+// <export.directory>/<job>/<run>/, one file per resource type, never holding
+// more than one resource in memory. Jobs are kept in the store (ExportJobs):
+// any instance sharing the store answers a job's status URL and, with the
+// export directory shared too, serves its files. A job is claimed under a
+// lease that its instance renews while it runs; a job whose instance stopped
+// (its lease ran out, or at once when the store is this process's alone) runs
+// again from the start on whichever instance claims it next (a job the
+// gateway died in three times fails instead). Each run writes into its own
+// folder, so a run that lost its lease never touches its successor's files.
+// Finished jobs expire after export.retention_hours; their files are then
+// deleted. One job's files may take at most export.max_bytes.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -62,19 +65,28 @@ struct ExportStatus {
 };
 
 struct ExportOptions {
-  std::string directory;         // where job directories go: <data_dir>/exports
+  std::string directory;         // where job directories go: export.directory
   std::string legacy_directory;  // output of builds that kept jobs in memory: removed at start
   std::int64_t retention_ms = 24LL * 3600 * 1000;  // a finished job's output is kept this long
   std::int64_t max_bytes = 2LL * 1024 * 1024 * 1024;  // most bytes of one job's files
+  std::int64_t lease_ms = 60 * 1000;  // a claimed job is this instance's for this long, renewed every second
+  std::string owner;                  // this instance's name on its leases (instanceName() when empty)
+  // The store is this process's alone (SQLite): a job an earlier run left
+  // running is taken again at start, without waiting for its lease to end.
+  bool exclusive = true;
+  // How often an idle exporter looks for jobs other instances queued.
+  std::int64_t poll_ms = 2000;
 };
 
-// The options `config` sets (export.retention_hours, export.max_bytes).
+// The options `config` sets (export.directory, export.retention_hours,
+// export.max_bytes, export.lease_s; exclusive unless the store is PostgreSQL).
 ExportOptions exportOptions(const Config& config);
 
 class BulkExporter {
  public:
-  // Resumes the jobs a previous run left queued or running, deletes expired
-  // jobs and files no job owns, and starts the worker.
+  // Deletes expired jobs and files no job owns, frees the leases of an
+  // earlier run when the store is exclusive, and starts the worker, which
+  // claims queued jobs (its own and other instances') one at a time.
   BulkExporter(ResourceStore& resources, ExportJobs& jobs, ExportOptions options);
   ~BulkExporter();  // stops the running job (it stays queued for the next start) and joins the worker
   BulkExporter(const BulkExporter&) = delete;
@@ -100,15 +112,21 @@ class BulkExporter {
   StatusOr<std::optional<ExportJob>> visibleJob(const std::string& job, const std::string& client_id) const;
   void resume();
   void workerLoop();
+  // The next job this instance may run, under its lease; nullopt when none waits.
+  std::optional<ExportJob> claimNext();
+  // Marks a job the gateway kept dying in as failed; false if it may run again.
+  bool failIfKeptDying(ExportJob& job);
   void run(ExportJob job);
   std::string jobDirectory(const std::string& job) const;
+  // The folder of the job's current run (its attempt number).
+  std::string runDirectory(const ExportJob& job) const;
 
   ResourceStore& resources_;
   ExportJobs& jobs_;
   ExportOptions options_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<std::string> queue_;  // ids of queued jobs, oldest first
+  bool wake_pending_ = false;      // a job was queued here: look at once
   std::string running_;            // id of the running job, "" when idle
   std::atomic<bool> cancel_running_{false};       // DELETE of the running job
   std::atomic<std::int64_t> running_exported_{0};  // its progress

@@ -10,7 +10,7 @@
 #include <set>
 #include <sstream>
 
-
+#include "base/host_facts.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/metrics.h"
@@ -175,9 +175,7 @@ OutboxSender::OutboxSender(UpstreamConfig config, OutboxQueue& outbox, UrlParts 
     : config_(std::move(config)), outbox_(outbox), base_(std::move(base)), token_url_(std::move(token)) {
   std::random_device seed;
   random_.seed((static_cast<std::uint64_t>(seed()) << 32) ^ seed());
-  char host[128] = {};
-  gethostname(host, sizeof host - 1);
-  claimer_ = std::string(host) + ":" + std::to_string(getpid()) + ":" + std::to_string(random_() % 1000000);
+  claimer_ = instanceName();
 }
 
 OutboxSender::~OutboxSender() { stop(); }

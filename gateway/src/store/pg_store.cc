@@ -270,6 +270,13 @@ CREATE TABLE signing_key (
 
 void schemaVersion5(Connection& c) { c.exec(collated(kSigningKeySchema)); }
 
+// Export jobs run under a lease (store/export_jobs.h).
+void schemaVersion6(Connection& c) {
+  c.exec(collated(
+      "ALTER TABLE export_job ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';"
+      "ALTER TABLE export_job ADD COLUMN lease_until TEXT NOT NULL DEFAULT '';"));
+}
+
 struct MigrationStep {
   int version;
   const char* what;
@@ -284,6 +291,7 @@ constexpr MigrationStep kMigrations[] = {
     {3, "national platform links and waiting resources (table platform_link)", schemaVersion3},
     {4, "failed logins shared by every instance (table login_failure)", schemaVersion4},
     {5, "token signing keys shared by instances (table signing_key)", schemaVersion5},
+    {6, "export jobs run under a lease (export_job.lease_owner, lease_until)", schemaVersion6},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
@@ -1271,13 +1279,13 @@ class PgStore final : public Store {
       std::string types;
       for (const auto& type : job.types) types += (types.empty() ? "" : ",") + type;
       c.run("INSERT INTO export_job (id, client_id, level, types, since, organization, request_url, state, attempts, "
-            "exported, bytes, transaction_time, error, created_at, finished_at, expires_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            "exported, bytes, transaction_time, error, created_at, finished_at, expires_at, lease_owner, lease_until) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
             {pg::text(job.id), pg::text(job.client_id), pg::text(job.level), pg::text(types), pg::optionalText(job.since),
              pg::optionalText(job.organization), pg::text(job.request_url), pg::text(exportStateName(job.state)),
              pg::integer(job.attempts), pg::integer(job.exported), pg::integer(job.bytes),
              pg::text(job.transaction_time), pg::text(job.error), pg::text(job.created_at), pg::text(job.finished_at),
-             pg::text(job.expires_at)});
+             pg::text(job.expires_at), pg::text(job.lease_owner), pg::text(job.lease_until)});
       writeExportOutput(c, job);
       txn.commit();
       return true;
@@ -1286,22 +1294,48 @@ class PgStore final : public Store {
   }
 
   Status updateExportJob(const ExportJob& job) override {
-    auto done = withConnection<bool>("export job update", [&](Connection& c) {
+    enum class Outcome { kUpdated, kTaken, kGone };
+    auto done = withConnection<Outcome>("export job update", [&](Connection& c) {
       Transaction txn(c);
       Result r = c.run(
           "UPDATE export_job SET state = $2, attempts = $3, exported = $4, bytes = $5, transaction_time = $6, "
-          "error = $7, finished_at = $8, expires_at = $9 WHERE id = $1",
+          "error = $7, finished_at = $8, expires_at = $9, lease_until = $11 WHERE id = $1 AND lease_owner = $10",
           {pg::text(job.id), pg::text(exportStateName(job.state)), pg::integer(job.attempts), pg::integer(job.exported),
            pg::integer(job.bytes), pg::text(job.transaction_time), pg::text(job.error), pg::text(job.finished_at),
-           pg::text(job.expires_at)});
-      if (r.affected() == 0) return false;
+           pg::text(job.expires_at), pg::text(job.lease_owner), pg::text(job.lease_until)});
+      if (r.affected() == 0) {
+        Result exists = c.run("SELECT 1 FROM export_job WHERE id = $1", {pg::text(job.id)});
+        return exists.rows() > 0 ? Outcome::kTaken : Outcome::kGone;
+      }
       writeExportOutput(c, job);
       txn.commit();
-      return true;
+      return Outcome::kUpdated;
     }, false);
     if (!done.isOk()) return done.status();
-    if (!done.value()) return Status(StatusCode::kNotFound, "no export job " + job.id);
+    if (done.value() == Outcome::kTaken) {
+      return Status(StatusCode::kConflict, "export job " + job.id + " is run by another instance");
+    }
+    if (done.value() == Outcome::kGone) return Status(StatusCode::kNotFound, "no export job " + job.id);
     return Status::ok();
+  }
+
+  StatusOr<std::optional<ExportJob>> claimExportJob(std::string_view owner, std::string_view now,
+                                                    std::string_view until) override {
+    auto claimed = withConnection<std::string>("export job claim", [&](Connection& c) {
+      Transaction txn(c);
+      // SKIP LOCKED: an instance claiming at the same moment takes the next job.
+      Result r = c.run(
+          "UPDATE export_job SET lease_owner = $1, lease_until = $3 WHERE id = ("
+          "SELECT id FROM export_job WHERE state IN ('queued', 'running') AND lease_until < $2 "
+          "ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id",
+          {pg::text(owner), pg::text(now), pg::text(until)});
+      std::string id = r.rows() > 0 ? r.text(0, 0) : "";
+      txn.commit();
+      return id;
+    }, false);
+    if (!claimed.isOk()) return claimed.status();
+    if (claimed.value().empty()) return std::optional<ExportJob>();
+    return readExportJob(claimed.value());
   }
 
   StatusOr<std::optional<ExportJob>> readExportJob(std::string_view id) override {
@@ -1501,7 +1535,7 @@ class PgStore final : public Store {
       if (*where != '\0') params.push_back(pg::text(arg));
       Result r = c.run(std::string("SELECT id, client_id, level, types, since, organization, request_url, state, "
                                    "attempts, exported, bytes, transaction_time, error, created_at, finished_at, "
-                                   "expires_at FROM export_job") +
+                                   "expires_at, lease_owner, lease_until FROM export_job") +
                            where + " ORDER BY created_at, id",
                        params);
       std::vector<ExportJob> jobs;
@@ -1529,6 +1563,8 @@ class PgStore final : public Store {
         job.created_at = r.text(i, 13);
         job.finished_at = r.text(i, 14);
         job.expires_at = r.text(i, 15);
+        job.lease_owner = r.text(i, 16);
+        job.lease_until = r.text(i, 17);
         jobs.push_back(std::move(job));
       }
       for (auto& job : jobs) {

@@ -446,6 +446,13 @@ CREATE TABLE IF NOT EXISTS signing_key (
 
 void schemaVersion6(sqlite3* db) { exec(db, kSigningKeySchema); }
 
+// Export jobs run under a lease (store/export_jobs.h).
+void schemaVersion7(sqlite3* db) {
+  exec(db,
+       "ALTER TABLE export_job ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';"
+       "ALTER TABLE export_job ADD COLUMN lease_until TEXT NOT NULL DEFAULT '';");
+}
+
 struct MigrationStep {
   int version;       // the version this step reaches
   const char* what;  // logged when an existing store takes the step
@@ -459,6 +466,7 @@ constexpr MigrationStep kMigrations[] = {
     {4, "national platform links and waiting resources (table platform_link)", schemaVersion4},
     {5, "failed logins shared by every instance (table login_failure)", schemaVersion5},
     {6, "token signing keys shared by instances (table signing_key)", schemaVersion6},
+    {7, "export jobs run under a lease (export_job.lease_owner, lease_until)", schemaVersion7},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
@@ -1691,8 +1699,9 @@ class SqliteStore final : public Store {
     auto done = enqueue([&](const std::string&, AuditChain&) {
       Statement s(writer_->db(),
                   "INSERT INTO export_job (id, client_id, level, types, since, organization, request_url, state, "
-                  "attempts, exported, bytes, transaction_time, error, created_at, finished_at, expires_at) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
+                  "attempts, exported, bytes, transaction_time, error, created_at, finished_at, expires_at, "
+                  "lease_owner, lease_until) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)");
       std::string types;
       for (const auto& type : job.types) types += (types.empty() ? "" : ",") + type;
       s.bind(1, job.id).bind(2, job.client_id).bind(3, job.level).bind(4, types);
@@ -1708,6 +1717,7 @@ class SqliteStore final : public Store {
       }
       s.bind(7, job.request_url).bind(14, job.created_at);
       bindExportProgress(s, job, 8);
+      s.bind(17, job.lease_owner).bind(18, job.lease_until);
       s.step();
       writeExportOutput(job);
       return CommitResult{};
@@ -1717,19 +1727,50 @@ class SqliteStore final : public Store {
 
   Status updateExportJob(const ExportJob& job) override {
     auto done = enqueue([&](const std::string&, AuditChain&) {
-      Statement s(writer_->db(),
+      sqlite3* db = writer_->db();
+      Statement s(db,
                   "UPDATE export_job SET state = ?8, attempts = ?9, exported = ?10, bytes = ?11, "
-                  "transaction_time = ?12, error = ?13, finished_at = ?15, expires_at = ?16 WHERE id = ?1");
+                  "transaction_time = ?12, error = ?13, finished_at = ?15, expires_at = ?16, lease_until = ?18 "
+                  "WHERE id = ?1 AND lease_owner = ?17");
       s.bind(1, job.id);
       bindExportProgress(s, job, 8);
+      s.bind(17, job.lease_owner).bind(18, job.lease_until);
       s.step();
-      if (sqlite3_changes(writer_->db()) == 0) {
+      if (sqlite3_changes(db) == 0) {
+        Statement exists(db, "SELECT 1 FROM export_job WHERE id = ?1");
+        exists.bind(1, job.id);
+        if (exists.step()) {
+          throw BatchRefused{Status(StatusCode::kConflict, "export job " + job.id + " is run by another instance")};
+        }
         throw BatchRefused{Status(StatusCode::kNotFound, "no export job " + job.id)};
       }
       writeExportOutput(job);
       return CommitResult{};
     });
     return done.isOk() ? Status::ok() : done.status();
+  }
+
+  StatusOr<std::optional<ExportJob>> claimExportJob(std::string_view owner, std::string_view now,
+                                                    std::string_view until) override {
+    // Most calls find nothing: a read first keeps them off the writer.
+    auto waiting = exportJobs(kClaimableExportJob, now);
+    if (!waiting.isOk()) return waiting.status();
+    if (waiting.value().empty()) return std::optional<ExportJob>();
+    std::string claimed;
+    auto done = enqueue([&](const std::string&, AuditChain&) {
+      sqlite3* db = writer_->db();
+      Statement pick(db, (std::string("SELECT id FROM export_job") + kClaimableExportJob +
+                          " ORDER BY created_at, id LIMIT 1").c_str());
+      pick.bind(1, now);
+      if (!pick.step()) return CommitResult{};
+      claimed = pick.text(0);
+      Statement take(db, "UPDATE export_job SET lease_owner = ?2, lease_until = ?3 WHERE id = ?1");
+      take.bind(1, claimed).bind(2, owner).bind(3, until).step();
+      return CommitResult{};
+    });
+    if (!done.isOk()) return done.status();
+    if (claimed.empty()) return std::optional<ExportJob>();
+    return readExportJob(claimed);
   }
 
   StatusOr<std::optional<ExportJob>> readExportJob(std::string_view id) override {
@@ -1879,13 +1920,16 @@ class SqliteStore final : public Store {
 
   // Jobs matching `where` (with ?1 bound to `arg` when it uses it), oldest
   // first, with their files, from one snapshot.
+  static constexpr const char* kClaimableExportJob =
+      " WHERE state IN ('queued', 'running') AND lease_until < ?1";
+
   StatusOr<std::vector<ExportJob>> exportJobs(const char* where, std::string_view arg) {
     try {
       ReadConnection conn(*this);
       ReadTransaction txn(conn.db);
       Statement s(conn.db, (std::string("SELECT id, client_id, level, types, since, organization, request_url, state, "
                                         "attempts, exported, bytes, transaction_time, error, created_at, "
-                                        "finished_at, expires_at FROM export_job") +
+                                        "finished_at, expires_at, lease_owner, lease_until FROM export_job") +
                             where + " ORDER BY created_at, id")
                                .c_str());
       if (*where != '\0') s.bind(1, arg);
@@ -1914,6 +1958,8 @@ class SqliteStore final : public Store {
         job.created_at = s.text(13);
         job.finished_at = s.text(14);
         job.expires_at = s.text(15);
+        job.lease_owner = s.text(16);
+        job.lease_until = s.text(17);
         jobs.push_back(std::move(job));
       }
       Statement files(conn.db, "SELECT type, name, count FROM export_output WHERE job_id = ?1 ORDER BY position");

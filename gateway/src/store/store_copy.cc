@@ -67,7 +67,7 @@ const std::vector<Table>& tables() {
       {"export_job",
        {{"id"}, {"client_id"}, {"level"}, {"types"}, {"since"}, {"organization"}, {"request_url"}, {"state"},
         {"attempts"}, {"exported"}, {"bytes"}, {"transaction_time"}, {"error"}, {"created_at"}, {"finished_at"},
-        {"expires_at"}},
+        {"expires_at"}, {"lease_owner"}, {"lease_until"}},
        "id"},
       {"export_output", {{"job_id"}, {"position"}, {"type"}, {"name"}, {"count"}}, "job_id, position"},
       {"platform_link",
