@@ -14,6 +14,10 @@
 //    per mother, birth date and order; a Patient with NIK is refused.
 //  - POST /fhir-r4/v1/{type} (the platform assigns the id), PUT .../{type}/{id}
 //    (the id in the body), GET .../{type}/{id}, GET .../{type}?identifier=s|v.
+//  - POST /fhir-r4/v1 with a Bundle of type "transaction" (entries POST and
+//    PUT, urn:uuid fullUrls resolved to the ids it assigns): each entry meets
+//    the same rules as a single request, and one refusal refuses the whole
+//    Bundle, with nothing of it kept; the answer is a "transaction-response".
 //  - The rules: Encounter.identifier.system must be
 //    http://sys-ids.kemkes.go.id/encounter/{caller's organization} ("RuleNumber:
 //    10117"), serviceProvider is the caller, statusHistory is required, end
@@ -23,7 +27,8 @@
 //  - The index can re-key a patient (POST /sim/patient with a known NIK):
 //    references to the old IHS id are then refused, as for a stale id.
 //  - Faults on request of the test (/sim/...): the next N writes (of one
-//    resource type, if the test names one) answer a status (401, 429 with Retry-After, 5xx), are stored and then answered
+//    resource type, if the test names one; "Bundle" for transactions) answer
+//    a status (401, 429 with Retry-After, 5xx), are stored and then answered
 //    slowly, or are stored and then the connection drops mid-answer; tokens
 //    can be revoked; patients can join the index.
 // Everything it was asked is at GET /sim/state (?resources=1: and what it holds).
@@ -159,6 +164,7 @@ class Simulator {
     server.Put(base + R"(/([A-Za-z]+)/([A-Za-z0-9\-\.]+))", [this](const httplib::Request& req, httplib::Response& res) {
       writeResource(req, res, req.matches[1], req.matches[2]);
     });
+    server.Post(base + "/?", [this](const httplib::Request& req, httplib::Response& res) { transaction(req, res); });
     server.Post("/sim/fault", [this](const httplib::Request& req, httplib::Response& res) {
       rapidjson::Document doc;
       if (parse(req.body, doc) || !doc.IsObject()) return badRequest(res);
@@ -328,8 +334,11 @@ class Simulator {
   }
 
   // The first rule the resource breaks: (text, expression), or nullopt.
+  // `pending`: "Type/id" of the resources a transaction creates alongside it,
+  // which its references may name.
   std::optional<std::pair<std::string, std::string>> violation(const std::string& org, const std::string& type,
-                                                               const rapidjson::Value& r) {
+                                                               const rapidjson::Value& r,
+                                                               const std::set<std::string>& pending) {
     if (!r.IsObject() || ilpgw::json::string(r, "resourceType") != type) {
       return std::make_pair(std::string("resourceType does not match the URL"), std::string("resourceType"));
     }
@@ -373,13 +382,14 @@ class Simulator {
                               std::string("Condition.code.coding"));
       }
     }
-    if (auto bad = checkReferences(org, r, type)) return bad;
+    if (auto bad = checkReferences(org, r, type, pending)) return bad;
     if (auto bad = checkTimes(r, type)) return bad;
     return std::nullopt;
   }
 
   std::optional<std::pair<std::string, std::string>> checkReferences(const std::string& org, const rapidjson::Value& v,
-                                                                     const std::string& path) {
+                                                                     const std::string& path,
+                                                                     const std::set<std::string>& pending) {
     if (v.IsObject()) {
       for (const auto& m : v.GetObject()) {
         std::string name = m.name.GetString();
@@ -401,16 +411,16 @@ class Simulator {
             const Organization* o = organization(org);
             known = o != nullptr && o->locations.count(id) != 0;
           } else {
-            known = resources_.count(type) != 0 && resources_[type].count(id) != 0;
+            known = pending.count(ref) != 0 || (resources_.count(type) != 0 && resources_[type].count(id) != 0);
           }
           if (!known) return std::make_pair("Reference to an unknown resource: " + ref, path + ".reference");
         } else {
-          if (auto bad = checkReferences(org, m.value, path + "." + name)) return bad;
+          if (auto bad = checkReferences(org, m.value, path + "." + name, pending)) return bad;
         }
       }
     } else if (v.IsArray()) {
       for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
-        if (auto bad = checkReferences(org, v[i], path + "[" + std::to_string(i) + "]")) return bad;
+        if (auto bad = checkReferences(org, v[i], path + "[" + std::to_string(i) + "]", pending)) return bad;
       }
     }
     return std::nullopt;
@@ -492,82 +502,275 @@ class Simulator {
     return buf;
   }
 
+  // ---- Writes: single requests and transaction Bundles ----------------------
+
+  struct Refusal {
+    int status = 400;
+    std::string text;
+    std::string expression;
+    std::string code = "invalid";
+  };
+
+  // What the platform refuses in a create (`id` empty) or an update of
+  // `type`/`id` by `org`: the same checks for a single request and for each
+  // entry of a transaction Bundle.
+  std::optional<Refusal> checkWrite(const std::string& org, const std::string& type, const std::string& id,
+                                    const rapidjson::Value& r, const std::set<std::string>& pending) {
+    if (!id.empty()) {
+      auto t = resources_.find(type);
+      if (t == resources_.end() || t->second.count(id) == 0) {
+        return Refusal{404, "Resource " + type + "/" + id + " not found", "", "not-found"};
+      }
+      if (ilpgw::json::string(r, "id") != id) return Refusal{400, "id in the body must match the URL", "id"};
+    }
+    if (auto bad = violation(org, type, r, pending)) return Refusal{400, bad->first, bad->second};
+    return std::nullopt;
+  }
+
+  // Keeps `r` as `type`/`assigned` (a new resource when `create`) with its
+  // meta, and indexes its identifiers; what GET and search answer from now on.
+  const Stored& store(const std::string& org, const std::string& type, const std::string& assigned, bool create,
+                      rapidjson::Value& r, rapidjson::Document::AllocatorType& a) {
+    Stored& stored = resources_[type][assigned];
+    if (create) {
+      stored.version = 1;
+      ++created_[type];
+      r.RemoveMember("id");
+      r.AddMember("id", ilpgw::json::str(assigned, a), a);
+    } else {
+      ++stored.version;
+      ++puts_;
+    }
+    stored.organization = org;
+    r.RemoveMember("meta");
+    rapidjson::Value meta(rapidjson::kObjectType);
+    meta.AddMember("versionId", ilpgw::json::str(std::to_string(stored.version), a), a);
+    meta.AddMember("lastUpdated", ilpgw::json::str(utcNow(), a), a);
+    r.AddMember("meta", meta, a);
+    stored.json = write(r);
+    if (create && r.HasMember("identifier") && r["identifier"].IsArray()) {
+      for (const auto& ident : r["identifier"].GetArray()) {
+        std::string key = type + "|" + std::string(ilpgw::json::string(ident, "system")) + "|" +
+                          std::string(ilpgw::json::string(ident, "value"));
+        by_identifier_[key].push_back(assigned);
+        if (type == "Encounter") ++encounter_copies_[std::string(ilpgw::json::string(ident, "value"))];
+      }
+    }
+    return stored;
+  }
+
+  // Faults the test asked for. A fault naming a type applies to writes of
+  // that type; transaction Bundles are writes of type "Bundle".
+  bool faultDue(const std::string& type) const {
+    return fault_.count > 0 && (fault_.type.empty() || fault_.type == type);
+  }
+
+  // Answers an injected failure instead of the write, when one is due.
+  bool injectFailure(const std::string& type, httplib::Response& res) {
+    if (!faultDue(type) || fault_.status == 0) return false;
+    --fault_.count;
+    ++injected_;
+    if (fault_.status == 401) {
+      ++unauthorized_;
+      tokens_.clear();
+    }
+    if (!fault_.retry_after.empty()) res.set_header("Retry-After", fault_.retry_after);
+    refuse(res, fault_.status, "injected failure", "", fault_.status == 429 ? "throttled" : "transient");
+    return true;
+  }
+
+  // After the write is stored: a slow answer (returns its delay) or one that
+  // breaks inside the body, when one is due; otherwise `body` as usual.
+  int answerStored(const std::string& type, const std::string& body, httplib::Response& res) {
+    int slow_ms = 0;
+    bool drop = false;
+    if (faultDue(type) && (fault_.slow_ms > 0 || fault_.drop)) {
+      --fault_.count;
+      ++injected_;
+      slow_ms = fault_.slow_ms;
+      drop = fault_.drop;
+    }
+    if (drop) {
+      res.set_content_provider(body.size(), "application/fhir+json",
+                               [](size_t, size_t, httplib::DataSink&) { return false; });
+      return 0;
+    }
+    res.set_content(body, "application/fhir+json");
+    return slow_ms;
+  }
+
   void writeResource(const httplib::Request& req, httplib::Response& res, const std::string& type,
                      const std::string& id) {
     int slow_ms = 0;
-    bool drop = false;
     {
       std::lock_guard lock(mutex_);
       ++writes_;
       auto org = authorize(req, res);
-      if (!org) return;
-      bool faulty = fault_.count > 0 && (fault_.type.empty() || fault_.type == type);
-      if (faulty && fault_.status != 0) {
-        --fault_.count;
-        ++injected_;
-        if (fault_.status == 401) {
-          ++unauthorized_;
-          tokens_.clear();
-        }
-        if (!fault_.retry_after.empty()) res.set_header("Retry-After", fault_.retry_after);
-        return refuse(res, fault_.status, "injected failure", "", fault_.status == 429 ? "throttled" : "transient");
-      }
+      if (!org || injectFailure(type, res)) return;
       rapidjson::Document doc;
       if (parse(req.body, doc) || !doc.IsObject()) return refuse(res, 400, "body is not a JSON object", "");
       if (type == "Patient" && id.empty()) return registerNewborn(doc, res);
-      if (!id.empty()) {
-        auto t = resources_.find(type);
-        if (t == resources_.end() || t->second.count(id) == 0) {
-          return refuse(res, 404, "Resource " + type + "/" + id + " not found", "", "not-found");
-        }
-        if (ilpgw::json::string(doc, "id") != id) return refuse(res, 400, "id in the body must match the URL", "id");
-      } else if (doc.HasMember("id")) {
-        doc.RemoveMember("id");
+      if (auto bad = checkWrite(*org, type, id, doc, {})) {
+        return refuse(res, bad->status, bad->text, bad->expression, bad->code);
       }
-      if (auto bad = violation(*org, type, doc)) return refuse(res, 400, bad->first, bad->second);
       std::string assigned = id.empty() ? newId() : id;
-      Stored& stored = resources_[type][assigned];
-      if (!id.empty()) {
-        ++stored.version;
-        ++puts_;
-      } else {
-        stored.version = 1;
-        ++created_[type];
-      }
-      stored.organization = *org;
-      auto& a = doc.GetAllocator();
-      if (id.empty()) doc.AddMember("id", ilpgw::json::str(assigned, a), a);
-      doc.RemoveMember("meta");
-      rapidjson::Value meta(rapidjson::kObjectType);
-      meta.AddMember("versionId", ilpgw::json::str(std::to_string(stored.version), a), a);
-      meta.AddMember("lastUpdated", ilpgw::json::str(utcNow(), a), a);
-      doc.AddMember("meta", meta, a);
-      stored.json = write(doc);
-      if (doc.HasMember("identifier") && doc["identifier"].IsArray() && id.empty()) {
-        for (const auto& ident : doc["identifier"].GetArray()) {
-          std::string key = type + "|" + std::string(ilpgw::json::string(ident, "system")) + "|" +
-                            std::string(ilpgw::json::string(ident, "value"));
-          by_identifier_[key].push_back(assigned);
-          if (type == "Encounter") ++encounter_copies_[std::string(ilpgw::json::string(ident, "value"))];
-        }
-      }
+      const Stored& stored = store(*org, type, assigned, id.empty(), doc, doc.GetAllocator());
       res.status = id.empty() ? 201 : 200;
       res.set_header("Location", std::string(kFhirBase) + "/" + type + "/" + assigned + "/_history/" +
                                      std::to_string(stored.version));
-      if (faulty && (fault_.slow_ms > 0 || fault_.drop)) {
-        --fault_.count;
-        ++injected_;
-        slow_ms = fault_.slow_ms;
-        drop = fault_.drop;
+      slow_ms = answerStored(type, stored.json, res);
+    }
+    if (slow_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(slow_ms));
+  }
+
+  // One request entry of a transaction Bundle, checked before anything of
+  // the Bundle is kept.
+  struct Entry {
+    std::string type;
+    std::string id;  // assigned (POST) or named by the URL (PUT)
+    bool create = true;
+    rapidjson::Value* resource = nullptr;
+  };
+
+  // Where a rule's expression ("Condition.code.coding") points inside
+  // entry `i` of the Bundle ("Bundle.entry[2].resource.code.coding").
+  static std::string entryExpression(size_t i, const std::string& type, const std::string& expression) {
+    std::string entry = "Bundle.entry[" + std::to_string(i) + "]";
+    if (expression.empty()) return entry;
+    if (expression == type) return entry + ".resource";
+    if (expression.rfind(type + ".", 0) == 0 || expression.rfind(type + "[", 0) == 0) {
+      return entry + ".resource" + expression.substr(type.size());
+    }
+    return entry + ".resource." + expression;
+  }
+
+  // References to urn:uuid entries of the Bundle become Type/<platform id>;
+  // any other urn:uuid stays and is then refused as an unknown reference.
+  static void rewriteReferences(rapidjson::Value& v, const std::map<std::string, std::string>& assigned,
+                                rapidjson::Document::AllocatorType& a) {
+    if (v.IsObject()) {
+      for (auto& m : v.GetObject()) {
+        if (std::string_view(m.name.GetString()) == "reference" && m.value.IsString()) {
+          auto it = assigned.find(m.value.GetString());
+          if (it != assigned.end()) m.value = ilpgw::json::str(it->second, a);
+        } else {
+          rewriteReferences(m.value, assigned, a);
+        }
       }
-      if (drop) {
-        // Stored, then the connection breaks inside the answer.
-        std::string body = stored.json;
-        res.set_content_provider(body.size(), "application/fhir+json",
-                                 [](size_t, size_t, httplib::DataSink&) { return false; });
-        return;
+    } else if (v.IsArray()) {
+      for (auto& item : v.GetArray()) rewriteReferences(item, assigned, a);
+    }
+  }
+
+  // POST to the FHIR base with a Bundle of type "transaction"
+  // (http://hl7.org/fhir/R4/http.html#transaction): every entry is checked
+  // by the rules of a single request, with the Bundle's urn:uuid entries
+  // resolved to the ids the platform assigns; one refusal refuses the whole
+  // Bundle and nothing of it is kept. Otherwise 200 with a Bundle of type
+  // "transaction-response", one entry.response per entry, in order.
+  void transaction(const httplib::Request& req, httplib::Response& res) {
+    int slow_ms = 0;
+    {
+      std::lock_guard lock(mutex_);
+      ++writes_;
+      ++transactions_;
+      auto org = authorize(req, res);
+      if (!org || injectFailure("Bundle", res)) return;
+      rapidjson::Document doc;
+      if (parse(req.body, doc) || !doc.IsObject()) return refuse(res, 400, "body is not a JSON object", "");
+      if (ilpgw::json::string(doc, "resourceType") != "Bundle") {
+        return refuse(res, 400, "Only a Bundle can be posted to the FHIR base", "Bundle.resourceType");
       }
-      res.set_content(stored.json, "application/fhir+json");
+      if (ilpgw::json::string(doc, "type") != "transaction") {
+        return refuse(res, 400, "Bundle.type must be transaction", "Bundle.type");
+      }
+      if (!doc.HasMember("entry") || !doc["entry"].IsArray() || doc["entry"].Empty()) {
+        return refuse(res, 400, "A transaction Bundle needs at least one entry", "Bundle.entry");
+      }
+      auto& a = doc.GetAllocator();
+      auto& entries = doc["entry"];
+      std::vector<Entry> plan;
+      std::map<std::string, std::string> assigned;  // fullUrl urn:uuid:... -> Type/id
+      std::set<std::string> pending;                // Type/id the Bundle creates
+      std::set<std::string> targets;                // Type/id the Bundle writes
+      for (rapidjson::SizeType i = 0; i < entries.Size(); ++i) {
+        std::string at = "Bundle.entry[" + std::to_string(i) + "]";
+        auto& e = entries[i];
+        if (!e.IsObject() || !e.HasMember("resource") || !e["resource"].IsObject()) {
+          return refuse(res, 400, "Every entry needs a resource", at + ".resource");
+        }
+        const auto* request = ilpgw::json::member(e, "request");
+        if (request == nullptr || !request->IsObject()) {
+          return refuse(res, 400, "Every entry needs a request", at + ".request");
+        }
+        std::string method(ilpgw::json::string(*request, "method")), url(ilpgw::json::string(*request, "url"));
+        Entry entry;
+        entry.resource = &e["resource"];
+        entry.type = url.substr(0, url.find('/'));
+        if (method == "POST") {
+          if (url.find('/') != std::string::npos) {
+            return refuse(res, 400, "POST needs the resource type as url", at + ".request.url");
+          }
+          entry.id = newId();
+        } else if (method == "PUT") {
+          auto slash = url.find('/');
+          entry.id = slash == std::string::npos ? "" : url.substr(slash + 1);
+          if (entry.id.empty() || entry.id.find('/') != std::string::npos) {
+            return refuse(res, 400, "PUT needs Type/id as url", at + ".request.url");
+          }
+          entry.create = false;
+        } else {
+          return refuse(res, 400, "request.method " + method + " is not supported in a transaction (POST and PUT are)",
+                        at + ".request.method", "not-supported");
+        }
+        if (entry.type.empty() || ilpgw::json::string(*entry.resource, "resourceType") != entry.type) {
+          return refuse(res, 400, "resourceType does not match request.url", at + ".resource.resourceType");
+        }
+        if (entry.type == "Patient") {
+          return refuse(res, 400, "Patients are registered one by one, not inside a transaction", at + ".resource",
+                        "not-supported");
+        }
+        std::string key = entry.type + "/" + entry.id;
+        if (!targets.insert(key).second) return refuse(res, 400, "Two entries write " + key, at + ".request.url");
+        std::string full_url(ilpgw::json::string(e, "fullUrl"));
+        if (full_url.rfind("urn:uuid:", 0) == 0) {
+          if (!assigned.emplace(full_url, key).second) {
+            return refuse(res, 400, "Two entries have the fullUrl " + full_url, at + ".fullUrl");
+          }
+        }
+        if (entry.create) pending.insert(key);
+        plan.push_back(entry);
+      }
+      for (size_t i = 0; i < plan.size(); ++i) {
+        rewriteReferences(*plan[i].resource, assigned, a);
+        if (auto bad = checkWrite(*org, plan[i].type, plan[i].create ? "" : plan[i].id, *plan[i].resource, pending)) {
+          std::string where = bad->expression.empty() && !plan[i].create
+                                  ? "Bundle.entry[" + std::to_string(i) + "].request.url"
+                                  : entryExpression(i, plan[i].type, bad->expression);
+          return refuse(res, bad->status, bad->text, where, bad->code);
+        }
+      }
+      // Everything passed: keep it all and answer each entry.
+      rapidjson::Document answer(rapidjson::kObjectType);
+      auto& b = answer.GetAllocator();
+      answer.AddMember("resourceType", "Bundle", b);
+      answer.AddMember("type", "transaction-response", b);
+      rapidjson::Value answers(rapidjson::kArrayType);
+      for (auto& entry : plan) {
+        const Stored& stored = store(*org, entry.type, entry.id, entry.create, *entry.resource, a);
+        std::string version = std::to_string(stored.version);
+        rapidjson::Value response(rapidjson::kObjectType);
+        response.AddMember("status", ilpgw::json::str(entry.create ? "201 Created" : "200 OK", b), b);
+        response.AddMember("location", ilpgw::json::str(entry.type + "/" + entry.id + "/_history/" + version, b), b);
+        response.AddMember("etag", ilpgw::json::str("W/\"" + version + "\"", b), b);
+        response.AddMember("lastModified", ilpgw::json::str(utcNow(), b), b);
+        rapidjson::Value item(rapidjson::kObjectType);
+        item.AddMember("response", response, b);
+        answers.PushBack(item, b);
+      }
+      answer.AddMember("entry", answers, b);
+      res.status = 200;
+      slow_ms = answerStored("Bundle", write(answer), res);
     }
     if (slow_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(slow_ms));
   }
@@ -586,6 +789,7 @@ class Simulator {
     doc.AddMember("tokenRequests", token_requests_, a);
     doc.AddMember("unauthorized", unauthorized_, a);
     doc.AddMember("writes", writes_, a);
+    doc.AddMember("transactions", transactions_, a);
     doc.AddMember("puts", puts_, a);
     doc.AddMember("searches", searches_, a);
     doc.AddMember("injected", injected_, a);
@@ -625,6 +829,7 @@ class Simulator {
   int token_requests_ = 0;
   int unauthorized_ = 0;
   int writes_ = 0;
+  int transactions_ = 0;
   int puts_ = 0;
   int searches_ = 0;
   int injected_ = 0;
