@@ -452,7 +452,7 @@ TEST_F(StoreMigrationTest, NewerStoreIsRefusedAndLeftAlone) {
       << message;
   EXPECT_EQ(message.find('\n'), std::string::npos) << message;
   RawDb db(path());
-  EXPECT_EQ(db.integer("PRAGMA user_version"), 7);
+  EXPECT_EQ(db.integer("PRAGMA user_version"), 8);
   EXPECT_EQ(db.integer("SELECT count(*) FROM sqlite_master WHERE name = 'resource_version'"), 0);
 }
 

@@ -28,7 +28,8 @@ class SatusehatSimulator {
   std::string fhirBase() const { return "https://127.0.0.1:" + std::to_string(port_) + "/fhir-r4/v1"; }
   std::string authBase() const { return "https://127.0.0.1:" + std::to_string(port_) + "/oauth2/v1"; }
 
-  // The next `count` FHIR writes (of `type` only, when given): answer
+  // The next `count` FHIR writes (of `type` only, when given; "Bundle" for
+  // transaction Bundles, which count as one write each): answer
   // `status` (with Retry-After when given); or are stored and answered
   // after `slow_ms`; or are stored and the connection drops inside the
   // answer.
