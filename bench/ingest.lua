@@ -1,7 +1,9 @@
 -- wrk script: posts ePuskesmas visits, each with its own visit id and NIK so
 -- every request stores new resources (no "unchanged" shortcut).
--- PATH is taken from the environment (default /ingest/epuskesmas-json).
+-- PATH is taken from the environment (default /ingest/epuskesmas-json);
+-- BENCH_THREAD_OFFSET keeps the visit ids of several wrk processes apart.
 local path = os.getenv("BENCH_PATH") or "/ingest/epuskesmas-json"
+local thread_offset = tonumber(os.getenv("BENCH_THREAD_OFFSET") or "0")
 local token = os.getenv("BENCH_TOKEN") or ""
 local counter = 0
 local thread_id = 0
@@ -13,7 +15,7 @@ function setup(thread)
 end
 
 function init(args)
-  thread_id = id
+  thread_id = id + thread_offset
   math.randomseed(id * 7919 + os.time())
 end
 
