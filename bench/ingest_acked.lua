@@ -1,6 +1,7 @@
 -- wrk script: like ingest.lua (distinct visits, so every post stores new
 -- resources), but counts only acknowledged posts (2xx: durable on disk) and
--- prints them per second at the end. Env: BENCH_PATH, BENCH_SECONDS.
+-- prints them per second at the end with the p99 and p50 latency in ms.
+-- Env: BENCH_PATH, BENCH_SECONDS.
 local path = os.getenv("BENCH_PATH") or "/ingest/epuskesmas-json"
 local token = os.getenv("BENCH_TOKEN") or ""
 local threads = {}
@@ -38,5 +39,6 @@ function done(summary, latency, requests)
     r = r + t:get("refused")
   end
   local seconds = summary.duration / 1e6
-  io.write(string.format("ACKED %.0f %d %d %.1f\n", a / seconds, a, r, latency:percentile(99) / 1000))
+  io.write(string.format("ACKED %.0f %d %d %.1f %.1f\n", a / seconds, a, r, latency:percentile(99) / 1000,
+                         latency:percentile(50) / 1000))
 end

@@ -98,6 +98,11 @@ TEST(MetricsTest, CountersMoveByExactlyTheKnownTrafficAndPromtoolAcceptsThem) {
   EXPECT_EQ(moved(R"(ilpgw_auth_failures_total{kind="token_request"})"), 1);
   EXPECT_GE(moved("ilpgw_store_commit_duration_seconds_count"), 4);  // audit-only commits come on top
   EXPECT_GE(moved("ilpgw_store_commit_batch_size_sum"), 4);
+  // CPU time: every stage of the four stored posts took some, and the writer too.
+  for (const char* stage : {"map", "validate", "index", "merge", "answer"}) {
+    EXPECT_GT(moved(std::string(R"(ilpgw_ingest_cpu_seconds_total{stage=")") + stage + "\"}"), 0.0) << stage;
+  }
+  EXPECT_GT(moved("ilpgw_store_writer_cpu_seconds_total"), 0.0);
   EXPECT_GT(value(after, "process_resident_memory_bytes"), 1e6);
   EXPECT_GE(value(after, "ilpgw_http_open_connections"), 1);  // this scrape's own connection
   EXPECT_EQ(value(after, "ilpgw_outbox_pending"), 0);  // no upstream configured

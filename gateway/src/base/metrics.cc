@@ -1,5 +1,7 @@
 #include "base/metrics.h"
 
+#include <time.h>
+
 #include <cmath>
 #include <cstdio>
 #include <mutex>
@@ -54,12 +56,13 @@ void Histogram::observe(double value) {
 }
 
 Family::Family(std::string name, std::string help, Type type, std::vector<std::string> label_names,
-               std::vector<double> bounds)
+               std::vector<double> bounds, bool nanoseconds)
     : name_(std::move(name)),
       help_(std::move(help)),
       type_(type),
       label_names_(std::move(label_names)),
-      bounds_(std::move(bounds)) {}
+      bounds_(std::move(bounds)),
+      nanoseconds_(nanoseconds) {}
 
 Family::Series& Family::series(const Labels& values) {
   {
@@ -88,7 +91,10 @@ void Family::print(std::string& out) const {
   for (const auto& [values, s] : series_) {
     switch (type_) {
       case Type::kCounter:
-        out += name_ + labelText(label_names_, values) + " " + std::to_string(s->counter.value()) + "\n";
+        out += name_ + labelText(label_names_, values) + " " +
+               (nanoseconds_ ? number(static_cast<double>(s->counter.value()) / 1e9)
+                             : std::to_string(s->counter.value())) +
+               "\n";
         break;
       case Type::kGauge:
         out += name_ + labelText(label_names_, values) + " " + std::to_string(s->gauge.value()) + "\n";
@@ -111,11 +117,16 @@ void Family::print(std::string& out) const {
 }
 
 Family& Registry::family(const std::string& name, const std::string& help, Type type,
-                         std::vector<std::string> label_names, std::vector<double> bounds) {
+                         std::vector<std::string> label_names, std::vector<double> bounds, bool nanoseconds) {
   std::lock_guard lock(mutex_);
   auto& slot = families_[name];
-  if (!slot) slot = std::make_unique<Family>(name, help, type, std::move(label_names), std::move(bounds));
+  if (!slot) slot = std::make_unique<Family>(name, help, type, std::move(label_names), std::move(bounds), nanoseconds);
   return *slot;
+}
+
+Family& Registry::secondsCounter(const std::string& name, const std::string& help,
+                                 std::vector<std::string> label_names) {
+  return family(name, help, Type::kCounter, std::move(label_names), {}, true);
 }
 
 Family& Registry::counter(const std::string& name, const std::string& help, std::vector<std::string> label_names) {
@@ -204,6 +215,30 @@ Family& tokenFailures() {
                                         "bearer (a request with a missing, invalid or revoked access token).",
                                         {"kind"});
   return f;
+}
+
+Family& ingestCpu() {
+  static Family& f = registry().secondsCounter(
+      "ilpgw_ingest_cpu_seconds_total",
+      "CPU time of the request threads in the stages of POST /ingest: map (the adapter and the ILP rules), "
+      "validate (parsing and checking each resource), index (search-index extraction), merge (patient identity "
+      "merge), answer (the response Bundle).",
+      {"stage"});
+  return f;
+}
+
+Family& storeWriterCpu() {
+  static Family& f = registry().secondsCounter(
+      "ilpgw_store_writer_cpu_seconds_total",
+      "CPU time of the store's writer thread in group commits (SQLite: the whole write; PostgreSQL: sending "
+      "statements and reading answers, the server's own time not included).");
+  return f;
+}
+
+std::uint64_t threadCpuNanos() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<std::uint64_t>(t.tv_sec) * 1000000000ULL + static_cast<std::uint64_t>(t.tv_nsec);
 }
 
 }  // namespace ilpgw::metrics

@@ -62,8 +62,9 @@ using Labels = std::vector<std::string>;  // values, in the family's label order
 // label values.
 class Family {
  public:
+  // `nanoseconds`: a counter of nanoseconds, printed in seconds.
   Family(std::string name, std::string help, Type type, std::vector<std::string> label_names,
-         std::vector<double> bounds = {});
+         std::vector<double> bounds = {}, bool nanoseconds = false);
   Counter& counter(const Labels& values = {});
   Gauge& gauge(const Labels& values = {});
   Histogram& histogram(const Labels& values = {});
@@ -82,6 +83,7 @@ class Family {
   Type type_;
   std::vector<std::string> label_names_;
   std::vector<double> bounds_;
+  bool nanoseconds_ = false;
   mutable std::shared_mutex mutex_;
   std::map<Labels, std::unique_ptr<Series>> series_;
 };
@@ -90,6 +92,8 @@ class Registry {
  public:
   // The same name twice returns the same family.
   Family& counter(const std::string& name, const std::string& help, std::vector<std::string> label_names = {});
+  // A counter its users add nanoseconds to; printed in seconds (name it *_seconds_total).
+  Family& secondsCounter(const std::string& name, const std::string& help, std::vector<std::string> label_names = {});
   Family& gauge(const std::string& name, const std::string& help, std::vector<std::string> label_names = {});
   Family& histogram(const std::string& name, const std::string& help, std::vector<double> bounds,
                     std::vector<std::string> label_names = {});
@@ -97,7 +101,7 @@ class Registry {
 
  private:
   Family& family(const std::string& name, const std::string& help, Type type, std::vector<std::string> label_names,
-                 std::vector<double> bounds);
+                 std::vector<double> bounds, bool nanoseconds = false);
   std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Family>> families_;
 };
@@ -118,5 +122,24 @@ Family& commitBatchSize();       // ilpgw_store_commit_batch_size
 Family& commitDuration();        // ilpgw_store_commit_duration_seconds
 Family& forwardAttempts();       // ilpgw_forward_attempts_total{result}
 Family& tokenFailures();         // ilpgw_auth_failures_total{kind}
+Family& ingestCpu();             // ilpgw_ingest_cpu_seconds_total{stage}
+Family& storeWriterCpu();        // ilpgw_store_writer_cpu_seconds_total
+
+// CPU time the calling thread has used, in nanoseconds.
+std::uint64_t threadCpuNanos();
+
+// Adds the CPU time the calling thread spends between construction and
+// destruction to a seconds counter (Registry::secondsCounter).
+class ThreadCpuScope {
+ public:
+  explicit ThreadCpuScope(Counter& counter) : counter_(counter), start_(threadCpuNanos()) {}
+  ~ThreadCpuScope() { counter_.add(threadCpuNanos() - start_); }
+  ThreadCpuScope(const ThreadCpuScope&) = delete;
+  ThreadCpuScope& operator=(const ThreadCpuScope&) = delete;
+
+ private:
+  Counter& counter_;
+  std::uint64_t start_;
+};
 
 }  // namespace ilpgw::metrics

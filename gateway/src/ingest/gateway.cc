@@ -141,8 +141,13 @@ class ThreadMarker {
 
 thread_local ThreadMarker tls_marker;
 
+// CPU time per stage of an ingest (metrics::ingestCpu()).
+metrics::Counter& stageCpu(const char* stage) { return metrics::ingestCpu().counter({stage}); }
+
 sdk::MapResult mapMarked(const LoadedAdapter& loaded, const std::string& marker_dir, std::string_view payload,
                          const sdk::Context& context) {
+  static metrics::Counter& cpu = stageCpu("map");  // on whichever thread runs the adapter
+  metrics::ThreadCpuScope timed(cpu);
   tls_marker.running(marker_dir, loaded);
   sdk::MapResult result = loaded.adapter().map(payload, context);
   tls_marker.idle();
@@ -484,7 +489,13 @@ MappedPayload mapPayload(const ActiveAdapter& adapter, const AdapterSet& set, co
     return mapped;
   }
   sdk::MapResult result = std::move(called.value());
-  if (set.semantics) applyIlpSemantics(*set.semantics, *set.terminology, result);
+  static metrics::Counter& map_cpu = stageCpu("map");
+  static metrics::Counter& validate_cpu = stageCpu("validate");
+  static metrics::Counter& index_cpu = stageCpu("index");
+  if (set.semantics) {
+    metrics::ThreadCpuScope timed(map_cpu);
+    applyIlpSemantics(*set.semantics, *set.terminology, result);
+  }
   const std::string source = adapterSourceUri(*adapter.loaded);
   mapped.payload_issues = std::move(result.issues);
   for (auto& issue : mapped.payload_issues) {
@@ -499,17 +510,21 @@ MappedPayload mapPayload(const ActiveAdapter& adapter, const AdapterSet& set, co
     for (size_t i = 0; i < record.resources.size(); ++i) {
       rapidjson::Document doc;
       std::vector<sdk::Issue> issues;
-      if (auto error = json::parse(record.resources[i], doc)) {
-        issues.push_back({sdk::Severity::kError, "exception", record.locator,
-                          "", "adapter produced invalid JSON for resource " + std::to_string(i) + ": " + *error});
-      } else {
-        fhir::validateResource(doc, issues);
+      {
+        metrics::ThreadCpuScope timed(validate_cpu);
+        if (auto error = json::parse(record.resources[i], doc)) {
+          issues.push_back({sdk::Severity::kError, "exception", record.locator,
+                            "", "adapter produced invalid JSON for resource " + std::to_string(i) + ": " + *error});
+        } else {
+          fhir::validateResource(doc, issues);
+        }
       }
       for (auto& issue : issues) {
         if (issue.location.empty()) issue.location = record.locator;
         out.issues.push_back(std::move(issue));
       }
       if (!isBlocking(out.issues) && doc.IsObject()) {
+        metrics::ThreadCpuScope timed(index_cpu);
         setMetaSource(doc, source);
         ResourceWrite write = prepareResource(doc);
         write.organization = org;
@@ -690,7 +705,11 @@ IngestResponse Gateway::ingest(const RequestContext& caller, std::string_view ad
                                    std::string(payload)};
       audit.entities.clear();
     }
-    mergePatientIdentities(*store_, mapped);
+    {
+      static metrics::Counter& merge_cpu = stageCpu("merge");
+      metrics::ThreadCpuScope timed(merge_cpu);
+      mergePatientIdentities(*store_, mapped);
+    }
     accepted = 0;
     for (auto& record : mapped.records) {
       if (record.accepted) {
@@ -731,6 +750,8 @@ IngestResponse Gateway::ingest(const RequestContext& caller, std::string_view ad
     return {422, outcomeJson(all), false, true, {}};
   }
   if (sender_) sender_->notify();
+  static metrics::Counter& answer_cpu = stageCpu("answer");
+  metrics::ThreadCpuScope timed(answer_cpu);
   return {201, batchResponseBundle(mapped, committed.value()), accepted == mapped.records.size(), true, {}};
 }
 

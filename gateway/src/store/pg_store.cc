@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -22,6 +23,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/time_util.h"
 #include "store/pg_connection.h"
 
@@ -1594,6 +1596,9 @@ class PgStore final : public Store {
   // One transaction for the whole group, each batch in its own savepoint;
   // acknowledged only once COMMIT has returned (synchronous_commit = on).
   void commitGroup(const std::vector<Pending*>& group, std::vector<AuditWrite>& audit) {
+    static metrics::Counter& cpu = metrics::storeWriterCpu().counter();
+    metrics::ThreadCpuScope timed(cpu);
+    auto started = std::chrono::steady_clock::now();
     std::vector<std::optional<StatusOr<CommitResult>>> results(group.size());
     for (int attempt = 0;; ++attempt) {
       bool began = false;
@@ -1652,6 +1657,9 @@ class PgStore final : public Store {
         c.run("UPDATE commit_clock SET seq = $1, last_updated = $2 WHERE id = 1",
               {pg::integer(ctx.seq), pg::text(ctx.now)});
         c.exec("COMMIT");
+        metrics::commitBatchSize().histogram().observe(static_cast<double>(group.size()));
+        metrics::commitDuration().histogram().observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         break;
       } catch (const std::exception& e) {
         const auto* error = dynamic_cast<const pg::Error*>(&e);

@@ -2031,6 +2031,8 @@ class SqliteStore final : public Store {
   // One transaction for the whole group; each batch in its own savepoint so a
   // failing batch does not take its neighbours down.
   void commitGroup(const std::vector<Pending*>& group, const std::vector<AuditWrite>& audit) {
+    static metrics::Counter& cpu = metrics::storeWriterCpu().counter();
+    metrics::ThreadCpuScope timed(cpu);
     std::string now = nowInstant();
     // Strictly increasing, so lastUpdated order is commit order and a puller's
     // `_lastUpdated=gt{last seen}` can never miss a later commit.
