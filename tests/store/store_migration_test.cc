@@ -139,7 +139,7 @@ CREATE TABLE IF NOT EXISTS audit_head (
   hash TEXT NOT NULL
 );)sql";
 
-constexpr int kCurrentVersion = 7;
+constexpr int kCurrentVersion = 8;
 
 // Direct access to the database file, to write the fixture and look at what
 // opening did to it.
@@ -288,7 +288,8 @@ TEST_F(StoreMigrationTest, Version1StoreIsMigratedWithEverythingInIt) {
   EXPECT_NE(log.find("version 4 -> 5: failed logins shared by every instance"), std::string::npos) << log;
   EXPECT_NE(log.find("version 5 -> 6: token signing keys"), std::string::npos) << log;
   EXPECT_NE(log.find("version 6 -> 7: export jobs run under a lease"), std::string::npos) << log;
-  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 6) << log;
+  EXPECT_NE(log.find("version 7 -> 8: search index rows found by rowid ranges"), std::string::npos) << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 7) << log;
   auto users = store.listUsers();
   ASSERT_TRUE(users.isOk()) << users.status().message();
   EXPECT_TRUE(users.value().empty());
@@ -400,6 +401,25 @@ TEST_F(StoreMigrationTest, Version1StoreIsMigratedWithEverythingInIt) {
   auto newest = store.read("Patient", "p1");
   ASSERT_TRUE(newest.isOk() && newest.value());
   EXPECT_EQ(newest.value()->seq, 7);
+  // The new version replaced the migrated index rows of p1 (found by their
+  // rowid range), and only those: the other resources keep theirs.
+  found = store.search(by_nik);
+  ASSERT_TRUE(found.isOk());
+  EXPECT_TRUE(found.value().resources.empty()) << "the old version's identifier is no longer indexed";
+  SearchQuery of_patient;
+  of_patient.type = "Observation";
+  SearchClause patient_ref;
+  patient_ref.kind = SearchKind::kReference;
+  patient_ref.param = "patient";
+  SearchValue p1;
+  p1.target_type = "Patient";
+  p1.value = "p1";
+  patient_ref.any_of.push_back(p1);
+  of_patient.all_of.push_back(patient_ref);
+  auto observations = store.search(of_patient);
+  ASSERT_TRUE(observations.isOk());
+  ASSERT_EQ(observations.value().resources.size(), 1u);
+  EXPECT_EQ(observations.value().resources[0].id, "o1");
   verified = verifyAuditChain(store);
   ASSERT_TRUE(verified.isOk());
   EXPECT_TRUE(verified.value().ok) << verified.value().problem;
@@ -417,6 +437,8 @@ TEST_F(StoreMigrationTest, Version1StoreIsMigratedWithEverythingInIt) {
   opened.value().reset();
   RawDb db(path());
   EXPECT_EQ(db.integer("PRAGMA user_version"), kCurrentVersion);
+  EXPECT_EQ(db.integer("SELECT count(*) FROM sqlite_master WHERE name LIKE 'search_%_resource'"), 0);
+  EXPECT_EQ(db.integer("SELECT count(*) FROM resource_current WHERE index_rows = ''"), 0);
   EXPECT_EQ(db.integer("SELECT count(*) FROM pragma_table_info('client') WHERE name IN ('jwks', 'jwks_url')"), 2);
 }
 
@@ -441,18 +463,18 @@ TEST_F(StoreMigrationTest, CurrentStoreOpensWithoutMigrating) {
 TEST_F(StoreMigrationTest, NewerStoreIsRefusedAndLeftAlone) {
   {
     RawDb db(path());
-    db.exec("CREATE TABLE from_the_future (x); PRAGMA user_version = 8;");
+    db.exec("CREATE TABLE from_the_future (x); PRAGMA user_version = 9;");
   }
   auto opened = openStore(config_);
   ASSERT_FALSE(opened.isOk());
   const std::string& message = opened.status().message();
-  EXPECT_NE(message.find("store schema version 8 is newer than this ilp-gateway supports (" +
+  EXPECT_NE(message.find("store schema version 9 is newer than this ilp-gateway supports (" +
                          std::to_string(kCurrentVersion) + "); upgrade ilp-gateway"),
             std::string::npos)
       << message;
   EXPECT_EQ(message.find('\n'), std::string::npos) << message;
   RawDb db(path());
-  EXPECT_EQ(db.integer("PRAGMA user_version"), 8);
+  EXPECT_EQ(db.integer("PRAGMA user_version"), 9);
   EXPECT_EQ(db.integer("SELECT count(*) FROM sqlite_master WHERE name = 'resource_version'"), 0);
 }
 

@@ -10,7 +10,9 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <sstream>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <variant>
 
@@ -453,6 +455,53 @@ void schemaVersion7(sqlite3* db) {
        "ALTER TABLE export_job ADD COLUMN lease_until TEXT NOT NULL DEFAULT '';");
 }
 
+// The search index tables lose their (type, id) indexes: a resource's rows
+// are found by the rowid ranges resource_current.index_rows records
+// (Writer::replaceIndex). Each table is rebuilt in (type, id) order so every
+// resource's rows are consecutive, and the ranges are computed from it.
+void schemaVersion8(sqlite3* db) {
+  struct Table {
+    const char* name;
+    const char* columns;
+    const char* lookup;
+  };
+  static constexpr Table kTables[] = {
+      {"search_token", "type, id, param, system, value", "type, param, value, system"},
+      {"search_string", "type, id, param, normalized, exact", "type, param, normalized"},
+      {"search_date", "type, id, param, low, high", "type, param, low"},
+      {"search_reference", "type, id, param, target_type, target_id", "type, param, target_id, target_type"},
+  };
+  exec(db, "ALTER TABLE resource_current ADD COLUMN index_rows TEXT NOT NULL DEFAULT ''");
+  for (const auto& t : kTables) {
+    std::string name = t.name;
+    std::string columns = t.columns;
+    std::string typed;  // the column definitions: every column is TEXT NOT NULL
+    for (size_t start = 0; start < columns.size();) {
+      size_t comma = columns.find(", ", start);
+      if (comma == std::string::npos) comma = columns.size();
+      typed += (typed.empty() ? "" : ", ") + columns.substr(start, comma - start) + " TEXT NOT NULL";
+      start = comma + 2;
+    }
+    exec(db, ("CREATE TABLE " + name + "_rebuilt (" + typed + ");"
+              "INSERT INTO " + name + "_rebuilt (" + columns + ") SELECT " + columns + " FROM " + name +
+              " ORDER BY type, id;"
+              "DROP TABLE " + name + ";"
+              "ALTER TABLE " + name + "_rebuilt RENAME TO " + name + ";"
+              "CREATE INDEX " + name + "_lookup ON " + name + " (" + t.lookup + ");"
+              "CREATE TEMP TABLE rows_" + name + " AS SELECT type, id, min(rowid) AS first, count(*) AS n FROM " +
+              name + " GROUP BY type, id;"
+              "CREATE INDEX temp.rows_" + name + "_key ON rows_" + name + " (type, id);")
+                 .c_str());
+  }
+  std::string all;  // "first+count" of each table, in the order of kTables
+  for (const auto& t : kTables) {
+    all += std::string(all.empty() ? "" : " || ' ' || ") + "coalesce((SELECT first || '+' || n FROM temp.rows_" +
+           t.name + " r WHERE r.type = c.type AND r.id = c.id), '0+0')";
+  }
+  exec(db, ("UPDATE resource_current AS c SET index_rows = " + all + ";").c_str());
+  for (const auto& t : kTables) exec(db, (std::string("DROP TABLE temp.rows_") + t.name).c_str());
+}
+
 struct MigrationStep {
   int version;       // the version this step reaches
   const char* what;  // logged when an existing store takes the step
@@ -467,6 +516,7 @@ constexpr MigrationStep kMigrations[] = {
     {5, "failed logins shared by every instance (table login_failure)", schemaVersion5},
     {6, "token signing keys shared by instances (table signing_key)", schemaVersion6},
     {7, "export jobs run under a lease (export_job.lease_owner, lease_until)", schemaVersion7},
+    {8, "search index rows found by rowid ranges (resource_current.index_rows); tables rebuilt", schemaVersion8},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
@@ -576,26 +626,28 @@ class Writer {
             "last_attempt_at = excluded.last_attempt_at, "
             "resolved_at = coalesce(excluded.resolved_at, resolved_at), produced = coalesce(excluded.produced, produced)"),
         current_(db,
-                 "SELECT c.version, c.hash, v.last_updated, c.organization FROM resource_current c JOIN resource_version v "
-                 "ON v.seq = c.seq WHERE c.type = ?1 AND c.id = ?2"),
+                 "SELECT c.version, c.hash, v.last_updated, c.organization, c.index_rows FROM resource_current c "
+                 "JOIN resource_version v ON v.seq = c.seq WHERE c.type = ?1 AND c.id = ?2"),
         insert_version_(db,
                         "INSERT INTO resource_version (type, id, version, last_updated, hash, organization, "
                         "payload_id, source_locator, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
         upsert_current_(db,
-                        "INSERT INTO resource_current (type, id, version, seq, hash, organization) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (type, id) DO UPDATE SET "
+                        "INSERT INTO resource_current (type, id, version, seq, hash, organization, index_rows) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (type, id) DO UPDATE SET "
                         "version = excluded.version, seq = excluded.seq, hash = excluded.hash, "
-                        "organization = excluded.organization"),
+                        "organization = excluded.organization, index_rows = excluded.index_rows"),
+        set_index_rows_(db, "UPDATE resource_current SET index_rows = ?3 WHERE type = ?1 AND id = ?2"),
         insert_payload_(db,
                         "INSERT INTO payload (received_at, adapter, organization, content_type, body) "
                         "VALUES (?1, ?2, ?3, ?4, ?5)"),
         insert_quarantine_(db,
                            "INSERT INTO quarantine (payload_id, locator, source_key, outcome, created_at) "
                            "VALUES (?1, ?2, ?3, ?4, ?5)"),
-        delete_tokens_(db, "DELETE FROM search_token WHERE type = ?1 AND id = ?2"),
-        delete_strings_(db, "DELETE FROM search_string WHERE type = ?1 AND id = ?2"),
-        delete_dates_(db, "DELETE FROM search_date WHERE type = ?1 AND id = ?2"),
-        delete_references_(db, "DELETE FROM search_reference WHERE type = ?1 AND id = ?2"),
+        delete_tokens_(db, "DELETE FROM search_token WHERE rowid BETWEEN ?3 AND ?4 AND type = ?1 AND id = ?2"),
+        delete_strings_(db, "DELETE FROM search_string WHERE rowid BETWEEN ?3 AND ?4 AND type = ?1 AND id = ?2"),
+        delete_dates_(db, "DELETE FROM search_date WHERE rowid BETWEEN ?3 AND ?4 AND type = ?1 AND id = ?2"),
+        delete_references_(db,
+                           "DELETE FROM search_reference WHERE rowid BETWEEN ?3 AND ?4 AND type = ?1 AND id = ?2"),
         insert_token_(db, "INSERT INTO search_token (type, id, param, system, value) VALUES (?1, ?2, ?3, ?4, ?5)"),
         insert_string_(db,
                        "INSERT INTO search_string (type, id, param, normalized, exact) VALUES (?1, ?2, ?3, ?4, ?5)"),
@@ -777,6 +829,7 @@ class Writer {
       }
     }
     WrittenResource written{write.type, write.id, 1, now, WriteOutcome::kCreated};
+    std::string old_index_rows;  // resource_current.index_rows of the current version
     {
       ResetGuard guard{current_};
       current_.bind(1, write.type).bind(2, write.id);
@@ -787,6 +840,7 @@ class Writer {
                                   write.type + "/" + write.id + " belongs to another organization")};
       }
       std::int64_t version = exists ? current_.int64(0) : 0;
+      if (exists) old_index_rows = current_.text(4);
       if (write.if_match_version && *write.if_match_version != version) {
         throw PreconditionError(write.type + "/" + write.id + " is at version " +
                                 (exists ? std::to_string(version) : std::string("none (it does not exist)")) +
@@ -797,7 +851,11 @@ class Writer {
           written.version = version;
           written.last_updated = current_.text(2);
           written.outcome = WriteOutcome::kUnchanged;
-          if (write.refresh_index) replaceIndex(write);
+          if (write.refresh_index) {
+            std::string rows = replaceIndex(write, current_.text(4));
+            ResetGuard set_guard{set_index_rows_};
+            set_index_rows_.bind(1, write.type).bind(2, write.id).bind(3, rows).step();
+          }
           return written;
         }
         written.version = version + 1;
@@ -805,6 +863,7 @@ class Writer {
       }
     }
     std::string body = assembleResource(write, written.version, now);
+    std::string index_rows = replaceIndex(write, old_index_rows);
     {
       ResetGuard guard{insert_version_};
       insert_version_.bind(1, write.type)
@@ -833,8 +892,8 @@ class Writer {
         .bind(4, seq)
         .bindBlob(5, write.hash)
         .bind(6, write.organization)
+        .bind(7, index_rows)
         .step();
-    replaceIndex(write);
     return written;
   }
 
@@ -869,19 +928,48 @@ class Writer {
     }
   }
 
-  void replaceIndex(const ResourceWrite& write) {
-    for (Statement* del : {&delete_tokens_, &delete_strings_, &delete_dates_, &delete_references_}) {
+  // The search index rows of one resource sit in each index table at
+  // consecutive rowids (they are inserted one after the other by this one
+  // writer), so resource_current.index_rows records them as four ranges,
+  // "first+count" per table in the order token, string, date, reference.
+  // Replacing them deletes by rowid: no index on (type, id) to keep, whose
+  // randomly placed keys cost a page written per resource and table.
+  std::string replaceIndex(const ResourceWrite& write, const std::string& old_rows) {
+    Statement* deletes[] = {&delete_tokens_, &delete_strings_, &delete_dates_, &delete_references_};
+    std::istringstream old(old_rows);
+    for (Statement* del : deletes) {
+      std::int64_t first = 0;
+      std::int64_t count = 0;
+      char plus = 0;
+      if (!old_rows.empty() && !(old >> first >> plus >> count && plus == '+')) {
+        throw std::runtime_error("resource_current.index_rows of " + write.type + "/" + write.id + " is unreadable");
+      }
+      if (count == 0) continue;
       ResetGuard guard{*del};
-      del->bind(1, write.type).bind(2, write.id).step();
+      del->bind(1, write.type).bind(2, write.id).bind(3, first).bind(4, first + count - 1).step();
     }
-    auto insert = [&](Statement& s, const std::string& param, const std::string& a, const std::string& b) {
-      ResetGuard guard{s};
-      s.bind(1, write.type).bind(2, write.id).bind(3, param).bind(4, a).bind(5, b).step();
+    std::string rows;
+    auto insertAll = [&](Statement& s, const auto& entries, auto fields) {
+      std::int64_t first = 0;
+      std::int64_t count = 0;
+      for (const auto& r : entries) {
+        auto [param, a, b] = fields(r);
+        ResetGuard guard{s};
+        s.bind(1, write.type).bind(2, write.id).bind(3, *param).bind(4, *a).bind(5, *b).step();
+        std::int64_t rowid = sqlite3_last_insert_rowid(db_);
+        if (count == 0) first = rowid;
+        if (rowid != first + count) throw std::runtime_error("search index rows of one resource are not consecutive");
+        ++count;
+      }
+      rows += (rows.empty() ? "" : " ") + std::to_string(first) + "+" + std::to_string(count);
     };
-    for (const auto& r : write.index.tokens) insert(insert_token_, r.param, r.system, r.value);
-    for (const auto& r : write.index.strings) insert(insert_string_, r.param, r.normalized, r.exact);
-    for (const auto& r : write.index.dates) insert(insert_date_, r.param, r.low, r.high);
-    for (const auto& r : write.index.references) insert(insert_reference_, r.param, r.target_type, r.target_id);
+    insertAll(insert_token_, write.index.tokens, [](const auto& r) { return std::tuple{&r.param, &r.system, &r.value}; });
+    insertAll(insert_string_, write.index.strings,
+              [](const auto& r) { return std::tuple{&r.param, &r.normalized, &r.exact}; });
+    insertAll(insert_date_, write.index.dates, [](const auto& r) { return std::tuple{&r.param, &r.low, &r.high}; });
+    insertAll(insert_reference_, write.index.references,
+              [](const auto& r) { return std::tuple{&r.param, &r.target_type, &r.target_id}; });
+    return rows;
   }
 
   sqlite3* db_;
@@ -893,6 +981,7 @@ class Writer {
   Statement current_;
   Statement insert_version_;
   Statement upsert_current_;
+  Statement set_index_rows_;
   Statement insert_payload_;
   Statement insert_quarantine_;
   Statement delete_tokens_;
