@@ -258,15 +258,9 @@ TEST_F(PgStoreTest, WatermarkIsNeverOvertakenByALaterSmallerSeq) {
 TEST_F(PgStoreTest, ConditionalCreatesRacingOnSeveralInstancesCreateOne) {
   std::vector<std::unique_ptr<Store>> stores;
   for (int i = 0; i < 3; ++i) stores.push_back(open());
-  SearchQuery condition;
-  condition.type = "Patient";
-  SearchClause nik;
-  nik.kind = SearchKind::kToken;
-  nik.param = "identifier";
-  SearchValue value;
-  value.value = "3201010101900099";
-  nik.any_of.push_back(value);
-  condition.all_of.push_back(nik);
+  SearchValue nik;
+  nik.value = "3201010101900099";
+  SearchQuery condition = testing::searchOne("Patient", SearchKind::kToken, "identifier", nik);
   std::vector<std::thread> threads;
   std::vector<WriteOutcome> outcomes(12);
   for (int t = 0; t < 12; ++t) {

@@ -21,6 +21,18 @@ namespace ilpgw::testing {
 
 enum class Backend { kSqlite, kPostgres };
 
+// A search of `type` with one clause: `param` (of `kind`) matching `value`.
+inline SearchQuery searchOne(std::string type, SearchKind kind, std::string param, SearchValue value) {
+  SearchQuery query;
+  query.type = std::move(type);
+  SearchClause clause;
+  clause.kind = kind;
+  clause.param = std::move(param);
+  clause.any_of.push_back(std::move(value));
+  query.all_of.push_back(std::move(clause));
+  return query;
+}
+
 inline std::string backendName(const ::testing::TestParamInfo<Backend>& info) {
   return info.param == Backend::kSqlite ? "sqlite" : "postgresql";
 }

@@ -318,15 +318,9 @@ TEST_F(StoreMigrationTest, Version1StoreIsMigratedWithEverythingInIt) {
   ASSERT_TRUE(page.isOk());
   EXPECT_EQ(page.value().versions.size(), 3u);
   // The search index came along.
-  SearchQuery by_nik;
-  by_nik.type = "Patient";
-  SearchClause nik;
-  nik.kind = SearchKind::kToken;
-  nik.param = "identifier";
-  SearchValue value;
-  value.value = "3201010101900001";
-  nik.any_of.push_back(value);
-  by_nik.all_of.push_back(nik);
+  SearchValue nik;
+  nik.value = "3201010101900001";
+  SearchQuery by_nik = testing::searchOne("Patient", SearchKind::kToken, "identifier", nik);
   auto found = store.search(by_nik);
   ASSERT_TRUE(found.isOk());
   ASSERT_EQ(found.value().resources.size(), 1u);
@@ -406,17 +400,10 @@ TEST_F(StoreMigrationTest, Version1StoreIsMigratedWithEverythingInIt) {
   found = store.search(by_nik);
   ASSERT_TRUE(found.isOk());
   EXPECT_TRUE(found.value().resources.empty()) << "the old version's identifier is no longer indexed";
-  SearchQuery of_patient;
-  of_patient.type = "Observation";
-  SearchClause patient_ref;
-  patient_ref.kind = SearchKind::kReference;
-  patient_ref.param = "patient";
   SearchValue p1;
   p1.target_type = "Patient";
   p1.value = "p1";
-  patient_ref.any_of.push_back(p1);
-  of_patient.all_of.push_back(patient_ref);
-  auto observations = store.search(of_patient);
+  auto observations = store.search(testing::searchOne("Observation", SearchKind::kReference, "patient", p1));
   ASSERT_TRUE(observations.isOk());
   ASSERT_EQ(observations.value().resources.size(), 1u);
   EXPECT_EQ(observations.value().resources[0].id, "o1");
