@@ -563,19 +563,24 @@ TEST_P(ExportJobsTest, ExportJobsAreKeptUpdatedListedAndDeleted) {
 }
 
 
+// A system-level Patient export of puller-1, queued at minute `minute`.
+ExportJob queuedJob(const std::string& id, int minute) {
+  ExportJob job;
+  job.id = id;
+  job.client_id = "puller-1";
+  job.level = "system";
+  job.types = {"Patient"};
+  job.request_url = "https://gw/fhir/$export";
+  job.created_at = instant(minute);
+  return job;
+}
+
 TEST_P(ExportJobsTest, AJobIsClaimedByOneInstanceAtATimeUntilItsLeaseEnds) {
   auto opened = openStore(place_.config());
   ASSERT_TRUE(opened.isOk()) << opened.status().message();
   ExportJobs& jobs = *opened.value();
   for (int i = 0; i < 2; ++i) {
-    ExportJob job;
-    job.id = std::string(1, static_cast<char>('a' + i)) + "job";
-    job.client_id = "puller-1";
-    job.level = "system";
-    job.types = {"Patient"};
-    job.request_url = "https://gw/fhir/$export";
-    job.created_at = instant(i);
-    ASSERT_TRUE(jobs.createExportJob(job).isOk());
+    ASSERT_TRUE(jobs.createExportJob(queuedJob(std::string(1, static_cast<char>('a' + i)) + "job", i)).isOk());
   }
   auto first = jobs.claimExportJob("one", instant(10), instant(20));
   ASSERT_TRUE(first.isOk() && first.value());
@@ -627,16 +632,7 @@ TEST_P(ExportJobsTest, ConcurrentClaimsTakeEveryJobExactlyOnce) {
   ASSERT_TRUE(opened.isOk()) << opened.status().message();
   ExportJobs& jobs = *opened.value();
   constexpr int kJobs = 40;
-  for (int i = 0; i < kJobs; ++i) {
-    ExportJob job;
-    job.id = "job" + std::to_string(100 + i);
-    job.client_id = "puller-1";
-    job.level = "system";
-    job.types = {"Patient"};
-    job.request_url = "https://gw/fhir/$export";
-    job.created_at = instant(i);
-    ASSERT_TRUE(jobs.createExportJob(job).isOk());
-  }
+  for (int i = 0; i < kJobs; ++i) ASSERT_TRUE(jobs.createExportJob(queuedJob("job" + std::to_string(100 + i), i)).isOk());
   std::mutex mutex;
   std::map<std::string, int> claims;
   std::vector<std::thread> threads;
