@@ -13,6 +13,7 @@
 #include "base/json.h"
 #include "fhir/resource_text.h"
 #include "security/audit.h"
+#include "store/sqlite_store.h"
 #include "store/store.h"
 #include "store_backends.h"
 #include "test_support.h"
@@ -157,6 +158,18 @@ class RawDb {
       ADD_FAILURE() << (error != nullptr ? error : "?") << " in " << sql.substr(0, 200);
       sqlite3_free(error);
     }
+  }
+  // The detail lines of EXPLAIN QUERY PLAN, one per line.
+  std::string queryPlan(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    std::string plan;
+    if (sqlite3_prepare_v2(db_, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+      ADD_FAILURE() << sqlite3_errmsg(db_) << " in " << sql;
+      return plan;
+    }
+    while (sqlite3_step(stmt) == SQLITE_ROW) plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3)) + std::string("\n");
+    sqlite3_finalize(stmt);
+    return plan;
   }
   std::int64_t integer(const std::string& sql) {
     sqlite3_stmt* stmt = nullptr;
@@ -445,6 +458,31 @@ TEST_F(StoreMigrationTest, CurrentStoreOpensWithoutMigrating) {
   ASSERT_TRUE(again.isOk()) << again.status().message();
   EXPECT_EQ(again.value()->schemaVersion(), kCurrentVersion);
   EXPECT_EQ(log.find("store schema"), std::string::npos) << log;
+}
+
+// Replacing a resource's index rows must cost the same in a store of any
+// size: SQLite has to find them by their rowid range, not walk the lookup
+// index over every row of the type (it would, for `type = ?`, unless told).
+TEST_F(StoreMigrationTest, IndexRowsOfAResourceAreFoundByTheirRowidRange) {
+  for (bool migrated : {false, true}) {
+    SCOPED_TRACE(migrated ? "migrated from version 1" : "new store");
+    std::filesystem::remove_all(config_.data_dir);
+    std::filesystem::create_directories(config_.data_dir);
+    if (migrated) writeVersion1Store(path());
+    {
+      ::testing::internal::CaptureStderr();
+      auto opened = openStore(config_);
+      ::testing::internal::GetCapturedStderr();
+      ASSERT_TRUE(opened.isOk()) << opened.status().message();
+    }
+    RawDb db(path());
+    ASSERT_EQ(sqliteIndexRowDeletes().size(), 4u);
+    for (const char* sql : sqliteIndexRowDeletes()) {
+      std::string plan = db.queryPlan(sql);
+      EXPECT_NE(plan.find("USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"), std::string::npos) << sql << ": " << plan;
+      EXPECT_EQ(plan.find("INDEX"), std::string::npos) << sql << ": " << plan;
+    }
+  }
 }
 
 TEST_F(StoreMigrationTest, NewerStoreIsRefusedAndLeftAlone) {

@@ -609,6 +609,17 @@ std::string compileConditions(const SearchQuery& query, std::vector<Binding>& bi
   return compileSearchConditions(query, dialect);
 }
 
+// One resource's rows in each index table, by the rowid range
+// resource_current.index_rows records. The unary + keeps SQLite from using
+// the lookup index for `type = ?`: that plan visits every row of the type,
+// so each update cost time in proportion to the size of the store.
+constexpr const char* kIndexRowDeletes[] = {
+    "DELETE FROM search_token WHERE rowid BETWEEN ?3 AND ?4 AND +type = ?1 AND +id = ?2",
+    "DELETE FROM search_string WHERE rowid BETWEEN ?3 AND ?4 AND +type = ?1 AND +id = ?2",
+    "DELETE FROM search_date WHERE rowid BETWEEN ?3 AND ?4 AND +type = ?1 AND +id = ?2",
+    "DELETE FROM search_reference WHERE rowid BETWEEN ?3 AND ?4 AND +type = ?1 AND +id = ?2",
+};
+
 // The writer connection with its prepared statements.
 class Writer {
  public:
@@ -643,11 +654,10 @@ class Writer {
         insert_quarantine_(db,
                            "INSERT INTO quarantine (payload_id, locator, source_key, outcome, created_at) "
                            "VALUES (?1, ?2, ?3, ?4, ?5)"),
-        delete_tokens_(db, "DELETE FROM search_token WHERE rowid BETWEEN ?3 AND ?4 AND type = ?1 AND id = ?2"),
-        delete_strings_(db, "DELETE FROM search_string WHERE rowid BETWEEN ?3 AND ?4 AND type = ?1 AND id = ?2"),
-        delete_dates_(db, "DELETE FROM search_date WHERE rowid BETWEEN ?3 AND ?4 AND type = ?1 AND id = ?2"),
-        delete_references_(db,
-                           "DELETE FROM search_reference WHERE rowid BETWEEN ?3 AND ?4 AND type = ?1 AND id = ?2"),
+        delete_tokens_(db, kIndexRowDeletes[0]),
+        delete_strings_(db, kIndexRowDeletes[1]),
+        delete_dates_(db, kIndexRowDeletes[2]),
+        delete_references_(db, kIndexRowDeletes[3]),
         insert_token_(db, "INSERT INTO search_token (type, id, param, system, value) VALUES (?1, ?2, ?3, ?4, ?5)"),
         insert_string_(db,
                        "INSERT INTO search_string (type, id, param, normalized, exact) VALUES (?1, ?2, ?3, ?4, ?5)"),
@@ -1087,6 +1097,9 @@ class SqliteStore final : public Store {
     exec(write_db_, "PRAGMA synchronous = FULL");
     exec(write_db_, "PRAGMA foreign_keys = ON");
     exec(write_db_, "PRAGMA cache_size = -65536");
+    // Each batch of a group runs in a savepoint; the pages a savepoint would
+    // restore are kept in memory rather than in a temporary file.
+    exec(write_db_, "PRAGMA temp_store = MEMORY");
     schema_version_ = migrateSchema(write_db_, options_.path);
     if (options_.max_page_count > 0) {
       exec(write_db_, ("PRAGMA max_page_count = " + std::to_string(options_.max_page_count)).c_str());
@@ -2206,6 +2219,8 @@ class SqliteStore final : public Store {
 };
 
 }  // namespace
+
+std::span<const char* const> sqliteIndexRowDeletes() { return kIndexRowDeletes; }
 
 StatusOr<std::unique_ptr<Store>> openSqliteStore(const SqliteOptions& options) {
   auto store = std::make_unique<SqliteStore>(options);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "store/store.h"
@@ -33,5 +34,11 @@ struct SqliteOptions {
 };
 
 StatusOr<std::unique_ptr<Store>> openSqliteStore(const SqliteOptions& options);
+
+// The writer's statements that remove one resource's rows from each search
+// index table (token, string, date, reference). Each must find the rows by
+// their rowid range, never by scanning every row of the type: the store's
+// tests check their query plans.
+std::span<const char* const> sqliteIndexRowDeletes();
 
 }  // namespace ilpgw
