@@ -60,4 +60,4 @@ for c in 16 64; do
   row "read requests, $c clients" "$g" "$e"
 done
 if [[ -s $work/wrk.err ]]; then echo "wrk reported:"; sort "$work/wrk.err" | uniq -c | head; fi
-echo "every ingest answer above was acknowledged only after its SQLite commit (synchronous=FULL, group commit)"
+echo "every ingest answer above was acknowledged only after its SQLite commit (WAL fsynced, group commit)"

@@ -124,4 +124,4 @@ for what in ingest read; do
 done
 if [[ -s $work/wrk.err ]]; then echo "wrk reported:"; sort "$work/wrk.err" | uniq -c | head; fi
 echo "ratios against the bare cpp-httplib ceiling of the same run; every ingest answer came after a durable commit"
-echo "(SQLite synchronous=FULL; PostgreSQL fsync=on, synchronous_commit=on); $(nproc) cores shared by everything"
+echo "(SQLite: the WAL fsynced before each answer; PostgreSQL fsync=on, synchronous_commit=on); $(nproc) cores shared by everything"

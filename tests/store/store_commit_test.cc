@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "base/json.h"
+#include "base/metrics.h"
 #include "fhir/resource_text.h"
 #include "store/sqlite_store.h"
 #include "store_backends.h"
@@ -38,6 +39,40 @@ class SqliteDurabilityTest : public ::testing::Test {
   }
   testing::TempDir dir_;
 };
+
+// COMMIT only writes the log; the log's fsync runs on a thread of its own.
+// No caller may hear of a commit before an fsync that began after it: a
+// caller's commit returns only once the sync count has moved past the count
+// it saw before submitting. Concurrent callers share fsyncs.
+TEST_F(SqliteDurabilityTest, EveryAcknowledgementFollowsAnFsyncOfTheLog) {
+  metrics::Counter& syncs = metrics::storeLogSyncs().counter();
+  auto store = open(false);
+  for (int i = 0; i < 20; ++i) {
+    std::uint64_t before = syncs.value();
+    WriteBatch batch;
+    batch.resources.push_back(resource("Patient", "seq-" + std::to_string(i)));
+    ASSERT_TRUE(store->commit(std::move(batch)).isOk());
+    EXPECT_GT(syncs.value(), before) << "commit " << i << " was acknowledged without an fsync of the log";
+  }
+  std::uint64_t start = syncs.value();
+  std::atomic<int> early{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        std::uint64_t before = syncs.value();
+        WriteBatch batch;
+        batch.resources.push_back(resource("Patient", "c" + std::to_string(t) + "-" + std::to_string(i)));
+        EXPECT_TRUE(store->commit(std::move(batch)).isOk());
+        if (syncs.value() <= before) ++early;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(early.load(), 0);
+  EXPECT_LE(syncs.value() - start, 200u);
+  EXPECT_EQ(store->stats()->resources, 220);
+}
 
 // Every backend (store_backends.h).
 class DurabilityStoreTest : public testing::StoreBackendTest {

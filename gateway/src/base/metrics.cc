@@ -235,6 +235,14 @@ Family& storeWriterCpu() {
   return f;
 }
 
+Family& storeLogSyncs() {
+  static Family& f = registry().counter(
+      "ilpgw_store_log_syncs_total",
+      "fsyncs of the SQLite write-ahead log that acknowledge commits; one covers every group committed while "
+      "the previous one ran.");
+  return f;
+}
+
 std::uint64_t threadCpuNanos() {
   timespec t{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
