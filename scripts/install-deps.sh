@@ -11,6 +11,8 @@ packages=(
   # libraries (Debian 12 versions: cpp-httplib 0.11.4, RapidJSON 1.1.0, Boost 1.74, OpenSSL 3.0, SQLite 3.40,
   # libpq 15)
   libcpp-httplib-dev rapidjson-dev libboost-dev libssl-dev libsqlite3-dev libpq-dev
+  # zstd: the SQLite store keeps resource bodies compressed (gateway/src/store/stored_text.cc)
+  libzstd-dev
   # Argon2id password hashing of people's logins (gateway/src/security/password.cc)
   libargon2-dev
   # Chart.js for the PWS page's trend charts, served by the gateway from

@@ -140,7 +140,7 @@ CREATE TABLE IF NOT EXISTS audit_head (
   hash TEXT NOT NULL
 );)sql";
 
-constexpr int kCurrentVersion = 8;
+constexpr int kCurrentVersion = 9;
 
 // Direct access to the database file, to write the fixture and look at what
 // opening did to it.
@@ -302,7 +302,8 @@ TEST_F(StoreMigrationTest, Version1StoreIsMigratedWithEverythingInIt) {
   EXPECT_NE(log.find("version 5 -> 6: token signing keys"), std::string::npos) << log;
   EXPECT_NE(log.find("version 6 -> 7: export jobs run under a lease"), std::string::npos) << log;
   EXPECT_NE(log.find("version 7 -> 8: search index rows found by rowid ranges"), std::string::npos) << log;
-  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 7) << log;
+  EXPECT_NE(log.find("version 8 -> 9: resource bodies and audit events stored compressed"), std::string::npos) << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 8) << log;
   auto users = store.listUsers();
   ASSERT_TRUE(users.isOk()) << users.status().message();
   EXPECT_TRUE(users.value().empty());
@@ -485,21 +486,71 @@ TEST_F(StoreMigrationTest, IndexRowsOfAResourceAreFoundByTheirRowidRange) {
   }
 }
 
+// Bodies and audit events are kept as zstd frames (store/stored_text.h) and
+// read back byte for byte; a damaged frame fails that read with an error,
+// never with a crash or with garbage.
+TEST_F(StoreMigrationTest, BodiesAndAuditEventsAreStoredCompressedAndReadBackUnchanged) {
+  std::string observations;
+  for (int i = 0; i < 20; ++i) {
+    observations += std::string(i ? "," : "") + R"({"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]}})";
+  }
+  std::string text = R"({"resourceType":"Observation","id":"o1","status":"final","component":[)" + observations + "]}";
+  std::string event = R"({"resourceType":"AuditEvent","outcome":"0","entity":[)" + observations + "]}";
+  std::string stored_body;
+  {
+    auto opened = openStore(config_);
+    ASSERT_TRUE(opened.isOk()) << opened.status().message();
+    Store& store = *opened.value();
+    rapidjson::Document doc;
+    ASSERT_FALSE(json::parse(text, doc).has_value());
+    WriteBatch batch;
+    batch.resources.push_back(prepareResource(doc));
+    batch.resources.back().organization = "org-a";
+    batch.audit.push_back({instant(1), "clinic-a", "|Observation/o1|", event});
+    ASSERT_TRUE(store.commit(std::move(batch)).isOk());
+    auto read = store.read("Observation", "o1");
+    ASSERT_TRUE(read.isOk() && read.value());
+    stored_body = read.value()->json;
+    EXPECT_NE(stored_body.find(R"("component":[{"code")"), std::string::npos) << stored_body;
+    auto audit = store.scanAudit(0, 10);
+    ASSERT_TRUE(audit.isOk());
+    ASSERT_EQ(audit.value().size(), 1u);
+    EXPECT_EQ(audit.value()[0].event.json, event);
+    EXPECT_TRUE(store.checkIntegrity().isOk());
+  }
+  {
+    RawDb db(path());
+    EXPECT_EQ(db.integer("SELECT typeof(body) = 'blob' FROM resource_version"), 1);
+    EXPECT_LT(db.integer("SELECT length(body) FROM resource_version"), static_cast<std::int64_t>(stored_body.size()) / 3);
+    EXPECT_EQ(db.integer("SELECT typeof(json) = 'blob' FROM audit_event"), 1);
+    EXPECT_LT(db.integer("SELECT length(json) FROM audit_event"), static_cast<std::int64_t>(event.size()) / 3);
+    db.exec("UPDATE resource_version SET body = CAST(substr(body, 1, length(body) - 4) || x'00000000' AS BLOB)");
+    EXPECT_EQ(db.integer("SELECT typeof(body) = 'blob' FROM resource_version"), 1);
+  }
+  ::testing::internal::CaptureStderr();
+  auto reopened = openStore(config_);
+  ASSERT_TRUE(reopened.isOk()) << reopened.status().message();
+  auto damaged = reopened.value()->read("Observation", "o1");
+  std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_FALSE(damaged.isOk());
+  EXPECT_NE(log.find("stored text is damaged"), std::string::npos) << log;
+}
+
 TEST_F(StoreMigrationTest, NewerStoreIsRefusedAndLeftAlone) {
   {
     RawDb db(path());
-    db.exec("CREATE TABLE from_the_future (x); PRAGMA user_version = 9;");
+    db.exec("CREATE TABLE from_the_future (x); PRAGMA user_version = " + std::to_string(kCurrentVersion + 1) + ";");
   }
   auto opened = openStore(config_);
   ASSERT_FALSE(opened.isOk());
   const std::string& message = opened.status().message();
-  EXPECT_NE(message.find("store schema version 9 is newer than this ilp-gateway supports (" +
+  EXPECT_NE(message.find("store schema version " + std::to_string(kCurrentVersion + 1) + " is newer than this ilp-gateway supports (" +
                          std::to_string(kCurrentVersion) + "); upgrade ilp-gateway"),
             std::string::npos)
       << message;
   EXPECT_EQ(message.find('\n'), std::string::npos) << message;
   RawDb db(path());
-  EXPECT_EQ(db.integer("PRAGMA user_version"), 9);
+  EXPECT_EQ(db.integer("PRAGMA user_version"), kCurrentVersion + 1);
   EXPECT_EQ(db.integer("SELECT count(*) FROM sqlite_master WHERE name = 'resource_version'"), 0);
 }
 

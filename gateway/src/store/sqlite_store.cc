@@ -24,6 +24,7 @@
 #include "store/sqlite_lock_wait.h"
 #include "store/sqlite_log_sync.h"
 #include "store/sqlite_store.h"
+#include "store/stored_text.h"
 #include "base/time_util.h"
 
 namespace ilpgw {
@@ -275,6 +276,14 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
+// A resource body or another large text (stored_text.h): a BLOB is a zstd
+// frame, a TEXT was written before bodies were compressed.
+std::string storedText(const Statement& s, int column) {
+  if (sqlite3_column_type(s.raw(), column) != SQLITE_BLOB) return s.text(column);
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(s.raw(), column));
+  return stored_text::decompress(std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(s.raw(), column))));
+}
+
 // Resets a statement when the scope ends, whatever happened.
 struct ResetGuard {
   Statement& statement;
@@ -503,6 +512,12 @@ void schemaVersion8(sqlite3* db) {
   for (const auto& t : kTables) exec(db, (std::string("DROP TABLE temp.rows_") + t.name).c_str());
 }
 
+// Bodies and audit events written from this version on are zstd frames in
+// BLOBs (stored_text.h); the rows already there keep their TEXT and are read
+// as they are. Nothing to change in the file: the step exists so that an older
+// ilp-gateway, which would read a frame as JSON, refuses the store instead.
+void schemaVersion9(sqlite3*) {}
+
 struct MigrationStep {
   int version;       // the version this step reaches
   const char* what;  // logged when an existing store takes the step
@@ -518,6 +533,7 @@ constexpr MigrationStep kMigrations[] = {
     {6, "token signing keys shared by instances (table signing_key)", schemaVersion6},
     {7, "export jobs run under a lease (export_job.lease_owner, lease_until)", schemaVersion7},
     {8, "search index rows found by rowid ranges (resource_current.index_rows); tables rebuilt", schemaVersion8},
+    {9, "resource bodies and audit events stored compressed (zstd); older ilp-gateway versions cannot read this store", schemaVersion9},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
@@ -706,7 +722,7 @@ class Writer {
           .bind(2, event.recorded)
           .bind(3, event.agent)
           .bind(4, event.entities)
-          .bind(5, event.json)
+          .bindBlob(5, stored_text::compress(event.json))
           .bind(6, chain.hash)
           .bind(7, hash)
           .step();
@@ -888,7 +904,7 @@ class Writer {
       } else {
         insert_version_.bindNull(7);
       }
-      insert_version_.bind(8, write.source_locator).bind(9, body).step();
+      insert_version_.bind(8, write.source_locator).bindBlob(9, stored_text::compress(body)).step();
     }
     std::int64_t seq = sqlite3_last_insert_rowid(db_);
     if (outbox_enabled_) {
@@ -1527,7 +1543,7 @@ class SqliteStore final : public Store {
           item.version = s.int64(3);
           item.attempts = static_cast<int>(s.int64(4));
           item.created_at = s.text(5);
-          item.body = s.text(6);
+          item.body = storedText(s, 6);
           item.superseded = s.int64(7) != 0;
           item.claimed = s.int64(8) != 0;
           item.organization = s.text(9);
@@ -1925,7 +1941,7 @@ class SqliteStore final : public Store {
   }
 
   static StoredResource resourceFrom(const Statement& s) {
-    return StoredResource{s.text(0), s.text(1), s.int64(2), s.text(3), s.text(4), s.int64(5), s.text(6)};
+    return StoredResource{s.text(0), s.text(1), s.int64(2), s.text(3), s.text(4), s.int64(5), storedText(s, 6)};
   }
 
   // The newest commit visible in the current read transaction. With one
@@ -2101,7 +2117,7 @@ class SqliteStore final : public Store {
       if (q != nullptr) s.bind(2, q->recorded_ge).bind(3, q->recorded_lt).bind(4, q->agent).bind(5, q->entity);
       std::vector<AuditRecord> out;
       while (s.step()) {
-        out.push_back(AuditRecord{s.int64(0), AuditWrite{s.text(1), s.text(2), s.text(3), s.text(4)}, s.text(5),
+        out.push_back(AuditRecord{s.int64(0), AuditWrite{s.text(1), s.text(2), s.text(3), storedText(s, 4)}, s.text(5),
                                   s.text(6)});
       }
       return out;
@@ -2121,7 +2137,7 @@ class SqliteStore final : public Store {
       if (version) s.bind(3, *version);
       if (!s.step()) return std::optional<StoredResource>();
       return std::optional<StoredResource>(
-          StoredResource{s.text(0), s.text(1), s.int64(2), s.text(3), s.text(4), s.int64(5), s.text(6)});
+          StoredResource{s.text(0), s.text(1), s.int64(2), s.text(3), s.text(4), s.int64(5), storedText(s, 6)});
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store read: ") + e.what());
       return readFailure(e);

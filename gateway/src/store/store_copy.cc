@@ -8,11 +8,14 @@
 #include "base/log.h"
 #include "store/pg_connection.h"
 #include "store/sqlite_store.h"
+#include "store/stored_text.h"
 
 namespace ilpgw {
 namespace {
 
-enum class Kind { kText, kBlob, kBool };
+// kStoredText: text the SQLite store may keep compressed (stored_text.h);
+// copied and compared as the text itself.
+enum class Kind { kText, kBlob, kBool, kStoredText };
 
 struct Column {
   const char* name;
@@ -31,7 +34,7 @@ const std::vector<Table>& tables() {
   static const std::vector<Table> kTables = {
       {"resource_version",
        {{"seq"}, {"type"}, {"id"}, {"version"}, {"last_updated"}, {"hash", Kind::kBlob}, {"organization"},
-        {"payload_id"}, {"source_locator"}, {"body"}},
+        {"payload_id"}, {"source_locator"}, {"body", Kind::kStoredText}},
        "seq"},
       {"resource_current",
        {{"type"}, {"id"}, {"version"}, {"seq"}, {"hash", Kind::kBlob}, {"organization"}},
@@ -62,7 +65,9 @@ const std::vector<Table>& tables() {
         {"password_changed_at"}},
        "username"},
       {"login_session", {{"id_hash"}, {"username"}, {"created_at"}, {"idle_expires_at"}, {"expires_at"}}, "id_hash"},
-      {"audit_event", {{"seq"}, {"recorded"}, {"agent"}, {"entities"}, {"json"}, {"prev_hash"}, {"hash"}}, "seq"},
+      {"audit_event",
+       {{"seq"}, {"recorded"}, {"agent"}, {"entities"}, {"json", Kind::kStoredText}, {"prev_hash"}, {"hash"}},
+       "seq"},
       {"audit_head", {{"id"}, {"seq"}, {"hash"}}, "id"},
       {"export_job",
        {{"id"}, {"client_id"}, {"level"}, {"types"}, {"since"}, {"organization"}, {"request_url"}, {"state"},
@@ -87,7 +92,8 @@ std::string selectSql(const Table& table, bool postgres) {
     const Column& c = table.columns[i];
     if (i > 0) sql += ", ";
     switch (c.kind) {
-      case Kind::kText: sql += c.name; break;
+      case Kind::kText:
+      case Kind::kStoredText: sql += c.name; break;
       case Kind::kBlob: sql += postgres ? std::string("upper(encode(") + c.name + ", 'hex'))" : std::string("hex(") + c.name + ")"; break;
       case Kind::kBool: sql += postgres ? std::string(c.name) + "::int" : std::string(c.name); break;
     }
@@ -149,8 +155,9 @@ class SqliteReader {
       throw SqliteError(message);
     }
   }
-  // Calls `visit` with each row of `sql`.
-  void rows(const std::string& sql, const std::function<void(const std::vector<std::optional<std::string>>&)>& visit) {
+  // Calls `visit` with each row of `sql`, a selectSql() of `table`.
+  void rows(const Table& table, const std::string& sql,
+            const std::function<void(const std::vector<std::optional<std::string>>&)>& visit) {
     sqlite3_stmt* stmt = nullptr;
     if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
       throw SqliteError(std::string(sqlite3_errmsg(db_)) + " in: " + sql);
@@ -161,6 +168,11 @@ class SqliteReader {
       for (int i = 0; i < static_cast<int>(values.size()); ++i) {
         if (sqlite3_column_type(stmt, i) == SQLITE_NULL) {
           values[static_cast<size_t>(i)].reset();
+        } else if (table.columns[static_cast<size_t>(i)].kind == Kind::kStoredText &&
+                   sqlite3_column_type(stmt, i) == SQLITE_BLOB) {
+          const auto* frame = static_cast<const char*>(sqlite3_column_blob(stmt, i));
+          values[static_cast<size_t>(i)] =
+              stored_text::decompress(std::string_view(frame, static_cast<size_t>(sqlite3_column_bytes(stmt, i))));
         } else {
           const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
           values[static_cast<size_t>(i)] = std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt, i)));
@@ -235,7 +247,7 @@ StatusOr<std::vector<CopiedTable>> copySqliteToPostgres(const std::string& sqlit
       // Rows stream from the SQLite statement into the COPY, ~1 MB at a time.
       c.beginCopy("COPY " + std::string(table.name) + " (" + columns + ") FROM STDIN");
       std::string chunk;
-      source.rows(selectSql(table, false), [&](const std::vector<std::optional<std::string>>& values) {
+      source.rows(table, selectSql(table, false), [&](const std::vector<std::optional<std::string>>& values) {
         for (size_t i = 0; i < values.size(); ++i) {
           if (i > 0) chunk += '\t';
           appendCopyValue(chunk, values[i], table.columns[i].kind);
@@ -259,7 +271,7 @@ StatusOr<std::vector<CopiedTable>> copySqliteToPostgres(const std::string& sqlit
     // Verification inside the transaction: anything unequal rolls it back.
     for (const auto& table : tables()) {
       Digest from;
-      source.rows(selectSql(table, false), [&](const std::vector<std::optional<std::string>>& values) { from.row(values); });
+      source.rows(table, selectSql(table, false), [&](const std::vector<std::optional<std::string>>& values) { from.row(values); });
       Digest to;
       c.exec("DECLARE verify_rows NO SCROLL CURSOR FOR " + selectSql(table, true));
       for (;;) {

@@ -1,0 +1,71 @@
+#include "store/stored_text.h"
+
+#include <zstd.h>
+
+#include <memory>
+#include <stdexcept>
+
+namespace ilpgw::stored_text {
+namespace {
+
+// Level 1: half the size of a resource of about a kilobyte at a few
+// microseconds; higher levels gain little on records this small.
+constexpr int kLevel = 1;
+
+struct CctxFree {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+struct DctxFree {
+  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+};
+
+// One context per thread, reused: making one costs more than compressing a resource.
+// Every frame carries a checksum of its text, so damage on disk is found
+// when the text is read rather than passed on.
+ZSTD_CCtx* compressor() {
+  thread_local std::unique_ptr<ZSTD_CCtx, CctxFree> ctx = [] {
+    std::unique_ptr<ZSTD_CCtx, CctxFree> c(ZSTD_createCCtx());
+    if (c) {
+      ZSTD_CCtx_setParameter(c.get(), ZSTD_c_compressionLevel, kLevel);
+      ZSTD_CCtx_setParameter(c.get(), ZSTD_c_checksumFlag, 1);
+    }
+    return c;
+  }();
+  return ctx.get();
+}
+
+ZSTD_DCtx* decompressor() {
+  thread_local std::unique_ptr<ZSTD_DCtx, DctxFree> ctx(ZSTD_createDCtx());
+  return ctx.get();
+}
+
+}  // namespace
+
+std::string compress(std::string_view text) {
+  ZSTD_CCtx* ctx = compressor();
+  if (ctx == nullptr) throw std::runtime_error("zstd: out of memory");
+  std::string frame(ZSTD_compressBound(text.size()), '\0');
+  size_t n = ZSTD_compress2(ctx, frame.data(), frame.size(), text.data(), text.size());
+  if (ZSTD_isError(n)) throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(n));
+  frame.resize(n);
+  return frame;
+}
+
+std::string decompress(std::string_view frame) {
+  unsigned long long size = ZSTD_getFrameContentSize(frame.data(), frame.size());
+  // compress() always records the size; anything else is not one of ours.
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > (1ull << 31)) {
+    throw std::runtime_error("stored text is damaged (not a zstd frame with its size)");
+  }
+  ZSTD_DCtx* ctx = decompressor();
+  if (ctx == nullptr) throw std::runtime_error("zstd: out of memory");
+  std::string text(size, '\0');
+  size_t n = ZSTD_decompressDCtx(ctx, text.data(), text.size(), frame.data(), frame.size());
+  if (ZSTD_isError(n) || n != size) {
+    throw std::runtime_error(std::string("stored text is damaged: ") +
+                             (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "size differs"));
+  }
+  return text;
+}
+
+}  // namespace ilpgw::stored_text
