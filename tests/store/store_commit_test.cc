@@ -74,6 +74,54 @@ TEST_F(SqliteDurabilityTest, EveryAcknowledgementFollowsAnFsyncOfTheLog) {
   EXPECT_EQ(store->stats()->resources, 220);
 }
 
+// A group is applied without savepoints first; a failing batch sends the
+// group through again with one savepoint per batch. Either way the failing
+// batch leaves nothing behind (its resources, its audit event) and answers
+// its own error, and every neighbour in its group commits.
+TEST_F(SqliteDurabilityTest, AFailingBatchIsLeftOutOfItsGroupAndItsNeighboursCommit) {
+  auto store = open(false);
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 30; ++i) {
+        bool bad = i % 3 == t % 3;
+        std::string id = (bad ? "bad-" : "ok-") + std::to_string(t) + "-" + std::to_string(i);
+        WriteBatch batch;
+        batch.resources.push_back(resource("Patient", id));
+        if (bad) batch.resources.back().if_match_version = 7;  // it does not exist: 412
+        batch.audit.push_back({nowInstant(), "client-" + std::to_string(t), "|Patient/" + id + "|", "{}"});
+        auto result = store->commit(std::move(batch));
+        if (bad) {
+          EXPECT_EQ(result.status().code(), StatusCode::kPreconditionFailed) << id;
+          ++refused;
+        } else {
+          EXPECT_TRUE(result.isOk()) << id << ": " << result.status().message();
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(refused.load(), 80);
+  EXPECT_EQ(store->stats()->resources, 160);
+  for (int t = 0; t < 8; ++t) {
+    for (int i = 0; i < 30; ++i) {
+      bool bad = i % 3 == t % 3;
+      std::string id = (bad ? "bad-" : "ok-") + std::to_string(t) + "-" + std::to_string(i);
+      auto found = store->read("Patient", id);
+      ASSERT_TRUE(found.isOk());
+      EXPECT_EQ(found.value().has_value(), !bad) << id;
+    }
+  }
+  auto audit = store->scanAudit(0, 1000);
+  ASSERT_TRUE(audit.isOk());
+  EXPECT_EQ(audit.value().size(), 160u);
+  for (const auto& record : audit.value()) {
+    EXPECT_EQ(record.event.entities.find("bad-"), std::string::npos) << record.event.entities;
+  }
+  EXPECT_TRUE(store->checkIntegrity().isOk());
+}
+
 // Every backend (store_backends.h).
 class DurabilityStoreTest : public testing::StoreBackendTest {
  protected:

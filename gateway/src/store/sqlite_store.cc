@@ -2152,8 +2152,81 @@ class SqliteStore final : public Store {
     }
   }
 
-  // One transaction for the whole group; each batch in its own savepoint so a
-  // failing batch does not take its neighbours down.
+  // Applies the group inside the open transaction; the results go to
+  // `results`. With `isolated`, each batch runs in its own savepoint and a
+  // failing one is rolled back alone and answered with its error. Without, the
+  // first failure stops the attempt: false, and the transaction must be rolled
+  // back. Errors after which SQLite may have given up the whole transaction
+  // are thrown either way.
+  bool applyGroup(const std::vector<Pending*>& group, const std::vector<AuditWrite>& audit, const std::string& now,
+                  std::vector<std::optional<StatusOr<CommitResult>>>& results, bool isolated) {
+    AuditChain chain = writer_->loadChain();
+    auto fatal = [this](const SqliteError& e) {
+      return isTransactionFatal(e.code) || sqlite3_get_autocommit(write_db_) != 0;
+    };
+    for (size_t i = 0; i < group.size(); ++i) {
+      if (!isolated) {
+        try {
+          results[i] = group[i]->work(now, chain);
+        } catch (const SqliteError& e) {
+          if (fatal(e)) throw;
+          return false;
+        } catch (...) {  // BatchRefused, PreconditionError, anything else: answered by the isolated attempt
+          return false;
+        }
+        continue;
+      }
+      exec(write_db_, "SAVEPOINT batch");
+      AuditChain before = chain;
+      try {
+        results[i] = group[i]->work(now, chain);
+        exec(write_db_, "RELEASE batch");
+        continue;
+      } catch (const BatchRefused& refused) {
+        results[i] = StatusOr<CommitResult>(refused.status);
+      } catch (const PreconditionError& e) {
+        results[i] = StatusOr<CommitResult>(Status(StatusCode::kPreconditionFailed, e.what()));
+      } catch (const SqliteError& e) {
+        // Disk full, I/O error, ...: SQLite may already have rolled the whole
+        // transaction back, so no batch of this group may be acknowledged.
+        if (fatal(e)) throw;
+        logLine(LogLevel::kError, std::string("store write: ") + e.what());
+        results[i] = StatusOr<CommitResult>(Status(StatusCode::kInternal, "store write failed"));
+      } catch (const std::exception& e) {
+        logLine(LogLevel::kError, std::string("store write: ") + e.what());
+        results[i] = StatusOr<CommitResult>(Status(StatusCode::kInternal, "store write failed"));
+      }
+      exec(write_db_, "ROLLBACK TO batch");
+      exec(write_db_, "RELEASE batch");
+      chain = before;
+    }
+    if (audit.empty()) return true;
+    if (!isolated) {
+      try {
+        writer_->applyAudit(audit, chain);
+      } catch (const SqliteError& e) {
+        if (fatal(e)) throw;
+        return false;
+      } catch (...) {
+        return false;
+      }
+      return true;
+    }
+    exec(write_db_, "SAVEPOINT audit");
+    try {
+      writer_->applyAudit(audit, chain);
+      exec(write_db_, "RELEASE audit");
+    } catch (const std::exception& e) {
+      logLine(LogLevel::kError, std::string("store audit write: ") + e.what() + "; " + std::to_string(audit.size()) +
+                                    " audit events lost");
+      exec(write_db_, "ROLLBACK TO audit");
+      exec(write_db_, "RELEASE audit");
+    }
+    return true;
+  }
+
+  // One transaction for the whole group; a failing batch does not take its
+  // neighbours down (applyGroup).
   void commitGroup(const std::vector<Pending*>& group, const std::vector<AuditWrite>& audit) {
     static metrics::Counter& cpu = metrics::storeWriterCpu().counter();
     metrics::ThreadCpuScope timed(cpu);
@@ -2170,53 +2243,14 @@ class SqliteStore final : public Store {
     }
     try {
       exec(write_db_, "BEGIN IMMEDIATE");
-      AuditChain chain = writer_->loadChain();
-      for (size_t i = 0; i < group.size(); ++i) {
-        exec(write_db_, "SAVEPOINT batch");
-        AuditChain before = chain;
-        try {
-          results[i] = group[i]->work(now, chain);
-          exec(write_db_, "RELEASE batch");
-        } catch (const BatchRefused& refused) {
-          exec(write_db_, "ROLLBACK TO batch");
-          exec(write_db_, "RELEASE batch");
-          chain = before;
-          results[i] = StatusOr<CommitResult>(refused.status);
-        } catch (const PreconditionError& e) {
-          exec(write_db_, "ROLLBACK TO batch");
-          exec(write_db_, "RELEASE batch");
-          chain = before;
-          results[i] = StatusOr<CommitResult>(Status(StatusCode::kPreconditionFailed, e.what()));
-        } catch (const SqliteError& e) {
-          // Disk full, I/O error, ...: SQLite may already have rolled the whole
-          // transaction back, so no batch of this group may be acknowledged.
-          if (isTransactionFatal(e.code) || sqlite3_get_autocommit(write_db_) != 0) throw;
-          logLine(LogLevel::kError, std::string("store write: ") + e.what());
-          exec(write_db_, "ROLLBACK TO batch");
-          exec(write_db_, "RELEASE batch");
-          chain = before;
-          results[i] = StatusOr<CommitResult>(Status(StatusCode::kInternal, "store write failed"));
-        } catch (const std::exception& e) {
-          logLine(LogLevel::kError, std::string("store write: ") + e.what());
-          exec(write_db_, "ROLLBACK TO batch");
-          exec(write_db_, "RELEASE batch");
-          chain = before;
-          results[i] = StatusOr<CommitResult>(Status(StatusCode::kInternal, "store write failed"));
-        }
-      }
-      if (!audit.empty()) {
-        exec(write_db_, "SAVEPOINT audit");
-        AuditChain before = chain;
-        try {
-          writer_->applyAudit(audit, chain);
-          exec(write_db_, "RELEASE audit");
-        } catch (const std::exception& e) {
-          logLine(LogLevel::kError, std::string("store audit write: ") + e.what() + "; " +
-                                        std::to_string(audit.size()) + " audit events lost");
-          exec(write_db_, "ROLLBACK TO audit");
-          exec(write_db_, "RELEASE audit");
-          chain = before;
-        }
+      // First without savepoints, which cost a journal copy of every page a
+      // batch touches; should any batch fail, the whole attempt is rolled back
+      // and the group applied again with one savepoint per batch, so only the
+      // failing batches are left out. The work of a batch is rerunnable.
+      if (!applyGroup(group, audit, now, results, false)) {
+        exec(write_db_, "ROLLBACK");
+        exec(write_db_, "BEGIN IMMEDIATE");
+        applyGroup(group, audit, now, results, true);
       }
       exec(write_db_, "COMMIT");  // synchronous=NORMAL: in the log, durable once log_sync_ says so
       metrics::commitBatchSize().histogram().observe(static_cast<double>(group.size()));
