@@ -1,6 +1,6 @@
 // The ceiling for bench/run.sh: a minimal cpp-httplib HTTPS server tuned like
 // the gateway (thread pool, TCP_NODELAY, keep-alive) that only parses the
-// posted JSON and echoes it back. Not a test.
+// posted JSON and answers it back, or a body of the gateway's size. Not a test.
 #include <httplib.h>
 #include <rapidjson/document.h>
 
@@ -17,7 +17,20 @@ int main(int argc, char** argv) {
   server.new_task_queue = [] { return new httplib::ThreadPool(128); };
   server.set_tcp_nodelay(true);
   server.set_keep_alive_max_count(100000);
-  server.Post("/echo", [](const httplib::Request& req, httplib::Response& res) {
+  // ?bytes=N: the answer is a JSON body of N bytes, so the ceiling sends what
+  // the gateway sends (bench/run.sh measures the gateway's answer first).
+  auto answer = [](const httplib::Request& req, httplib::Response& res, const std::string& otherwise) {
+    if (!req.has_param("bytes")) {
+      res.set_content(otherwise, "application/json");
+      return;
+    }
+    size_t bytes = std::stoul(req.get_param_value("bytes"));
+    std::string body = R"({"p":")";
+    body.append(bytes > body.size() + 2 ? bytes - body.size() - 2 : 0, 'x');
+    body += "\"}";
+    res.set_content(body, "application/json");
+  };
+  server.Post("/echo", [answer](const httplib::Request& req, httplib::Response& res) {
     rapidjson::Document doc;
     doc.Parse<rapidjson::kParseIterativeFlag>(req.body.data(), req.body.size());
     if (doc.HasParseError()) {
@@ -25,10 +38,10 @@ int main(int argc, char** argv) {
       return;
     }
     res.status = 201;
-    res.set_content(req.body, "application/json");
+    answer(req, res, req.body);
   });
-  server.Get("/echo", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(R"({"resourceType":"Patient","id":"x","gender":"female"})", "application/json");
+  server.Get("/echo", [answer](const httplib::Request& req, httplib::Response& res) {
+    answer(req, res, R"({"resourceType":"Patient","id":"x","gender":"female"})");
   });
   std::printf("echo listening\n");
   std::fflush(stdout);
