@@ -35,10 +35,13 @@ TEST(SearchParamsTest, ExtractsTokensStringsDatesAndReferences) {
     "subject":{"reference":"https://other.example/fhir/Patient/p1/_history/3"},
     "encounter":{"reference":"Encounter/e1"},"effectivePeriod":{"start":"2024-03-05T09:00:00+07:00"}})");
   index = extractSearchIndex(obs);
-  ASSERT_EQ(index.references.size(), 3u);  // patient, subject, encounter
-  EXPECT_EQ(index.references[0].param, "patient");
+  // subject and encounter; `patient` is searched in the subject rows
+  // (indexedAs), so the Patient is indexed once.
+  ASSERT_EQ(index.references.size(), 2u);
+  EXPECT_EQ(index.references[0].param, "subject");
   EXPECT_EQ(index.references[0].target_type, "Patient");
   EXPECT_EQ(index.references[0].target_id, "p1");
+  EXPECT_EQ(index.references[1].param, "encounter");
   ASSERT_EQ(index.dates.size(), 1u);
   EXPECT_EQ(index.dates[0].low, "2024-03-05T02:00:00.000Z");
   EXPECT_EQ(index.dates[0].high, "9999-12-31T23:59:59.999Z");
@@ -76,10 +79,38 @@ TEST(SearchParamsTest, ParsesPrefixesModifiersAndAlternatives) {
   ASSERT_TRUE(token.issues.empty());
   EXPECT_EQ(token.query.all_of[0].any_of[0].system, std::optional<std::string>(""));
   EXPECT_EQ(token.query.all_of[1].any_of[0].value, "");
+  EXPECT_EQ(token.query.all_of[2].param, "subject");
   EXPECT_EQ(token.query.all_of[2].any_of[0].target_type, "Patient");
+  // A bare id under `patient` still requires a Patient among the subject rows.
+  auto bare = parseSearch("Observation", {{"patient", "p1"}});
+  ASSERT_TRUE(bare.issues.empty());
+  EXPECT_EQ(bare.query.all_of[0].param, "subject");
+  EXPECT_EQ(bare.query.all_of[0].any_of[0].target_type, "Patient");
   auto escaped = parseSearch("Patient", {{"name", "a\\,b,c"}});
   ASSERT_EQ(escaped.query.all_of[0].any_of.size(), 2u);
   EXPECT_EQ(escaped.query.all_of[0].any_of[0].value, "a,b");
+}
+
+// Every parameter restricted to a target type that shares its path with an
+// unrestricted one is searched in that one's rows; the others keep their own.
+TEST(SearchParamsTest, TargetRestrictedReferencesShareTheRowsOfTheirUnrestrictedParameter) {
+  int aliases = 0;
+  for (const auto& def : searchParamDefs()) {
+    const SearchParamDef& rows = indexedAs(def);
+    if (&rows == &def) continue;
+    ++aliases;
+    EXPECT_EQ(def.kind, SearchParamKind::kReference) << def.type << "." << def.name;
+    EXPECT_FALSE(def.target.empty()) << def.type << "." << def.name;
+    EXPECT_TRUE(rows.target.empty()) << rows.type << "." << rows.name;
+    EXPECT_EQ(rows.type, def.type);
+    EXPECT_EQ(rows.path, def.path);
+  }
+  // patient of Encounter, Observation, Condition, MedicationRequest,
+  // DiagnosticReport, Provenance; Immunization.patient has no such twin.
+  EXPECT_EQ(aliases, 6);
+  EXPECT_EQ(&indexedAs(*findSearchParam("Immunization", "patient")), findSearchParam("Immunization", "patient"));
+  EXPECT_EQ(indexedAs(*findSearchParam("Observation", "patient")).name, "subject");
+  EXPECT_EQ(indexedAs(*findSearchParam("Provenance", "patient")).name, "target");
 }
 
 TEST(SearchParamsTest, RefusesUnknownAndMalformedUnlessLenient) {

@@ -136,7 +136,8 @@ std::vector<SearchQuery> exportQueries(const ExportRequest& request) {
     if (request.level == ExportLevel::kPatient && type != "Patient") {
       SearchClause linked;
       linked.kind = SearchKind::kReference;
-      linked.param = "patient";
+      const SearchParamDef* link = patientLinkParam(type);
+      linked.param = link != nullptr ? std::string(indexedAs(*link).name) : "patient";
       SearchValue any_patient;
       any_patient.target_type = "Patient";
       linked.any_of.push_back(any_patient);

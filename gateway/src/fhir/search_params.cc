@@ -297,7 +297,7 @@ std::optional<ParamError> parseDateValues(std::string_view raw, SearchClause& cl
 
 std::optional<ParamError> parseValues(const SearchParamDef& def, std::string_view modifier, std::string_view raw,
                                       SearchClause& clause) {
-  clause.param = std::string(def.name);
+  clause.param = std::string(indexedAs(def).name);  // with the target type in every value (kReference)
   if (raw.empty()) return ParamError{"an empty value is not allowed"};
   switch (def.kind) {
     case K::kDate:
@@ -426,6 +426,16 @@ const char* searchParamTypeCode(SearchParamKind kind) {
 
 const SearchParamDef* patientLinkParam(std::string_view type) { return findSearchParam(type, "patient"); }
 
+const SearchParamDef& indexedAs(const SearchParamDef& def) {
+  if (def.kind != K::kReference || def.target.empty()) return def;
+  for (const auto& other : kDefs) {
+    if (other.type == def.type && other.kind == K::kReference && other.target.empty() && other.path == def.path) {
+      return other;
+    }
+  }
+  return def;
+}
+
 bool canReferTo(const SearchParamDef& def, std::string_view type) {
   return def.kind == K::kReference && (def.target.empty() || def.target == type);
 }
@@ -449,7 +459,7 @@ SearchIndex extractSearchIndex(const rapidjson::Value& resource) {
   SearchIndex index;
   std::string_view type = json::string(resource, "resourceType");
   for (const auto& def : kDefs) {
-    if (def.type != type) continue;
+    if (def.type != type || &indexedAs(def) != &def) continue;  // its values are in another parameter's rows
     std::vector<const rapidjson::Value*> values;
     collect(resource, def.path.substr(def.type.size() + 1), values);
     for (const auto* v : values) {

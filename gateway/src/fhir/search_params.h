@@ -36,6 +36,13 @@ const char* searchParamTypeCode(SearchParamKind kind);  // "token", "string", ..
 // compartment as far as this gateway indexes it); nullptr when none.
 const SearchParamDef* patientLinkParam(std::string_view type);
 
+// The parameter whose index rows hold `def`'s values. A reference parameter
+// restricted to one target type on the same path as an unrestricted one
+// (Observation `patient` = `subject` pointing at a Patient) has no rows of
+// its own: it is searched in the unrestricted one's rows with the target type
+// required, which every clause of it carries. Any other parameter: itself.
+const SearchParamDef& indexedAs(const SearchParamDef& def);
+
 // Whether _revinclude=def.type:def.name can find resources pointing at `type`.
 bool canReferTo(const SearchParamDef& def, std::string_view type);
 

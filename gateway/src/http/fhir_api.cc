@@ -525,7 +525,7 @@ FhirResponse FhirApi::search(const RequestContext& caller, const FhirRequest& re
       SearchIndex index = extractSearchIndex(doc);
       for (const auto& ref : index.references) {
         for (const auto& include : parsed.includes) {
-          if (ref.param != include.param->name) continue;
+          if (ref.param != indexedAs(*include.param).name) continue;  // target_type narrows an alias
           if (!include.target_type.empty() && ref.target_type != include.target_type) continue;
           if (!fhir::isSupportedResourceType(ref.target_type)) continue;
           if (listed.insert(ref.target_type + "/" + ref.target_id).second) {
@@ -553,7 +553,7 @@ FhirResponse FhirApi::search(const RequestContext& caller, const FhirRequest& re
     referring.organization = caller.readOrganization();
     SearchClause clause;
     clause.kind = SearchKind::kReference;
-    clause.param = std::string(revinclude.param->name);
+    clause.param = std::string(indexedAs(*revinclude.param).name);  // each value names its target type
     for (const auto& r : page->resources) {
       SearchValue v;
       v.value = r.id;
@@ -647,7 +647,7 @@ FhirResponse FhirApi::everything(const RequestContext& caller, const FhirRequest
     query.organization = caller.readOrganization();  // tenant isolation, in the store's query
     SearchClause clause;
     clause.kind = SearchKind::kReference;
-    clause.param = std::string(patientLinkParam(types[type_at])->name);
+    clause.param = std::string(indexedAs(*patientLinkParam(types[type_at])).name);
     SearchValue v;
     v.value = id;
     v.target_type = "Patient";
