@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "api_fixture.h"
+#include "base/metrics.h"
 #include "fhir/resource_text.h"
 #include "fhir/search_params.h"
 #include "store_backends.h"
@@ -54,6 +55,71 @@ TEST_P(StoreSearchTest, IndexFollowsTheCurrentVersion) {
   ASSERT_TRUE(commit(write(patientJson("3201010101900001", "Baru", "A", "male", "1990-01-01"), "p1")).isOk());
   EXPECT_EQ(store_->search(query("Patient", {{"name", "lama"}}))->total, 0);
   EXPECT_EQ(store_->search(query("Patient", {{"name", "baru"}}))->total, 1);
+}
+
+// A patient's records are paged in commit order, both ways, among 2,000
+// other resources of the type; on SQLite the page comes from the patient's
+// index rows, not from walking every Observation (counted in VM steps), and a
+// clause that matches everything still pages in commit order.
+TEST_P(StoreSearchTest, APatientsRecordsArePagedInCommitOrderFromTheirOwnRows) {
+  for (int b = 0; b < 10; ++b) {
+    WriteBatch batch;
+    for (int i = b * 200; i < (b + 1) * 200; ++i) {
+      std::string patient = i % 67 == 0 ? "busy" : "p" + std::to_string(i);
+      batch.resources.push_back(write(R"({"resourceType":"Observation","status":"final",)"
+                                      R"("code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},)"
+                                      R"("subject":{"reference":"Patient/)" + patient + R"("}})",
+                                      "o" + std::to_string(i)));
+    }
+    ASSERT_TRUE(store_->commit(std::move(batch)).isOk());
+  }
+  std::vector<std::string> busy;  // in commit order
+  for (int i = 0; i < 2000; i += 67) busy.push_back("o" + std::to_string(i));
+  ASSERT_EQ(busy.size(), 30u);
+
+  SearchValue patient;
+  patient.target_type = "Patient";
+  patient.value = "busy";
+  metrics::Counter& steps = metrics::storeSearchSteps().counter();
+  std::uint64_t before = steps.value();
+  auto query = testing::searchOne("Observation", SearchKind::kReference, "subject", patient);
+  query.limit = 20;
+  auto first = store_->search(query);
+  ASSERT_TRUE(first.isOk()) << first.status().message();
+  ASSERT_EQ(first->resources.size(), 20u);
+  EXPECT_TRUE(first->more);
+  query.after_seq = first->resources.back().seq;
+  auto second = store_->search(query);
+  ASSERT_TRUE(second.isOk());
+  ASSERT_EQ(second->resources.size(), 10u);
+  EXPECT_FALSE(second->more);
+  std::vector<std::string> paged;
+  for (const auto* page : {&first.value(), &second.value()}) {
+    for (const auto& r : page->resources) paged.push_back(r.id);
+  }
+  EXPECT_EQ(paged, busy);
+  query.after_seq.reset();
+  query.order = SearchOrder::kNewestFirst;
+  auto newest = store_->search(query);
+  ASSERT_TRUE(newest.isOk());
+  ASSERT_EQ(newest->resources.size(), 20u);
+  EXPECT_EQ(newest->resources.front().id, busy.back());
+  EXPECT_EQ(newest->resources.back().id, busy[10]);
+  if (GetParam() == testing::Backend::kSqlite) {
+    // The three pages cost about 3,200 steps from the patient's rows; walking
+    // the 2,000 Observations in commit order costs about 29,000.
+    EXPECT_LT(steps.value() - before, 10000u) << "the pages walked every Observation";
+  }
+
+  SearchValue final_status;
+  final_status.value = "final";
+  auto all = testing::searchOne("Observation", SearchKind::kToken, "status", final_status);
+  all.limit = 20;
+  auto page = store_->search(all);
+  ASSERT_TRUE(page.isOk());
+  ASSERT_EQ(page->resources.size(), 20u);
+  EXPECT_TRUE(page->more);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(page->resources[i].id, "o" + std::to_string(i));
 }
 
 TEST_P(StoreSearchTest, LastUpdatedStrictlyIncreasesAcrossCommitsAndRestarts) {

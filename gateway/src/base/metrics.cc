@@ -243,6 +243,14 @@ Family& storeLogSyncs() {
   return f;
 }
 
+Family& storeSearchSteps() {
+  static Family& f = registry().counter(
+      "ilpgw_store_search_steps_total",
+      "SQLite virtual-machine steps of the queries that read search pages: work, not time; a plan that walks "
+      "every resource of a type instead of the matching ones shows here.");
+  return f;
+}
+
 std::uint64_t threadCpuNanos() {
   timespec t{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);

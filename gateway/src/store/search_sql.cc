@@ -56,21 +56,36 @@ const char* indexTable(SearchKind kind) {
   return nullptr;
 }
 
+std::string alternativesOf(const SearchClause& clause, const SqlDialect& dialect) {
+  std::string alternatives;
+  for (const auto& v : clause.any_of) {
+    alternatives += (alternatives.empty() ? "(" : " OR (") + valueCondition(clause, v, dialect) + ")";
+  }
+  return alternatives.empty() ? dialect.false_literal : alternatives;
+}
+
 }  // namespace
+
+std::string firstClauseRows(const SearchQuery& query, const SqlDialect& dialect, int limit) {
+  for (const auto& clause : query.all_of) {
+    const char* table = indexTable(clause.kind);
+    if (table == nullptr) continue;
+    return std::string("SELECT 1 FROM ") + table + " WHERE type = " + dialect.bind(query.type) +
+           " AND param = " + dialect.bind(clause.param) + " AND (" + alternativesOf(clause, dialect) + ") LIMIT " +
+           std::to_string(limit);
+  }
+  return "";
+}
 
 std::string compileSearchConditions(const SearchQuery& query, const SqlDialect& dialect) {
   std::string sql;
   // Tenant isolation (security): in SQL, so count and paging see only these.
   if (query.organization) sql += " AND c.organization = " + dialect.bind(*query.organization);
   for (const auto& clause : query.all_of) {
-    std::string alternatives;
-    for (const auto& v : clause.any_of) {
-      alternatives += (alternatives.empty() ? "(" : " OR (") + valueCondition(clause, v, dialect) + ")";
-    }
-    if (alternatives.empty()) alternatives = dialect.false_literal;
+    std::string alternatives = alternativesOf(clause, dialect);
     if (const char* table = indexTable(clause.kind)) {
-      sql += std::string(" AND c.id IN (SELECT id FROM ") + table + " WHERE type = c.type AND param = " +
-             dialect.bind(clause.param) + " AND (" + alternatives + "))";
+      sql += std::string(" AND c.id IN (SELECT id FROM ") + table + " WHERE type = " + dialect.bind(query.type) +
+             " AND param = " + dialect.bind(clause.param) + " AND (" + alternatives + "))";
     } else {
       sql += " AND (" + alternatives + ")";
     }

@@ -24,7 +24,15 @@ struct SqlDialect {
   std::function<std::string(const std::string& value)> starts_with;
 };
 
-// " AND ..." conditions to append after "WHERE c.type = <type>".
+// " AND ..." conditions to append after "WHERE c.type = <type>". Each index
+// clause is an uncorrelated `c.id IN (SELECT id FROM search_x WHERE type =
+// <type> AND ...)`: the database evaluates the subquery once per query, not
+// once per resource it looks at.
 std::string compileSearchConditions(const SearchQuery& query, const SqlDialect& dialect);
+
+// "SELECT 1 FROM search_x WHERE ... LIMIT <limit>": the index rows of the
+// query's first clause that has an index table, to count how many resources
+// it can match at most; "" when no clause has one.
+std::string firstClauseRows(const SearchQuery& query, const SqlDialect& dialect, int limit);
 
 }  // namespace ilpgw

@@ -612,19 +612,33 @@ constexpr const char* kCurrentFrom = " FROM resource_current c JOIN resource_ver
 
 // SearchQuery as SQLite SQL (search_sql.h), with numbered `?` placeholders:
 // the text is built out of binding order.
+// SQLite's SqlDialect; the values go to `binds`. Not movable: starts_with
+// refers to the dialect itself.
+struct SqliteDialect {
+  explicit SqliteDialect(std::vector<Binding>& binds)
+      : dialect{[&binds](std::string value) {
+                  binds.emplace_back(std::move(value));
+                  return "?" + std::to_string(binds.size());
+                },
+                "1", "0", [](const std::string& p) { return "instr(normalized, " + p + ") > 0"; }, nullptr} {
+    dialect.starts_with = [this](const std::string& value) {
+      // 0xFF never occurs in UTF-8, so this bounds every text starting with the value.
+      return "normalized >= " + dialect.bind(value) + " AND normalized < " + dialect.bind(value + "\xFF");
+    };
+  }
+  SqliteDialect(const SqliteDialect&) = delete;
+  SqliteDialect& operator=(const SqliteDialect&) = delete;
+  SqlDialect dialect;
+};
+
 std::string compileConditions(const SearchQuery& query, std::vector<Binding>& binds) {
-  SqlDialect dialect{
-      [&binds](std::string value) {
-        binds.emplace_back(std::move(value));
-        return "?" + std::to_string(binds.size());
-      },
-      "1", "0", [](const std::string& p) { return "instr(normalized, " + p + ") > 0"; }, nullptr};
-  dialect.starts_with = [&dialect](const std::string& value) {
-    // 0xFF never occurs in UTF-8, so this bounds every text starting with the value.
-    return "normalized >= " + dialect.bind(value) + " AND normalized < " + dialect.bind(value + "\xFF");
-  };
-  return compileSearchConditions(query, dialect);
+  SqliteDialect sqlite(binds);
+  return compileSearchConditions(query, sqlite.dialect);
 }
+
+// At most this many resources matching a search's first index clause: its
+// page is found from that clause (SqliteStore::search).
+constexpr int kFewMatches = 1000;
 
 // One resource's rows in each index table, by the rowid range
 // resource_current.index_rows records. The unary + keeps SQLite from using
@@ -1167,6 +1181,18 @@ class SqliteStore final : public Store {
         type, id, version);
   }
 
+  // Whether the query's first index clause matches at most kFewMatches resources.
+  static bool fewMatches(sqlite3* db, const SearchQuery& query) {
+    std::vector<Binding> binds;
+    SqliteDialect sqlite(binds);
+    std::string rows = firstClauseRows(query, sqlite.dialect, kFewMatches + 1);
+    if (rows.empty()) return false;
+    Statement count(db, ("SELECT count(*) FROM (" + rows + ")").c_str());
+    bindAll(count, binds);
+    count.step();
+    return count.int64(0) <= kFewMatches;
+  }
+
   StatusOr<SearchPage> search(const SearchQuery& query) override {
     try {
       ReadConnection conn(*this);
@@ -1184,16 +1210,24 @@ class SqliteStore final : public Store {
       }
       if (query.limit > 0) {
         bool newest_first = query.order == SearchOrder::kNewestFirst;
+        // SQLite keeps no statistics to choose a plan by. Walking the resources
+        // in commit order and testing each is right when many match (the first
+        // page comes soon); when the first index clause matches few (a
+        // patient's records), the page is found from its rows and sorted:
+        // "+c.seq" keeps SQLite off the commit-order index.
+        std::string seq = fewMatches(conn.db, query) ? "+c.seq" : "c.seq";
         if (query.after_seq) {
-          where += newest_first ? " AND c.seq < ?" : " AND c.seq > ?";
+          where += " AND " + seq + (newest_first ? " < ?" : " > ?");
           binds.emplace_back(*query.after_seq);
         }
-        std::string sql = std::string("SELECT ") + kResourceColumns + kCurrentFrom + where + " ORDER BY c.seq " +
-                          (newest_first ? "DESC" : "ASC") + " LIMIT ?";
+        std::string sql = std::string("SELECT ") + kResourceColumns + kCurrentFrom + where + " ORDER BY " + seq +
+                          (newest_first ? " DESC" : " ASC") + " LIMIT ?";
         binds.emplace_back(static_cast<std::int64_t>(query.limit) + 1);
         Statement rows(conn.db, sql.c_str());
         bindAll(rows, binds);
         page.more = readPage(rows, query.limit, page.resources);
+        static metrics::Counter& steps = metrics::storeSearchSteps().counter();
+        steps.add(static_cast<std::uint64_t>(sqlite3_stmt_status(rows.raw(), SQLITE_STMTSTATUS_VM_STEP, 0)));
       }
       return page;
     } catch (const std::exception& e) {
