@@ -42,7 +42,9 @@ export BENCH_TOKEN
 # - p50/p99 latency and the peak resident memory so far.
 # The same figures go to a JSON file ($BENCH_JSON, default $build/ingest_clients.json).
 written() { awk '/^write_bytes/ {print $2}' "/proc/$gw_pid/io"; }
-stored() { du -b --apparent-size "$work/data/gateway.db" | cut -f1; }
+# The database's size as committed, the write-ahead log's pages included
+# (the file itself grows only as checkpoints catch up).
+stored() { sqlite3 -readonly "$work/data/gateway.db" 'SELECT page_count * page_size FROM pragma_page_count, pragma_page_size'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$gw_pid/stat"; }
 peak_rss_kb() { awk '/^VmHWM/ {print $2}' "/proc/$gw_pid/status"; }
 ticks_per_s=$(getconf CLK_TCK)
