@@ -101,7 +101,7 @@ class GuardedStream final : public httplib::Stream {
     }
   }
 
-  bool hasBuffered() const { return ssl_ != nullptr ? SSL_pending(ssl_) > 0 : buffer_off_ < buffer_len_; }
+  bool hasBuffered() const { return buffer_off_ < buffer_len_ || (ssl_ != nullptr && SSL_pending(ssl_) > 0); }
 
   // Keep-alive: true when the next request begins before `limit`.
   bool waitForNextRequest(Clock::time_point limit, const std::atomic<int>& listener) {
@@ -225,12 +225,28 @@ class GuardedStream final : public httplib::Stream {
     }
   }
 
+  // Buffered like readPlain: cpp-httplib reads the request head one byte at a
+  // time, and one SSL_read per byte costs more than the rest of a request.
   ssize_t readTls(char* ptr, size_t size) {
-    int len = static_cast<int>(std::min<size_t>(size, 1 << 30));
+    if (buffer_off_ < buffer_len_) {
+      size_t n = std::min(size, buffer_len_ - buffer_off_);
+      std::memcpy(ptr, buffer_ + buffer_off_, n);
+      buffer_off_ += n;
+      return static_cast<ssize_t>(n);
+    }
+    bool direct = size >= kReadBuffer;
+    int len = static_cast<int>(std::min<size_t>(direct ? size : kReadBuffer, 1 << 30));
     for (;;) {
       ERR_clear_error();
-      int n = SSL_read(ssl_, ptr, len);
-      if (n > 0) return n;
+      int n = SSL_read(ssl_, direct ? ptr : buffer_, len);
+      if (n > 0) {
+        if (direct) return n;
+        buffer_len_ = static_cast<size_t>(n);
+        size_t take = std::min(size, buffer_len_);
+        std::memcpy(ptr, buffer_, take);
+        buffer_off_ = take;
+        return static_cast<ssize_t>(take);
+      }
       int err = SSL_get_error(ssl_, n);
       if (err == SSL_ERROR_ZERO_RETURN) return 0;
       if (err == SSL_ERROR_WANT_READ) {
