@@ -9,6 +9,7 @@
 // its writer connection.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -35,6 +36,10 @@ class GroupCommitQueue {
     std::vector<Pending*> pending;
     std::vector<AuditWrite> audit;
   };
+
+  // How long audit events without a commit of their own wait for company.
+  static constexpr std::chrono::milliseconds kAuditGather{10};
+  static constexpr size_t kAuditGatherEvents = 256;
 
   explicit GroupCommitQueue(int batch_max) : batch_max_(batch_max) {}
 
@@ -71,6 +76,12 @@ class GroupCommitQueue {
     group.audit.clear();
     std::unique_lock lock(mutex_);
     wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || !audit_.empty(); });
+    if (queue_.empty() && !stopping_) {
+      // Audit events alone have no caller waiting: gather them for a moment,
+      // so a flood of reads makes one commit per many events, not one each.
+      wake_.wait_for(lock, kAuditGather,
+                     [&] { return stopping_ || !queue_.empty() || audit_.size() >= kAuditGatherEvents; });
+    }
     if (queue_.empty() && audit_.empty()) return false;  // stopping
     while (!queue_.empty() && static_cast<int>(group.pending.size()) < batch_max_) {
       group.pending.push_back(queue_.front());
