@@ -130,9 +130,24 @@ class GuardedStream final : public httplib::Stream {
     return ::poll(&p, 1, static_cast<int>(options_.write_timeout.count())) > 0;
   }
 
+  // Small reads are served from a buffer: cpp-httplib reads the request head
+  // one byte at a time, and a recv or SSL_read per byte costs more than the
+  // rest of a request.
   ssize_t read(char* ptr, size_t size) override {
     if (expired_ != Expired::kNone) return -1;
-    ssize_t n = ssl_ != nullptr ? readTls(ptr, size) : readPlain(ptr, size);
+    ssize_t n;
+    if (buffer_off_ < buffer_len_) {
+      n = static_cast<ssize_t>(fromBuffer(ptr, size));
+    } else if (size >= kReadBuffer) {
+      n = readSocket(ptr, size);
+    } else {
+      n = readSocket(buffer_, kReadBuffer);
+      if (n > 0) {
+        buffer_len_ = static_cast<size_t>(n);
+        buffer_off_ = 0;
+        n = static_cast<ssize_t>(fromBuffer(ptr, size));
+      }
+    }
     if (n > 0 && !in_head_) body_bytes_ += n;
     return n;
   }
@@ -202,53 +217,30 @@ class GuardedStream final : public httplib::Stream {
     else guard_.countTooSlow();
   }
 
+  size_t fromBuffer(char* ptr, size_t size) {
+    size_t n = std::min(size, buffer_len_ - buffer_off_);
+    std::memcpy(ptr, buffer_ + buffer_off_, n);
+    buffer_off_ += n;
+    return n;
+  }
+  ssize_t readSocket(char* ptr, size_t size) { return ssl_ != nullptr ? readTls(ptr, size) : readPlain(ptr, size); }
+
   ssize_t readPlain(char* ptr, size_t size) {
-    if (buffer_off_ < buffer_len_) {
-      size_t n = std::min(size, buffer_len_ - buffer_off_);
-      std::memcpy(ptr, buffer_ + buffer_off_, n);
-      buffer_off_ += n;
-      return static_cast<ssize_t>(n);
-    }
     for (;;) {
-      bool direct = size >= kReadBuffer;
-      ssize_t n = ::recv(fd_, direct ? ptr : buffer_, direct ? size : kReadBuffer, 0);
-      if (n > 0) {
-        if (direct) return n;
-        buffer_len_ = static_cast<size_t>(n);
-        size_t take = std::min(size, buffer_len_);
-        std::memcpy(ptr, buffer_, take);
-        buffer_off_ = take;
-        return static_cast<ssize_t>(take);
-      }
-      if (n == 0) return 0;
+      ssize_t n = ::recv(fd_, ptr, size, 0);
+      if (n >= 0) return n;
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
       if (!waitReadable()) return -1;
     }
   }
 
-  // Buffered like readPlain: cpp-httplib reads the request head one byte at a
-  // time, and one SSL_read per byte costs more than the rest of a request.
   ssize_t readTls(char* ptr, size_t size) {
-    if (buffer_off_ < buffer_len_) {
-      size_t n = std::min(size, buffer_len_ - buffer_off_);
-      std::memcpy(ptr, buffer_ + buffer_off_, n);
-      buffer_off_ += n;
-      return static_cast<ssize_t>(n);
-    }
-    bool direct = size >= kReadBuffer;
-    int len = static_cast<int>(std::min<size_t>(direct ? size : kReadBuffer, 1 << 30));
+    int len = static_cast<int>(std::min<size_t>(size, 1 << 30));
     for (;;) {
       ERR_clear_error();
-      int n = SSL_read(ssl_, direct ? ptr : buffer_, len);
-      if (n > 0) {
-        if (direct) return n;
-        buffer_len_ = static_cast<size_t>(n);
-        size_t take = std::min(size, buffer_len_);
-        std::memcpy(ptr, buffer_, take);
-        buffer_off_ = take;
-        return static_cast<ssize_t>(take);
-      }
+      int n = SSL_read(ssl_, ptr, len);
+      if (n > 0) return n;
       int err = SSL_get_error(ssl_, n);
       if (err == SSL_ERROR_ZERO_RETURN) return 0;
       if (err == SSL_ERROR_WANT_READ) {
