@@ -13,6 +13,7 @@ bench_start_gateway() {
   "tls": {"cert": "certs/dev/server.crt", "key": "certs/dev/server.key"},
   "store": {"data_dir": "$work/data"${store:+, $store}},
   "limits": {"rate_per_s": 1000000, "rate_burst": 1000000},
+  "auth": {"token_ttl_s": 7200},
   "plugin_dir": "$build/plugins",
   "plugins": [{"name": "epuskesmas-json", "library": "epuskesmas-json.so"}],
   "log_level": "warning" }
@@ -32,8 +33,8 @@ bench_add_clinic() {
     --config "$1/gateway.json" 2>/dev/null | sed -n 's/^client_secret=//p'
 }
 
-# bench_token PORT CLIENT_ID SECRET: prints a fresh access token (they live
-# 900 s by default).
+# bench_token PORT CLIENT_ID SECRET: prints a fresh access token (2 hours
+# here, auth.token_ttl_s, so a long burst or soak keeps one token).
 bench_token() {
   curl -s --cacert certs/dev/ca.crt -u "$2:$3" -d grant_type=client_credentials \
     "https://127.0.0.1:$1/oauth2/token" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'
