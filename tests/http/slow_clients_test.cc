@@ -13,8 +13,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <sstream>
 #include <csignal>
 #include <atomic>
 #include <chrono>
@@ -306,47 +304,6 @@ testing::GatewayOptions withServer(const std::string& server_config) {
   testing::GatewayOptions options;
   options.server_config = server_config;
   return options;
-}
-
-// The nice value (field 19 of /proc/PID/task/TID/stat) of each thread of
-// `pid`, by thread name (field 2).
-std::vector<std::pair<std::string, int>> threadNice(pid_t pid) {
-  std::vector<std::pair<std::string, int>> out;
-  std::string dir = "/proc/" + std::to_string(pid) + "/task";
-  for (const auto& task : std::filesystem::directory_iterator(dir)) {
-    std::string stat = testing::readFile(task.path() / "stat");
-    size_t open = stat.find('('), close = stat.rfind(')');
-    if (open == std::string::npos || close == std::string::npos) continue;
-    std::string name = stat.substr(open + 1, close - open - 1);
-    std::istringstream rest(stat.substr(close + 2));
-    std::string field;
-    for (int i = 3; i < 19 && rest >> field; ++i) {
-    }
-    int nice = 0;
-    rest >> nice;
-    out.emplace_back(name, nice);
-  }
-  return out;
-}
-
-// Readers in any number must not starve the one thread that makes posts
-// durable: request threads run at a higher nice value than the store's
-// writer (bench/run.sh measures the mixed load this protects).
-TEST(SlowClientsTest, RequestThreadsYieldToTheStoresWriter) {
-  testing::GatewayProcess gw(withServer(R"("threads": 8)"));
-  auto res = gw.client()->Get("/health");
-  ASSERT_TRUE(res);
-  int writers = 0, requests = 0;
-  for (const auto& [name, nice] : threadNice(gw.pid())) {
-    if (name == "ilpgw-writer" || name == "ilpgw-log-sync") {
-      ++writers;
-      EXPECT_EQ(nice, 0) << name;
-    } else if (nice == 10) {
-      ++requests;
-    }
-  }
-  EXPECT_EQ(writers, 2);
-  EXPECT_GE(requests, 8) << "request threads at nice 10";
 }
 
 TEST(SlowClientsTest, HeadDeadlineClosesTricklingClient) {

@@ -7,9 +7,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -458,11 +456,6 @@ size_t WorkerPool::waitingForWorker() {
 }
 
 void WorkerPool::work() {
-  // Request threads yield to the store's writer: reads in any number must
-  // not starve the one thread that makes posts durable (bench/run.sh, mixed
-  // load). The nice value is per thread on Linux, and raising it needs no
-  // privilege.
-  setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), kRequestThreadNice);
   for (;;) {
     Task task;
     {

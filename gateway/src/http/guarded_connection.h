@@ -53,12 +53,8 @@ bool requestBodyTooSlow();
 // is not drained: that client is closed at once.)
 void closeAfterThisResponse();
 
-// The nice value of request threads; the store's threads keep 0.
-constexpr int kRequestThreadNice = 10;
-
 // A fixed pool of workers, like httplib::ThreadPool, that also tells the
-// guard how many accepted connections wait for a worker. Its threads run at
-// kRequestThreadNice.
+// guard how many accepted connections wait for a worker.
 class WorkerPool final : public httplib::TaskQueue {
  public:
   WorkerPool(size_t threads, ConnectionGuard& guard);
