@@ -59,8 +59,7 @@ printf '%-8s %10s %8s %8s %8s %8s %9s %9s %9s %8s %8s\n' clients "acked/s" refus
 for c in ${CLIENTS:-1 16 64}; do
   threads=$(( c < 2 ? 1 : 2 ))
   w0=$(written); d0=$(stored); t0=$(cpu_ticks); scrape > "$work/m0"
-  # At the nice value of the gateway's request threads (bench/run.sh).
-  line=$(nice -n 10 wrk -t"$threads" -c"$c" -d"${seconds}s" -s bench/ingest_acked.lua "https://127.0.0.1:$port" 2>>"$work/wrk.err" |
+  line=$(wrk -t"$threads" -c"$c" -d"${seconds}s" -s bench/ingest_acked.lua "https://127.0.0.1:$port" 2>>"$work/wrk.err" |
          awk '/^ACKED/ {print $2, $3, $4, $5, $6}')
   read -r rate acked refused p99 p50 <<<"$line"
   w1=$(written); d1=$(stored); t1=$(cpu_ticks); scrape > "$work/m1"

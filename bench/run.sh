@@ -26,10 +26,7 @@ gw="https://127.0.0.1:$gw_port"
 echo_url="https://127.0.0.1:$echo_port"
 # wrk opens up to 64 connections from one address: no per-address connection cap.
 bench_start_gateway "$work" "$build" "$gw_port" '"threads": 128, "max_connections_per_peer": 0'
-# The gateway's request threads run at nice 10 and its store's threads at 0
-# (gateway/src/http/guarded_connection.h); the load generator and the ceiling
-# run at 10 too, so neither side is favoured over the other.
-nice -n 10 "$build/bench/bench_echo_server" certs/dev/server.crt certs/dev/server.key $echo_port > "$work/echo.out" &
+"$build/bench/bench_echo_server" certs/dev/server.crt certs/dev/server.key $echo_port > "$work/echo.out" &
 for _ in $(seq 50); do grep -q listening "$work/echo.out" 2>/dev/null && break; sleep 0.2; done
 
 # The gateway is measured with auth on, as deployed (token verification,
@@ -44,9 +41,9 @@ wrk_run() {
   local c=$1 url=$2 script=${3:-}
   local threads=$(( c < 2 ? 1 : 2 ))
   if [[ -n $script ]]; then
-    nice -n 10 wrk -t"$threads" -c"$c" -d"${seconds}s" -s "$script" "$url" 2>>"$work/wrk.err"
+    wrk -t"$threads" -c"$c" -d"${seconds}s" -s "$script" "$url" 2>>"$work/wrk.err"
   else
-    nice -n 10 wrk -t"$threads" -c"$c" -d"${seconds}s" "${auth[@]}" "$url" 2>>"$work/wrk.err"
+    wrk -t"$threads" -c"$c" -d"${seconds}s" "${auth[@]}" "$url" 2>>"$work/wrk.err"
   fi
 }
 rate() { awk '/Requests\/sec/ {print $2}'; }
@@ -122,7 +119,7 @@ row "mixed: search, 16 pulling" "$gr" "$er" 40
 burst=""
 if [[ ${BURST_SECONDS:-0} -gt 0 ]]; then
   line=$(BENCH_PATH=/ingest/epuskesmas-json \
-    nice -n 10 wrk -t2 -c64 -d"${BURST_SECONDS}s" -s bench/ingest_acked.lua "$gw" 2>>"$work/wrk.err" | awk '/^ACKED/ {print $2, $3, $4, $5}')
+    wrk -t2 -c64 -d"${BURST_SECONDS}s" -s bench/ingest_acked.lua "$gw" 2>>"$work/wrk.err" | awk '/^ACKED/ {print $2, $3, $4, $5}')
   read -r burst_rate burst_acked burst_refused burst_p99 <<<"$line"
   burst="{\"seconds\": $BURST_SECONDS, \"acknowledged\": $burst_acked, \"refused\": $burst_refused, \"p99_ms\": $burst_p99}"
 fi
