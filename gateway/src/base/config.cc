@@ -131,6 +131,11 @@ const std::vector<KeySpec>& keys() {
       {"store.batch_max", KeyType::kInteger, "256",
        "Most write requests committed together in one durable transaction (group commit).",
        set(&Config::store_batch_max)},
+      {"store.concurrent_searches", KeyType::kInteger, "0",
+       "sqlite: most searches and history pages the store answers at once; the others wait their turn (up to 5 s, "
+       "then 503). Searches beyond the machine's cores only take CPU from the thread that makes posts durable. "
+       "0: as many as this machine has CPUs. Bulk export and reports are not counted. 0..256.",
+       set(&Config::store_concurrent_searches)},
       {"store.url", KeyType::kString, "",
        "postgresql: the libpq connection URI or key=value string, e.g. "
        "`postgresql://ilpgw@db.example.id/ilpgw?sslmode=verify-full`. Empty: libpq's PG* environment variables "
@@ -558,6 +563,9 @@ StatusOr<Config> parseConfig(std::string_view text) {
   }
   if (config.store_backend != "sqlite" && config.store_backend != "postgresql") {
     return Status(StatusCode::kInvalidArgument, "config key store.backend: expected \"sqlite\" or \"postgresql\"");
+  }
+  if (config.store_concurrent_searches < 0 || config.store_concurrent_searches > 256) {
+    return Status(StatusCode::kInvalidArgument, "config key store.concurrent_searches: must be 0..256");
   }
   if (config.store_pool_size < 1 || config.store_pool_size > 256) {
     return Status(StatusCode::kInvalidArgument, "config key store.pool_size: must be 1..256");

@@ -77,6 +77,7 @@ struct Config {
   int store_batch_max = 256;
   std::string store_url;            // postgresql: libpq connection URI or string; empty = PG* environment
   std::string store_password_file;  // postgresql: file holding the password (read at start-up)
+  int store_concurrent_searches = 0;  // sqlite: 0 = as many as the machine's CPUs
   int store_pool_size = 8;          // postgresql: pooled connections besides the writer's
   // Bulk Data $export
   int export_retention_hours = 24;                       // finished jobs' output kept this long

@@ -1,5 +1,7 @@
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "store/pg_store.h"
 #include "store/sqlite_store.h"
@@ -59,6 +61,9 @@ StatusOr<std::unique_ptr<Store>> openStore(const Config& config, const StoreOpen
   SqliteOptions sqlite{path, options.batch_max > 0 ? options.batch_max : config.store_batch_max};
   sqlite.outbox = options.outbox;
   sqlite.lock_wait = options.lock_wait;
+  sqlite.concurrent_searches = config.store_concurrent_searches > 0
+                                   ? config.store_concurrent_searches
+                                   : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   return openSqliteStore(sqlite);
 }
 

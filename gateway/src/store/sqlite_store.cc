@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "store/group_commit_queue.h"
+#include "store/query_gate.h"
 #include "store/search_sql.h"
 #include "store/sqlite_checkpointer.h"
 #include "store/sqlite_lock_wait.h"
@@ -1103,7 +1104,8 @@ class SqliteStore final : public Store {
   using Pending = GroupCommitQueue<Apply>::Pending;
 
  public:
-  explicit SqliteStore(SqliteOptions options) : options_(std::move(options)), commits_(options_.batch_max) {}
+  explicit SqliteStore(SqliteOptions options)
+      : options_(std::move(options)), commits_(options_.batch_max), searches_(options_.concurrent_searches) {}
 
   ~SqliteStore() override {
     commits_.stop();
@@ -1194,6 +1196,8 @@ class SqliteStore final : public Store {
   }
 
   StatusOr<SearchPage> search(const SearchQuery& query) override {
+    auto turn = searches_.enter(options_.lock_wait);
+    if (!turn) return searchesBusy();
     try {
       ReadConnection conn(*this);
       ReadTransaction txn(conn.db);
@@ -1237,6 +1241,8 @@ class SqliteStore final : public Store {
   }
 
   StatusOr<HistoryPage> history(const HistoryQuery& query) override {
+    auto turn = searches_.enter(options_.lock_wait);
+    if (!turn) return searchesBusy();
     try {
       ReadConnection conn(*this);
       ReadTransaction txn(conn.db);
@@ -1991,6 +1997,10 @@ class SqliteStore final : public Store {
     return mark;
   }
 
+  static Status searchesBusy() {
+    return Status(StatusCode::kUnavailable, "the store is answering too many searches at once; retry in a moment");
+  }
+
   // Borrows a read connection from the pool for one scope.
   // A pooled read connection with the statements prepared on it, so hot
   // reads (read, vread, client lookup per request) skip SQL compilation.
@@ -2317,6 +2327,7 @@ class SqliteStore final : public Store {
   std::mutex readers_mutex_;
   std::vector<std::unique_ptr<Reader>> readers_;
   std::vector<Reader*> idle_readers_;
+  QueryGate searches_;
 };
 
 }  // namespace

@@ -31,6 +31,9 @@ struct SqliteOptions {
   CheckpointLimits checkpoint = {};
   // How long a statement waits for a lock held by another process.
   std::chrono::milliseconds lock_wait{5000};
+  // Most searches and history pages answered at once (query_gate.h); the
+  // others wait their turn, up to lock_wait, then get "unavailable".
+  int concurrent_searches = 1;
 };
 
 StatusOr<std::unique_ptr<Store>> openSqliteStore(const SqliteOptions& options);

@@ -1,0 +1,64 @@
+// Bounds how many searches the SQLite store answers at once.
+//
+// Searches run on the request threads, and the CPU scheduler gives every
+// runnable thread an equal share: sixteen clients pulling pages at once left
+// the store's one writer thread a seventeenth of the machine, and posts that
+// wait for it fell from about 400 to about 10 per second. Searches beyond the
+// bound wait here, asleep, for a turn; the writer keeps a core.
+//
+// Only page queries (search, history) pass the gate. Long scans (Bulk export,
+// reports) do not: holding a turn for minutes would stop every search.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+namespace ilpgw {
+
+class QueryGate {
+ public:
+  // `turns` >= 1: how many callers may be inside at once.
+  explicit QueryGate(int turns) : free_(turns < 1 ? 1 : turns) {}
+  QueryGate(const QueryGate&) = delete;
+  QueryGate& operator=(const QueryGate&) = delete;
+
+  // A turn, held until it goes out of scope; empty when none came free within
+  // the wait given to enter().
+  class Turn {
+   public:
+    Turn() = default;
+    explicit Turn(QueryGate* gate) : gate_(gate) {}
+    Turn(Turn&& other) noexcept : gate_(other.gate_) { other.gate_ = nullptr; }
+    Turn& operator=(Turn&&) = delete;
+    ~Turn() {
+      if (gate_ != nullptr) gate_->leave();
+    }
+    explicit operator bool() const { return gate_ != nullptr; }
+
+   private:
+    QueryGate* gate_ = nullptr;
+  };
+
+  Turn enter(std::chrono::milliseconds wait) {
+    std::unique_lock lock(mutex_);
+    if (!freed_.wait_for(lock, wait, [&] { return free_ > 0; })) return Turn();
+    --free_;
+    return Turn(this);
+  }
+
+ private:
+  void leave() {
+    {
+      std::lock_guard lock(mutex_);
+      ++free_;
+    }
+    freed_.notify_one();
+  }
+
+  std::mutex mutex_;
+  std::condition_variable freed_;
+  int free_;
+};
+
+}  // namespace ilpgw
