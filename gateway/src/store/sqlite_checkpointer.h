@@ -8,9 +8,10 @@
 //  - a thread of its own copies the log into the database (PASSIVE) each time
 //    the log has grown by `passive_bytes`, off the writer's path;
 //  - once the log is longer than `truncate_bytes`, the writer, between two
-//    transactions, calls rewindIfLong(): a TRUNCATE checkpoint that waits at
-//    most `reader_wait` for the readers in flight to finish and then empties
-//    the log file. Readers are never blocked; commits wait in the queue for
+//    transactions, calls rewindIfLong(): a RESTART checkpoint that waits at
+//    most `reader_wait` for the readers in flight to finish, copies the rest
+//    of the log, and lets the next commit write the log from its start (the
+//    file keeps its size, trimmed to journal_size_limit). Readers are never blocked; commits wait in the queue for
 //    that moment and go in the next group. If readers outlast the wait the
 //    rewind is tried again `retry_after` later with twice the wait, up to
 //    `max_reader_wait`.
