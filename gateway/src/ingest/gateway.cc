@@ -492,16 +492,21 @@ MappedPayload mapPayload(const ActiveAdapter& adapter, const AdapterSet& set, co
   static metrics::Counter& map_cpu = stageCpu("map");
   static metrics::Counter& validate_cpu = stageCpu("validate");
   static metrics::Counter& index_cpu = stageCpu("index");
+  // Each resource is parsed once: the semantics hand over their documents.
+  std::vector<std::vector<rapidjson::Document>> parsed;
   if (set.semantics) {
     metrics::ThreadCpuScope timed(map_cpu);
-    applyIlpSemantics(*set.semantics, *set.terminology, result);
+    applyIlpSemantics(*set.semantics, *set.terminology, result, &parsed);
   }
   const std::string source = adapterSourceUri(*adapter.loaded);
   mapped.payload_issues = std::move(result.issues);
   for (auto& issue : mapped.payload_issues) {
     if (issue.location.empty()) issue.location = "payload";
   }
-  for (auto& record : result.records) {
+  for (size_t r = 0; r < result.records.size(); ++r) {
+    auto& record = result.records[r];
+    std::vector<rapidjson::Document>* docs =
+        r < parsed.size() && parsed[r].size() == record.resources.size() ? &parsed[r] : nullptr;
     MappedPayload::Record out;
     out.locator = record.locator;
     out.source_key = record.source_key;
@@ -509,10 +514,13 @@ MappedPayload mapPayload(const ActiveAdapter& adapter, const AdapterSet& set, co
     std::vector<ResourceWrite> writes;
     for (size_t i = 0; i < record.resources.size(); ++i) {
       rapidjson::Document doc;
+      if (docs != nullptr && (*docs)[i].IsObject()) doc = std::move((*docs)[i]);
       std::vector<sdk::Issue> issues;
       {
         metrics::ThreadCpuScope timed(validate_cpu);
-        if (auto error = json::parse(record.resources[i], doc)) {
+        if (doc.IsObject()) {
+          fhir::validateResource(doc, issues);
+        } else if (auto error = json::parse(record.resources[i], doc)) {
           issues.push_back({sdk::Severity::kError, "exception", record.locator,
                             "", "adapter produced invalid JSON for resource " + std::to_string(i) + ": " + *error});
         } else {

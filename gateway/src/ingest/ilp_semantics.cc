@@ -158,7 +158,10 @@ class RecordSemantics {
   RecordSemantics(const IlpSemantics& s, const Terminology& terminology, sdk::Record& record)
       : s_(s), terminology_(terminology), record_(record) {}
 
-  void apply() {
+  // With `parsed`, the documents go there as this left them and the
+  // record's text stays the adapter's; without, changed resources are
+  // written back into the record.
+  void apply(std::vector<rapidjson::Document>* parsed) {
     resources_.resize(record_.resources.size());
     for (std::size_t i = 0; i < record_.resources.size(); ++i) {
       auto& r = resources_[i];
@@ -176,6 +179,14 @@ class RecordSemantics {
       auto type = json::string(r.doc, "resourceType");
       if (type == "Observation") observation(r);
       if (type == "Condition") condition(r);
+    }
+    if (parsed != nullptr) {
+      parsed->clear();
+      for (auto& r : resources_) {
+        parsed->emplace_back();
+        if (r.ok) parsed->back() = std::move(r.doc);
+      }
+      return;
     }
     for (std::size_t i = 0; i < resources_.size(); ++i) {
       if (resources_[i].changed) record_.resources[i] = json::write(resources_[i].doc);
@@ -513,13 +524,19 @@ StatusOr<std::shared_ptr<const IlpSemantics>> loadIlpSemantics(const std::string
   return std::shared_ptr<const IlpSemantics>(std::move(s));
 }
 
-void applyIlpSemantics(const IlpSemantics& semantics, const Terminology& terminology, sdk::MapResult& result) {
-  for (auto& record : result.records) {
+void applyIlpSemantics(const IlpSemantics& semantics, const Terminology& terminology, sdk::MapResult& result,
+                       std::vector<std::vector<rapidjson::Document>>* parsed) {
+  if (parsed != nullptr) {
+    parsed->clear();
+    parsed->resize(result.records.size());
+  }
+  for (size_t r = 0; r < result.records.size(); ++r) {
+    auto& record = result.records[r];
     bool refused = std::any_of(record.issues.begin(), record.issues.end(), [](const sdk::Issue& i) {
       return i.severity == sdk::Severity::kError || i.severity == sdk::Severity::kFatal;
     });
     if (refused) continue;
-    RecordSemantics(semantics, terminology, record).apply();
+    RecordSemantics(semantics, terminology, record).apply(parsed != nullptr ? &(*parsed)[r] : nullptr);
   }
 }
 

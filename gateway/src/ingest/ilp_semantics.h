@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include <rapidjson/document.h>
+
 #include "ilpgw/sdk/adapter.h"
 #include "base/status.h"
 #include "fhir/terminology.h"
@@ -34,7 +36,13 @@ StatusOr<std::shared_ptr<const IlpSemantics>> loadIlpSemantics(const std::string
 // Adds klaster, stage and interpretation to the resources of each record and
 // appends issues (unknown poli: warning; bad ICD-10: error). Records already
 // refused by the adapter are left alone.
-void applyIlpSemantics(const IlpSemantics& semantics, const Terminology& terminology, sdk::MapResult& result);
+// With `parsed`, each record's resources come back there as documents
+// (parsed[record][resource]; Null where the text was not a JSON object, none
+// for a refused record), so the caller need not parse them again; the
+// records' text is then left as the adapter wrote it. Without, changed
+// resources are written back into the records.
+void applyIlpSemantics(const IlpSemantics& semantics, const Terminology& terminology, sdk::MapResult& result,
+                       std::vector<std::vector<rapidjson::Document>>* parsed = nullptr);
 
 // The stage code for a birth date and a visit date (yyyy-mm-dd), or empty.
 std::string lifeCycleStage(const IlpSemantics& semantics, std::string_view birth_date, std::string_view visit_date);
