@@ -15,6 +15,7 @@
 #include "security/audit.h"
 #include "store/sqlite_store.h"
 #include "store/store.h"
+#include "store/stored_text.h"
 #include "store_backends.h"
 #include "test_support.h"
 
@@ -140,7 +141,7 @@ CREATE TABLE IF NOT EXISTS audit_head (
   hash TEXT NOT NULL
 );)sql";
 
-constexpr int kCurrentVersion = 9;
+constexpr int kCurrentVersion = 10;
 
 // Direct access to the database file, to write the fixture and look at what
 // opening did to it.
@@ -303,7 +304,8 @@ TEST_F(StoreMigrationTest, Version1StoreIsMigratedWithEverythingInIt) {
   EXPECT_NE(log.find("version 6 -> 7: export jobs run under a lease"), std::string::npos) << log;
   EXPECT_NE(log.find("version 7 -> 8: search index rows found by rowid ranges"), std::string::npos) << log;
   EXPECT_NE(log.find("version 8 -> 9: resource bodies and audit events stored compressed"), std::string::npos) << log;
-  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 8) << log;
+  EXPECT_NE(log.find("version 9 -> 10: resource bodies stored as several zstd frames"), std::string::npos) << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 9) << log;
   auto users = store.listUsers();
   ASSERT_TRUE(users.isOk()) << users.status().message();
   EXPECT_TRUE(users.value().empty());
@@ -522,6 +524,11 @@ TEST_F(StoreMigrationTest, BodiesAndAuditEventsAreStoredCompressedAndReadBackUnc
     RawDb db(path());
     EXPECT_EQ(db.integer("SELECT typeof(body) = 'blob' FROM resource_version"), 1);
     EXPECT_LT(db.integer("SELECT length(body) FROM resource_version"), static_cast<std::int64_t>(stored_body.size()) / 3);
+    // Two frames: head and meta from the writer, the rest from the request thread
+    // (a second zstd magic number after the first frame's).
+    EXPECT_EQ(db.integer("SELECT hex(substr(body, 1, 4)) = '28B52FFD' AND instr(substr(body, 5), x'28b52ffd') > 0 "
+                         "FROM resource_version"),
+              1);
     EXPECT_EQ(db.integer("SELECT typeof(json) = 'blob' FROM audit_event"), 1);
     EXPECT_LT(db.integer("SELECT length(json) FROM audit_event"), static_cast<std::int64_t>(event.size()) / 3);
     db.exec("UPDATE resource_version SET body = CAST(substr(body, 1, length(body) - 4) || x'00000000' AS BLOB)");
@@ -534,6 +541,22 @@ TEST_F(StoreMigrationTest, BodiesAndAuditEventsAreStoredCompressedAndReadBackUnc
   std::string log = ::testing::internal::GetCapturedStderr();
   ASSERT_FALSE(damaged.isOk());
   EXPECT_NE(log.find("stored text is damaged"), std::string::npos) << log;
+}
+
+TEST(StoredTextTest, FramesOneAfterAnotherReadAsTheirTextsJoined) {
+  std::string head = R"({"resourceType":"Patient","id":"p1","meta":{"versionId":"3")";
+  std::string tail = R"(},"gender":"female","birthDate":"1990-01-02"})";
+  std::string frames = stored_text::compress(head) + stored_text::compress(tail);
+  EXPECT_EQ(stored_text::decompress(frames), head + tail);
+  EXPECT_EQ(stored_text::decompress(stored_text::compress(head)), head);
+  // Damage in the second frame, a frame cut short, or bytes after the last
+  // frame are errors, never a text.
+  std::string damaged = frames;
+  damaged.back() ^= 0x55;
+  EXPECT_THROW(stored_text::decompress(damaged), std::runtime_error);
+  EXPECT_THROW(stored_text::decompress(frames.substr(0, frames.size() - 3)), std::runtime_error);
+  EXPECT_THROW(stored_text::decompress(frames + "x"), std::runtime_error);
+  EXPECT_THROW(stored_text::decompress(""), std::runtime_error);
 }
 
 TEST_F(StoreMigrationTest, NewerStoreIsRefusedAndLeftAlone) {

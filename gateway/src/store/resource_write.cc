@@ -2,15 +2,20 @@
 
 namespace ilpgw {
 
-std::string assembleResource(const ResourceWrite& write, std::int64_t version, std::string_view last_updated) {
-  std::string out;
-  out.reserve(write.head.size() + write.tail.size() + 64);
-  out += write.head;
-  out += "\"versionId\":\"";
+std::string storeOwnedMeta(std::int64_t version, std::string_view last_updated) {
+  std::string out = "\"versionId\":\"";
   out += std::to_string(version);
   out += "\",\"lastUpdated\":\"";
   out += last_updated;
   out += "\"";
+  return out;
+}
+
+std::string assembleResource(const ResourceWrite& write, std::int64_t version, std::string_view last_updated) {
+  std::string out;
+  out.reserve(write.head.size() + write.tail.size() + 64);
+  out += write.head;
+  out += storeOwnedMeta(version, last_updated);
   out += write.tail;
   return out;
 }

@@ -519,6 +519,13 @@ void schemaVersion8(sqlite3* db) {
 // ilp-gateway, which would read a frame as JSON, refuses the store instead.
 void schemaVersion9(sqlite3*) {}
 
+// Bodies written from this version on are two frames one after another: the
+// head and store-owned meta, compressed by the writer, then the rest,
+// compressed by the request thread before its batch was queued. An older
+// ilp-gateway reads only the first frame's size and would fail every read of
+// such a body; the step makes it refuse the store instead.
+void schemaVersion10(sqlite3*) {}
+
 struct MigrationStep {
   int version;       // the version this step reaches
   const char* what;  // logged when an existing store takes the step
@@ -535,6 +542,7 @@ constexpr MigrationStep kMigrations[] = {
     {7, "export jobs run under a lease (export_job.lease_owner, lease_until)", schemaVersion7},
     {8, "search index rows found by rowid ranges (resource_current.index_rows); tables rebuilt", schemaVersion8},
     {9, "resource bodies and audit events stored compressed (zstd); older ilp-gateway versions cannot read this store", schemaVersion9},
+    {10, "resource bodies stored as several zstd frames; older ilp-gateway versions cannot read this store", schemaVersion10},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
@@ -652,6 +660,26 @@ constexpr const char* kIndexRowDeletes[] = {
     "DELETE FROM search_reference WHERE rowid BETWEEN ?3 AND ?4 AND +type = ?1 AND +id = ?2",
 };
 
+// The compression a batch's rows need, done on the committing request thread
+// before the batch is queued: the writer, which every post waits for, then
+// compresses only the few bytes it adds to each body (stored_text.h).
+struct CompressedBatch {
+  std::vector<std::string> tails;   // per batch.resources: a frame of its tail
+  std::vector<std::string> audits;  // per batch.audit: a frame of its JSON
+
+  // Empty when compressing failed (out of memory): the writer then compresses.
+  static CompressedBatch of(const WriteBatch& batch) noexcept {
+    CompressedBatch out;
+    try {
+      for (const auto& write : batch.resources) out.tails.push_back(stored_text::compress(write.tail));
+      for (const auto& event : batch.audit) out.audits.push_back(stored_text::compress(event.json));
+    } catch (const std::exception&) {
+      return {};
+    }
+    return out;
+  }
+};
+
 // The writer connection with its prepared statements.
 class Writer {
  public:
@@ -727,9 +755,13 @@ class Writer {
     return {};
   }
 
-  void applyAudit(const std::vector<AuditWrite>& events, AuditChain& chain) {
+  // `frames`: each event's JSON compressed already, or nullptr.
+  void applyAudit(const std::vector<AuditWrite>& events, AuditChain& chain,
+                  const std::vector<std::string>* frames = nullptr) {
     if (events.empty()) return;
-    for (const auto& event : events) {
+    if (frames != nullptr && frames->size() != events.size()) frames = nullptr;
+    for (size_t i = 0; i < events.size(); ++i) {
+      const AuditWrite& event = events[i];
       std::int64_t seq = chain.seq + 1;
       std::string hash = auditChainHash(chain.hash, seq, event);
       ResetGuard guard{insert_audit_};
@@ -737,7 +769,7 @@ class Writer {
           .bind(2, event.recorded)
           .bind(3, event.agent)
           .bind(4, event.entities)
-          .bindBlob(5, stored_text::compress(event.json))
+          .bindBlob(5, frames != nullptr ? (*frames)[i] : stored_text::compress(event.json))
           .bind(6, chain.hash)
           .bind(7, hash)
           .step();
@@ -747,7 +779,9 @@ class Writer {
     upsert_head_.bind(1, chain.seq).bind(2, chain.hash).step();
   }
 
-  CommitResult apply(const WriteBatch& batch, const std::string& now, AuditChain& chain) {
+  CommitResult apply(const WriteBatch& batch, const std::string& now, AuditChain& chain,
+                     const CompressedBatch* compressed = nullptr) {
+    const bool precompressed = compressed != nullptr && compressed->tails.size() == batch.resources.size();
     CommitResult result;
     if (batch.existing_payload_id) result.payload_id = batch.existing_payload_id;
     if (batch.payload) {
@@ -760,7 +794,10 @@ class Writer {
           .step();
       result.payload_id = sqlite3_last_insert_rowid(db_);
     }
-    for (const auto& write : batch.resources) result.resources.push_back(applyResource(write, result.payload_id, now));
+    for (size_t i = 0; i < batch.resources.size(); ++i) {
+      result.resources.push_back(
+          applyResource(batch.resources[i], result.payload_id, now, precompressed ? &compressed->tails[i] : nullptr));
+    }
     for (const auto& q : batch.quarantine) {
       ResetGuard guard{insert_quarantine_};
       if (result.payload_id) {
@@ -798,7 +835,7 @@ class Writer {
           .step();
     }
     applySessions(batch);
-    applyAudit(batch.audit, chain);
+    applyAudit(batch.audit, chain, compressed != nullptr ? &compressed->audits : nullptr);
     return result;
   }
 
@@ -852,8 +889,10 @@ class Writer {
     }
   }
 
+  // `tail_frame`: write.tail compressed already (the body is then stored as
+  // a frame of head and meta followed by it), or nullptr.
   WrittenResource applyResource(const ResourceWrite& write, std::optional<std::int64_t> payload_id,
-                                const std::string& now) {
+                                const std::string& now, const std::string* tail_frame) {
     if (write.if_none_exist) {
       // Runs on the writer's connection inside the open transaction, so it
       // also sees what earlier batches of this group wrote.
@@ -904,7 +943,9 @@ class Writer {
         written.outcome = WriteOutcome::kUpdated;
       }
     }
-    std::string body = assembleResource(write, written.version, now);
+    std::string body = tail_frame != nullptr
+                           ? stored_text::compress(write.head + storeOwnedMeta(written.version, now)) + *tail_frame
+                           : stored_text::compress(assembleResource(write, written.version, now));
     std::string index_rows = replaceIndex(write, old_index_rows);
     {
       ResetGuard guard{insert_version_};
@@ -919,7 +960,7 @@ class Writer {
       } else {
         insert_version_.bindNull(7);
       }
-      insert_version_.bind(8, write.source_locator).bindBlob(9, stored_text::compress(body)).step();
+      insert_version_.bind(8, write.source_locator).bindBlob(9, body).step();
     }
     std::int64_t seq = sqlite3_last_insert_rowid(db_);
     if (outbox_enabled_) {
@@ -1165,8 +1206,10 @@ class SqliteStore final : public Store {
   int schemaVersion() const override { return schema_version_; }
 
   StatusOr<CommitResult> commit(WriteBatch batch) override {
-    return enqueue(
-        [this, &batch](const std::string& now, AuditChain& chain) { return writer_->apply(batch, now, chain); });
+    CompressedBatch compressed = CompressedBatch::of(batch);
+    return enqueue([this, &batch, &compressed](const std::string& now, AuditChain& chain) {
+      return writer_->apply(batch, now, chain, &compressed);
+    });
   }
 
   // Runs `apply` on the writer thread inside the next group's transaction and

@@ -51,16 +51,25 @@ std::string compress(std::string_view text) {
   return frame;
 }
 
-std::string decompress(std::string_view frame) {
-  unsigned long long size = ZSTD_getFrameContentSize(frame.data(), frame.size());
-  // compress() always records the size; anything else is not one of ours.
-  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > (1ull << 31)) {
-    throw std::runtime_error("stored text is damaged (not a zstd frame with its size)");
+std::string decompress(std::string_view frames) {
+  // The sum over every frame; compress() always records each frame's size, so
+  // anything else is not one of ours.
+  unsigned long long size = 0;
+  for (std::string_view rest = frames; !rest.empty();) {
+    unsigned long long one = ZSTD_getFrameContentSize(rest.data(), rest.size());
+    size_t frame_bytes = ZSTD_findFrameCompressedSize(rest.data(), rest.size());
+    if (one == ZSTD_CONTENTSIZE_ERROR || one == ZSTD_CONTENTSIZE_UNKNOWN || ZSTD_isError(frame_bytes)) {
+      throw std::runtime_error("stored text is damaged (not zstd frames with their sizes)");
+    }
+    size += one;
+    if (size > (1ull << 31)) throw std::runtime_error("stored text is damaged (larger than 2 GiB)");
+    rest.remove_prefix(frame_bytes);
   }
+  if (frames.empty()) throw std::runtime_error("stored text is damaged (empty)");
   ZSTD_DCtx* ctx = decompressor();
   if (ctx == nullptr) throw std::runtime_error("zstd: out of memory");
   std::string text(size, '\0');
-  size_t n = ZSTD_decompressDCtx(ctx, text.data(), text.size(), frame.data(), frame.size());
+  size_t n = ZSTD_decompressDCtx(ctx, text.data(), text.size(), frames.data(), frames.size());
   if (ZSTD_isError(n) || n != size) {
     throw std::runtime_error(std::string("stored text is damaged: ") +
                              (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "size differs"));

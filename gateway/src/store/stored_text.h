@@ -10,11 +10,14 @@
 
 namespace ilpgw::stored_text {
 
-// A zstd frame of `text` (fast level: the store's one writer pays for it).
+// A zstd frame of `text` (fast level). Frames laid one after another are a
+// stored text too: the texts of a resource's parts, compressed where each is
+// known (the request thread compresses the body, the writer only the
+// versionId and lastUpdated it adds).
 std::string compress(std::string_view text);
 
-// The text of a frame made by compress(); throws std::runtime_error when the
-// frame is damaged.
-std::string decompress(std::string_view frame);
+// The text of one or more frames made by compress(), joined; throws
+// std::runtime_error when a frame is damaged.
+std::string decompress(std::string_view frames);
 
 }  // namespace ilpgw::stored_text

@@ -123,6 +123,9 @@ struct ResourceWrite {
 
 // Joins head, store-owned meta and tail into the stored JSON text.
 std::string assembleResource(const ResourceWrite& write, std::int64_t version, std::string_view last_updated);
+// What assembleResource() puts between head and tail: the store-owned meta
+// members `"versionId":"N","lastUpdated":"..."`.
+std::string storeOwnedMeta(std::int64_t version, std::string_view last_updated);
 
 // The resource without store-owned meta (for offline mapping output).
 std::string unversionedResource(const ResourceWrite& write);
