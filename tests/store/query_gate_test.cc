@@ -1,12 +1,20 @@
-// QueryGate: the bound on searches the SQLite store answers at once.
+// QueryGate: the bound on searches the SQLite store answers at once, alone
+// and in a real SQLite store under concurrent searches.
 #include "store/query_gate.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <string>
 #include <thread>
 #include <vector>
+
+#include "base/json.h"
+#include "base/metrics.h"
+#include "fhir/resource_text.h"
+#include "store/sqlite_store.h"
+#include "test_support.h"
 
 namespace ilpgw {
 namespace {
@@ -72,6 +80,59 @@ TEST(QueryGateTest, AWaitingCallerGetsTheTurnAsSoonAsItIsGivenBack) {
   EXPECT_LT(waited, std::chrono::seconds(10));
   // Turns go back when they go out of scope: the gate is free again.
   EXPECT_TRUE(gate.enter(milliseconds(0)));
+}
+
+// One turn and no wait at all: concurrent searches either get the turn or
+// are refused as "unavailable" (503), counted; none is answered wrongly.
+TEST(QueryGateTest, ASqliteStoreRefusesSearchesBeyondItsTurnsAndCountsThem) {
+  testing::TempDir dir;
+  SqliteOptions options{dir.file("gateway.db"), 64};
+  options.concurrent_searches = 1;
+  options.lock_wait = milliseconds(0);
+  auto opened = openSqliteStore(options);
+  ASSERT_TRUE(opened.isOk()) << opened.status().message();
+  auto& store = *opened.value();
+  WriteBatch batch;
+  for (int i = 0; i < 300; ++i) {
+    rapidjson::Document doc;
+    ASSERT_FALSE(json::parse(R"({"resourceType":"Patient","id":"p)" + std::to_string(i) + R"(","gender":"female"})", doc)
+                     .has_value());
+    batch.resources.push_back(prepareResource(doc));
+    batch.resources.back().organization = "org-a";
+  }
+  ASSERT_TRUE(store.commit(std::move(batch)).isOk());
+
+  auto& refused_metric = metrics::storeSearchWaits().counter({"refused"});
+  std::uint64_t refused_before = refused_metric.value();
+  std::atomic<int> answered{0};
+  std::atomic<int> refused{0};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> searchers;
+  for (int t = 0; t < 8; ++t) {
+    searchers.emplace_back([&] {
+      for (int i = 0; i < 40; ++i) {
+        SearchQuery query;
+        query.type = "Patient";
+        query.limit = 300;
+        auto page = store.search(query);
+        if (page.isOk()) {
+          ++answered;
+          if (page->resources.size() != 300) ++wrong;
+        } else if (page.status().code() == StatusCode::kUnavailable &&
+                   page.status().message().find("too many searches at once") != std::string::npos) {
+          ++refused;
+        } else {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& s : searchers) s.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GT(answered.load(), 0);
+  EXPECT_GT(refused.load(), 0);  // eight callers for one turn that nobody waits for
+  EXPECT_EQ(answered.load() + refused.load(), 8 * 40);
+  EXPECT_EQ(refused_metric.value() - refused_before, static_cast<std::uint64_t>(refused.load()));
 }
 
 }  // namespace

@@ -251,6 +251,15 @@ Family& storeSearchSteps() {
   return f;
 }
 
+Family& storeSearchWaits() {
+  static Family& f = registry().counter(
+      "ilpgw_store_search_waits_total",
+      "Searches and history pages that found every turn taken (store.concurrent_searches), by result: waited "
+      "(then answered), refused (no turn within the wait: 503).",
+      {"result"});
+  return f;
+}
+
 std::uint64_t threadCpuNanos() {
   timespec t{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);

@@ -126,6 +126,7 @@ Family& ingestCpu();             // ilpgw_ingest_cpu_seconds_total{stage}
 Family& storeWriterCpu();        // ilpgw_store_writer_cpu_seconds_total
 Family& storeLogSyncs();         // ilpgw_store_log_syncs_total
 Family& storeSearchSteps();      // ilpgw_store_search_steps_total
+Family& storeSearchWaits();      // ilpgw_store_search_waits_total{result}
 
 // CPU time the calling thread has used, in nanoseconds.
 std::uint64_t threadCpuNanos();

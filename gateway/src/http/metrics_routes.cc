@@ -138,6 +138,9 @@ void requestAnswered(const httplib::Request& req, const httplib::Response& res) 
 void registerMetricsRoutes(httplib::Server& server, Gateway& gateway) {
   // Series that are 0 until something happens are printed from the start.
   for (const char* kind : {"bearer", "token_request"}) metrics::tokenFailures().counter({kind});
+  if (gateway.config().store_backend == "sqlite") {
+    for (const char* result : {"waited", "refused"}) metrics::storeSearchWaits().counter({result});
+  }
   if (gateway.config().upstream.enabled) {
     for (const char* result : {"sent", "retry", "dead"}) metrics::forwardAttempts().counter({result});
   }

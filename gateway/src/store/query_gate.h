@@ -28,23 +28,27 @@ class QueryGate {
   class Turn {
    public:
     Turn() = default;
-    explicit Turn(QueryGate* gate) : gate_(gate) {}
-    Turn(Turn&& other) noexcept : gate_(other.gate_) { other.gate_ = nullptr; }
+    Turn(QueryGate* gate, bool waited) : gate_(gate), waited_(waited) {}
+    Turn(Turn&& other) noexcept : gate_(other.gate_), waited_(other.waited_) { other.gate_ = nullptr; }
     Turn& operator=(Turn&&) = delete;
     ~Turn() {
       if (gate_ != nullptr) gate_->leave();
     }
     explicit operator bool() const { return gate_ != nullptr; }
+    // Every turn was taken when the caller came.
+    bool waited() const { return waited_; }
 
    private:
     QueryGate* gate_ = nullptr;
+    bool waited_ = false;
   };
 
   Turn enter(std::chrono::milliseconds wait) {
     std::unique_lock lock(mutex_);
+    bool waited = free_ == 0;
     if (!freed_.wait_for(lock, wait, [&] { return free_ > 0; })) return Turn();
     --free_;
-    return Turn(this);
+    return Turn(this, waited);
   }
 
  private:

@@ -1244,7 +1244,7 @@ class SqliteStore final : public Store {
   }
 
   StatusOr<SearchPage> search(const SearchQuery& query) override {
-    auto turn = searches_.enter(options_.lock_wait);
+    auto turn = enterSearch();
     if (!turn) return searchesBusy();
     try {
       ReadConnection conn(*this);
@@ -1289,7 +1289,7 @@ class SqliteStore final : public Store {
   }
 
   StatusOr<HistoryPage> history(const HistoryQuery& query) override {
-    auto turn = searches_.enter(options_.lock_wait);
+    auto turn = enterSearch();
     if (!turn) return searchesBusy();
     try {
       ReadConnection conn(*this);
@@ -2043,6 +2043,20 @@ class SqliteStore final : public Store {
       mark.last_updated = s.text(1);
     }
     return mark;
+  }
+
+  // A turn to answer a search or history page (query_gate.h), counted when
+  // the caller had to wait for it or got none.
+  QueryGate::Turn enterSearch() {
+    static metrics::Counter& waited = metrics::storeSearchWaits().counter({"waited"});
+    static metrics::Counter& refused = metrics::storeSearchWaits().counter({"refused"});
+    auto turn = searches_.enter(options_.lock_wait);
+    if (!turn) {
+      refused.add();
+    } else if (turn.waited()) {
+      waited.add();
+    }
+    return turn;
   }
 
   static Status searchesBusy() {
