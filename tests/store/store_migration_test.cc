@@ -141,7 +141,7 @@ CREATE TABLE IF NOT EXISTS audit_head (
   hash TEXT NOT NULL
 );)sql";
 
-constexpr int kCurrentVersion = 10;
+constexpr int kCurrentVersion = 11;
 
 // Direct access to the database file, to write the fixture and look at what
 // opening did to it.
@@ -305,7 +305,8 @@ TEST_F(StoreMigrationTest, Version1StoreIsMigratedWithEverythingInIt) {
   EXPECT_NE(log.find("version 7 -> 8: search index rows found by rowid ranges"), std::string::npos) << log;
   EXPECT_NE(log.find("version 8 -> 9: resource bodies and audit events stored compressed"), std::string::npos) << log;
   EXPECT_NE(log.find("version 9 -> 10: resource bodies stored as several zstd frames"), std::string::npos) << log;
-  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 9) << log;
+  EXPECT_NE(log.find("version 10 -> 11: versions chained by prev_seq"), std::string::npos) << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 10) << log;
   auto users = store.listUsers();
   ASSERT_TRUE(users.isOk()) << users.status().message();
   EXPECT_TRUE(users.value().empty());
@@ -411,6 +412,20 @@ TEST_F(StoreMigrationTest, Version1StoreIsMigratedWithEverythingInIt) {
   auto newest = store.read("Patient", "p1");
   ASSERT_TRUE(newest.isOk() && newest.value());
   EXPECT_EQ(newest.value()->seq, 7);
+  // The new version joins the migrated ones' chain: all four are found.
+  page = store.history(history);
+  ASSERT_TRUE(page.isOk());
+  ASSERT_EQ(page.value().versions.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(page.value().versions[i].version, static_cast<std::int64_t>(4 - i));
+  auto third = store.readVersion("Patient", "p1", 3);
+  ASSERT_TRUE(third.isOk() && third.value());
+  EXPECT_EQ(third.value()->seq, 6);
+  auto fifth = store.readVersion("Patient", "p1", 5);
+  ASSERT_TRUE(fifth.isOk());
+  EXPECT_FALSE(fifth.value());
+  auto other = store.readVersion("Encounter", "p1", 1);
+  ASSERT_TRUE(other.isOk());
+  EXPECT_FALSE(other.value()) << "a version is found only under its own type";
   // The new version replaced the migrated index rows of p1 (found by their
   // rowid range), and only those: the other resources keep theirs.
   found = store.search(by_nik);
@@ -443,6 +458,14 @@ TEST_F(StoreMigrationTest, Version1StoreIsMigratedWithEverythingInIt) {
   EXPECT_EQ(db.integer("SELECT count(*) FROM sqlite_master WHERE name LIKE 'search_%_resource'"), 0);
   EXPECT_EQ(db.integer("SELECT count(*) FROM resource_current WHERE index_rows = ''"), 0);
   EXPECT_EQ(db.integer("SELECT count(*) FROM pragma_table_info('client') WHERE name IN ('jwks', 'jwks_url')"), 2);
+  // Versions are chained by prev_seq, with no index on (type, id, version).
+  EXPECT_EQ(db.integer("SELECT count(*) FROM sqlite_master WHERE tbl_name = 'resource_version' AND type = 'index'"), 1);
+  // Each version after the first points at the one before it (p1 2, 3, 4 and e1 2).
+  EXPECT_EQ(db.integer("SELECT count(*) FROM resource_version a JOIN resource_version b ON b.seq = a.prev_seq "
+                       "WHERE b.type = a.type AND b.id = a.id AND b.version = a.version - 1"),
+            4);
+  EXPECT_EQ(db.integer("SELECT count(*) FROM resource_version WHERE prev_seq IS NULL AND version = 1"), 3);
+  EXPECT_EQ(db.integer("SELECT count(*) FROM resource_version"), 7);
 }
 
 TEST_F(StoreMigrationTest, CurrentStoreOpensWithoutMigrating) {
@@ -485,6 +508,29 @@ TEST_F(StoreMigrationTest, IndexRowsOfAResourceAreFoundByTheirRowidRange) {
       EXPECT_NE(plan.find("USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"), std::string::npos) << sql << ": " << plan;
       EXPECT_EQ(plan.find("INDEX"), std::string::npos) << sql << ": " << plan;
     }
+  }
+}
+
+// Reading an older version costs the same in a store of any size: SQLite
+// follows the resource's chain of versions by seq and never walks the table.
+TEST_F(StoreMigrationTest, AnOlderVersionIsFoundAlongItsChainNotByAScan) {
+  for (bool migrated : {false, true}) {
+    SCOPED_TRACE(migrated ? "migrated from version 1" : "new store");
+    std::filesystem::remove_all(config_.data_dir);
+    std::filesystem::create_directories(config_.data_dir);
+    if (migrated) writeVersion1Store(path());
+    {
+      ::testing::internal::CaptureStderr();
+      auto opened = openStore(config_);
+      ::testing::internal::GetCapturedStderr();
+      ASSERT_TRUE(opened.isOk()) << opened.status().message();
+    }
+    RawDb db(path());
+    std::string plan = db.queryPlan(sqliteVersionRead());
+    EXPECT_EQ(plan.find("SCAN resource_version"), std::string::npos) << plan;
+    EXPECT_EQ(plan.find("SCAN v\n"), std::string::npos) << plan;
+    EXPECT_NE(plan.find("SEARCH resource_current USING PRIMARY KEY (type=? AND id=?)"), std::string::npos) << plan;
+    EXPECT_NE(plan.find("INTEGER PRIMARY KEY (rowid=?)"), std::string::npos) << plan;
   }
 }
 

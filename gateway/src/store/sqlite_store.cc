@@ -526,6 +526,57 @@ void schemaVersion9(sqlite3*) {}
 // such a body; the step makes it refuse the store instead.
 void schemaVersion10(sqlite3*) {}
 
+std::int64_t queryInt(sqlite3* db, const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+    throw SqliteError(sqlite3_errcode(db), std::string(sql) + ": " + sqlite3_errmsg(db));
+  }
+  std::int64_t value = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+  sqlite3_finalize(stmt);
+  return value;
+}
+
+// resource_version loses UNIQUE (type, id, version): its index took a page
+// written per stored version, at a random place. Each version records the seq
+// of the one before it (prev_seq) instead; a resource's versions are found
+// from resource_current.seq along that chain (versionChain), and the writer,
+// the only one to add versions, numbers them from resource_current. The table
+// is rebuilt (SQLite cannot drop a UNIQUE constraint); its AUTOINCREMENT
+// counter is carried over, so no seq is ever given out twice.
+void schemaVersion11(sqlite3* db) {
+  std::int64_t counter = queryInt(db, "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'resource_version'");
+  exec(db, R"sql(
+CREATE TABLE resource_version_chained (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- commit order, never reused
+  type TEXT NOT NULL,
+  id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  last_updated TEXT NOT NULL,
+  hash BLOB NOT NULL,
+  organization TEXT NOT NULL,
+  payload_id INTEGER,
+  source_locator TEXT,
+  body TEXT NOT NULL,
+  prev_seq INTEGER  -- the seq of version - 1 of the same resource; NULL for version 1
+);
+INSERT INTO resource_version_chained
+  SELECT v.seq, v.type, v.id, v.version, v.last_updated, v.hash, v.organization, v.payload_id, v.source_locator,
+         v.body,
+         (SELECT p.seq FROM resource_version p WHERE p.type = v.type AND p.id = v.id AND p.version = v.version - 1)
+  FROM resource_version v ORDER BY v.seq;
+DROP TABLE resource_version;
+ALTER TABLE resource_version_chained RENAME TO resource_version;
+CREATE INDEX resource_version_type_seq ON resource_version (type, seq);
+)sql");
+  exec(db, ("UPDATE sqlite_sequence SET seq = max(seq, " + std::to_string(counter) +
+            ") WHERE name = 'resource_version'")
+               .c_str());
+  if (counter > 0 && queryInt(db, "SELECT count(*) FROM sqlite_sequence WHERE name = 'resource_version'") == 0) {
+    exec(db, ("INSERT INTO sqlite_sequence (name, seq) VALUES ('resource_version', " + std::to_string(counter) + ")")
+                 .c_str());
+  }
+}
+
 struct MigrationStep {
   int version;       // the version this step reaches
   const char* what;  // logged when an existing store takes the step
@@ -543,6 +594,8 @@ constexpr MigrationStep kMigrations[] = {
     {8, "search index rows found by rowid ranges (resource_current.index_rows); tables rebuilt", schemaVersion8},
     {9, "resource bodies and audit events stored compressed (zstd); older ilp-gateway versions cannot read this store", schemaVersion9},
     {10, "resource bodies stored as several zstd frames; older ilp-gateway versions cannot read this store", schemaVersion10},
+    {11, "versions chained by prev_seq instead of a unique (type, id, version) index; table resource_version rebuilt",
+     schemaVersion11},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
@@ -551,15 +604,6 @@ struct SchemaTooNew : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-std::int64_t queryInt(sqlite3* db, const char* sql) {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
-    throw SqliteError(sqlite3_errcode(db), std::string(sql) + ": " + sqlite3_errmsg(db));
-  }
-  std::int64_t value = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-  sqlite3_finalize(stmt);
-  return value;
-}
 
 // Brings the database at `path` to kSchemaVersion; returns that version.
 int migrateSchema(sqlite3* db, const std::string& path) {
@@ -618,6 +662,12 @@ class PreconditionError : public std::runtime_error {
 
 constexpr const char* kResourceColumns = "v.type, v.id, v.version, v.last_updated, v.organization, v.seq, v.body";
 constexpr const char* kCurrentFrom = " FROM resource_current c JOIN resource_version v ON v.seq = c.seq WHERE c.type = ?";
+// The seqs of one resource's versions (?1 type, ?2 id), as the table `chain`:
+// from the current version back along prev_seq (schemaVersion11).
+constexpr const char* kVersionChain =
+    "WITH RECURSIVE chain(seq) AS (SELECT seq FROM resource_current WHERE type = ?1 AND id = ?2 "
+    "UNION ALL SELECT v.prev_seq FROM resource_version v JOIN chain ON v.seq = chain.seq "
+    "WHERE v.prev_seq IS NOT NULL) ";
 
 // SearchQuery as SQLite SQL (search_sql.h), with numbered `?` placeholders:
 // the text is built out of binding order.
@@ -697,11 +747,11 @@ class Writer {
             "last_attempt_at = excluded.last_attempt_at, "
             "resolved_at = coalesce(excluded.resolved_at, resolved_at), produced = coalesce(excluded.produced, produced)"),
         current_(db,
-                 "SELECT c.version, c.hash, v.last_updated, c.organization, c.index_rows FROM resource_current c "
+                 "SELECT c.version, c.hash, v.last_updated, c.organization, c.index_rows, c.seq FROM resource_current c "
                  "JOIN resource_version v ON v.seq = c.seq WHERE c.type = ?1 AND c.id = ?2"),
         insert_version_(db,
                         "INSERT INTO resource_version (type, id, version, last_updated, hash, organization, "
-                        "payload_id, source_locator, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+                        "payload_id, source_locator, body, prev_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
         upsert_current_(db,
                         "INSERT INTO resource_current (type, id, version, seq, hash, organization, index_rows) "
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (type, id) DO UPDATE SET "
@@ -910,7 +960,8 @@ class Writer {
       }
     }
     WrittenResource written{write.type, write.id, 1, now, WriteOutcome::kCreated};
-    std::string old_index_rows;  // resource_current.index_rows of the current version
+    std::string old_index_rows;         // resource_current.index_rows of the current version
+    std::optional<std::int64_t> prev_seq;  // the current version's seq
     {
       ResetGuard guard{current_};
       current_.bind(1, write.type).bind(2, write.id);
@@ -921,7 +972,10 @@ class Writer {
                                   write.type + "/" + write.id + " belongs to another organization")};
       }
       std::int64_t version = exists ? current_.int64(0) : 0;
-      if (exists) old_index_rows = current_.text(4);
+      if (exists) {
+        old_index_rows = current_.text(4);
+        prev_seq = current_.int64(5);
+      }
       if (write.if_match_version && *write.if_match_version != version) {
         throw PreconditionError(write.type + "/" + write.id + " is at version " +
                                 (exists ? std::to_string(version) : std::string("none (it does not exist)")) +
@@ -960,7 +1014,13 @@ class Writer {
       } else {
         insert_version_.bindNull(7);
       }
-      insert_version_.bind(8, write.source_locator).bindBlob(9, body).step();
+      insert_version_.bind(8, write.source_locator).bindBlob(9, body);
+      if (prev_seq) {
+        insert_version_.bind(10, *prev_seq);
+      } else {
+        insert_version_.bindNull(10);
+      }
+      insert_version_.step();
     }
     std::int64_t seq = sqlite3_last_insert_rowid(db_);
     if (outbox_enabled_) {
@@ -1225,10 +1285,8 @@ class SqliteStore final : public Store {
 
   StatusOr<std::optional<StoredResource>> readVersion(std::string_view type, std::string_view id,
                                                       std::int64_t version) override {
-    return readOne(
-        "SELECT type, id, version, last_updated, organization, seq, body FROM resource_version "
-        "WHERE type = ?1 AND id = ?2 AND version = ?3",
-        type, id, version);
+    static const std::string sql = sqliteVersionRead();
+    return readOne(sql.c_str(), type, id, version);
   }
 
   // Whether the query's first index clause matches at most kFewMatches resources.
@@ -1297,14 +1355,18 @@ class SqliteStore final : public Store {
       HistoryPage page;
       page.watermark = watermark(conn.db);
       std::vector<Binding> binds;
-      std::string sql = std::string("SELECT ") + kResourceColumns + " FROM resource_version v WHERE 1 = 1";
-      if (!query.type.empty()) {
-        sql += " AND v.type = ?";
+      std::string sql;
+      if (!query.id.empty()) {  // one resource's versions, along their chain
+        sql = std::string(kVersionChain) + "SELECT " + kResourceColumns +
+              " FROM resource_version v WHERE v.seq IN chain";
         binds.emplace_back(query.type);
-      }
-      if (!query.id.empty()) {
-        sql += " AND v.id = ?";
         binds.emplace_back(query.id);
+      } else {
+        sql = std::string("SELECT ") + kResourceColumns + " FROM resource_version v WHERE 1 = 1";
+        if (!query.type.empty()) {
+          sql += " AND v.type = ?";
+          binds.emplace_back(query.type);
+        }
       }
       if (query.organization) {
         sql += " AND v.organization = ?";
@@ -2395,6 +2457,12 @@ class SqliteStore final : public Store {
 }  // namespace
 
 std::span<const char* const> sqliteIndexRowDeletes() { return kIndexRowDeletes; }
+
+std::string sqliteVersionRead() {
+  return std::string(kVersionChain) +
+         "SELECT type, id, version, last_updated, organization, seq, body FROM resource_version "
+         "WHERE seq IN chain AND version = ?3";
+}
 
 StatusOr<std::unique_ptr<Store>> openSqliteStore(const SqliteOptions& options) {
   auto store = std::make_unique<SqliteStore>(options);

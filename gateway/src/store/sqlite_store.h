@@ -43,5 +43,8 @@ StatusOr<std::unique_ptr<Store>> openSqliteStore(const SqliteOptions& options);
 // their rowid range, never by scanning every row of the type: the store's
 // tests check their query plans.
 std::span<const char* const> sqliteIndexRowDeletes();
+// The statement reading one version of a resource (?1 type, ?2 id, ?3
+// version) along its chain of versions, for tests of its query plan.
+std::string sqliteVersionRead();
 
 }  // namespace ilpgw
