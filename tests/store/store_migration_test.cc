@@ -595,6 +595,13 @@ TEST(StoredTextTest, FramesOneAfterAnotherReadAsTheirTextsJoined) {
   std::string frames = stored_text::compress(head) + stored_text::compress(tail);
   EXPECT_EQ(stored_text::decompress(frames), head + tail);
   EXPECT_EQ(stored_text::decompress(stored_text::compress(head)), head);
+  // A short frame reads like any other, joined with the rest; it costs a few
+  // bytes more than its text, never much more, and still carries a checksum.
+  std::string short_frame = stored_text::frameShort(head);
+  EXPECT_EQ(stored_text::decompress(short_frame + stored_text::compress(tail)), head + tail);
+  EXPECT_LE(short_frame.size(), head.size() + 16);
+  short_frame[short_frame.size() - 1] ^= 0x55;
+  EXPECT_THROW(stored_text::decompress(short_frame), std::runtime_error);
   // Damage in the second frame, a frame cut short, or bytes after the last
   // frame are errors, never a text.
   std::string damaged = frames;

@@ -998,7 +998,7 @@ class Writer {
       }
     }
     std::string body = tail_frame != nullptr
-                           ? stored_text::compress(write.head + storeOwnedMeta(written.version, now)) + *tail_frame
+                           ? stored_text::frameShort(write.head + storeOwnedMeta(written.version, now)) + *tail_frame
                            : stored_text::compress(assembleResource(write, written.version, now));
     std::string index_rows = replaceIndex(write, old_index_rows);
     {
