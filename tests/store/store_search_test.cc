@@ -122,6 +122,40 @@ TEST_P(StoreSearchTest, APatientsRecordsArePagedInCommitOrderFromTheirOwnRows) {
   for (int i = 0; i < 20; ++i) EXPECT_EQ(page->resources[i].id, "o" + std::to_string(i));
 }
 
+// Searches of one shape share a prepared statement on each read connection:
+// each answers for its own values, and one connection that has seen more
+// shapes than it keeps starts over without losing an answer.
+TEST_P(StoreSearchTest, SearchesOfOneShapeAnswerForTheirOwnValuesAndManyShapesStillAnswer) {
+  WriteBatch batch;
+  for (int i = 0; i < 50; ++i) {
+    batch.resources.push_back(write(patientJson("32010101019" + std::to_string(10000 + i), "N" + std::to_string(1000 + i),
+                                                "A", i % 2 == 0 ? "female" : "male", "1990-01-01"),
+                                    "p" + std::to_string(i)));
+  }
+  ASSERT_TRUE(store_->commit(std::move(batch)).isOk());
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 50; ++i) {
+      auto page = store_->search(query("Patient", {{"name", "n" + std::to_string(1000 + i)}}));
+      ASSERT_TRUE(page.isOk());
+      ASSERT_EQ(page->resources.size(), 1u) << "n" << 1000 + i;
+      EXPECT_EQ(page->resources[0].id, "p" + std::to_string(i));
+    }
+  }
+  // 80 shapes: one to forty names joined with commas, each list once more
+  // with a gender that halves the answer. (Names of one length: a string
+  // search matches the start of a name.)
+  std::string names;
+  for (int k = 0; k < 40; ++k) {
+    names += (k == 0 ? "" : ",") + std::string("n") + std::to_string(1000 + k);
+    auto page = store_->search(query("Patient", {{"name", names}, {"_count", "100"}}));
+    ASSERT_TRUE(page.isOk());
+    EXPECT_EQ(page->resources.size(), static_cast<size_t>(k + 1)) << names;
+    auto women = store_->search(query("Patient", {{"name", names}, {"gender", "female"}, {"_count", "100"}}));
+    ASSERT_TRUE(women.isOk());
+    EXPECT_EQ(women->resources.size(), static_cast<size_t>(k / 2 + 1)) << names;
+  }
+}
+
 TEST_P(StoreSearchTest, LastUpdatedStrictlyIncreasesAcrossCommitsAndRestarts) {
   std::string previous;
   for (int i = 0; i < 20; ++i) {
