@@ -45,6 +45,8 @@ written() { awk '/^write_bytes/ {print $2}' "/proc/$gw_pid/io"; }
 # The database's size as committed, the write-ahead log's pages included
 # (the file itself grows only as checkpoints catch up).
 stored() { sqlite3 -readonly "$work/data/gateway.db" 'SELECT page_count * page_size FROM pragma_page_count, pragma_page_size'; }
+# Resource versions stored so far (seq is given out in commit order).
+versions() { sqlite3 -readonly "$work/data/gateway.db" 'SELECT coalesce(max(seq), 0) FROM resource_version'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$gw_pid/stat"; }
 peak_rss_kb() { awk '/^VmHWM/ {print $2}' "/proc/$gw_pid/status"; }
 ticks_per_s=$(getconf CLK_TCK)
@@ -58,11 +60,11 @@ printf '%-8s %10s %8s %8s %8s %8s %9s %9s %9s %8s %8s\n' clients "acked/s" refus
   "KB wrote" "KB db" "commits/s" "posts/c" "peak MB"
 for c in ${CLIENTS:-1 16 64}; do
   threads=$(( c < 2 ? 1 : 2 ))
-  w0=$(written); d0=$(stored); t0=$(cpu_ticks); scrape > "$work/m0"
+  w0=$(written); d0=$(stored); v0=$(versions); t0=$(cpu_ticks); scrape > "$work/m0"
   line=$(wrk -t"$threads" -c"$c" -d"${seconds}s" -s bench/ingest_acked.lua "https://127.0.0.1:$port" 2>>"$work/wrk.err" |
          awk '/^ACKED/ {print $2, $3, $4, $5, $6}')
   read -r rate acked refused p99 p50 <<<"$line"
-  w1=$(written); d1=$(stored); t1=$(cpu_ticks); scrape > "$work/m1"
+  w1=$(written); d1=$(stored); v1=$(versions); t1=$(cpu_ticks); scrape > "$work/m1"
   delta() { awk -v a="$(metric "$work/m0" "$1")" -v b="$(metric "$work/m1" "$1")" 'BEGIN {print b - a}'; }
   per_post_us() { awk -v s="$1" -v n="$acked" 'BEGIN { if (n > 0) printf "%.0f", s * 1e6 / n; else print 0 }'; }
   cpu_us=$(per_post_us "$(awk -v t=$((t1 - t0)) -v h="$ticks_per_s" 'BEGIN {print t / h}')")
@@ -83,13 +85,16 @@ for c in ${CLIENTS:-1 16 64}; do
   fsyncs_s=$(awk -v n="$(delta ilpgw_store_log_syncs_total)" -v s="$seconds" 'BEGIN {printf "%.0f", n / s}')
   kb() { awk -v d="$1" -v n="$acked" 'BEGIN { if (n > 0) printf "%.1f", d / n / 1024; else print 0 }'; }
   wrote=$(kb $((w1 - w0))); grew=$(kb $((d1 - d0)))
+  per_version=$(awk -v d=$((d1 - d0)) -v n=$((v1 - v0)) 'BEGIN { if (n > 0) printf "%.0f", d / n; else print 0 }')
+  versions_per_post=$(awk -v v=$((v1 - v0)) -v n="$acked" 'BEGIN { if (n > 0) printf "%.1f", v / n; else print 0 }')
   peak_mb=$(( $(peak_rss_kb) / 1024 ))
   printf '%-8s %10s %8s %8s %8s %8s %9s %9s %9s %8s %8s\n' "$c" "$rate" "$refused" "$p50" "$p99" "$cpu_us" \
     "$wrote" "$grew" "$commits_s" "$per_commit" "$peak_mb"
   printf '         CPU µs per post by stage: %sother %s; fsyncs/s %s\n' "$stage_line" "$other" "$fsyncs_s"
+  printf '         resource versions per post %s, database growth per version %s B\n' "$versions_per_post" "$per_version"
   levels+=("{\"clients\": $c, \"acked_per_s\": $rate, \"acked\": $acked, \"refused\": $refused, \"p50_ms\": $p50, \
 \"p99_ms\": $p99, \"cpu_us_per_post\": $cpu_us, \"cpu_us_by_stage\": {${stage_json}\"other\": $other}, \
-\"kb_written_per_post\": $wrote, \"kb_db_growth_per_post\": $grew, \"commits_per_s\": $commits_s, \
+\"kb_written_per_post\": $wrote, \"kb_db_growth_per_post\": $grew, \"versions_per_post\": $versions_per_post, \"db_growth_bytes_per_version\": $per_version, \"commits_per_s\": $commits_s, \
 \"posts_per_commit\": $per_commit, \"fsyncs_per_s\": $fsyncs_s, \"peak_rss_mb\": $peak_mb}")
 done
 {

@@ -66,6 +66,8 @@ pid_written() { awk '/^write_bytes/ {print $2}' "/proc/$gw_pid/io"; }
 # The database's size as committed, the write-ahead log's pages included
 # (the file itself grows only as checkpoints catch up).
 db_bytes() { sqlite3 -readonly "$work/data/gateway.db" 'SELECT page_count * page_size FROM pragma_page_count, pragma_page_size'; }
+# Resource versions stored so far (seq is given out in commit order).
+db_versions() { sqlite3 -readonly "$work/data/gateway.db" 'SELECT coalesce(max(seq), 0) FROM resource_version'; }
 ticks_per_s=$(getconf CLK_TCK)
 
 printf '%-36s %11s %11s %7s %9s\n' "measurement (HTTPS keep-alive)" "gateway/s" "ceiling/s" "ratio" "target"
@@ -79,10 +81,10 @@ row() {  # name gateway ceiling target_percent
 
 declare -A ingest_target=([1]=10 [16]=20 [64]=25)
 for c in 1 16 64; do
-  t0=$(pid_ticks); w0=$(pid_written); d0=$(db_bytes)
+  t0=$(pid_ticks); w0=$(pid_written); d0=$(db_bytes); v0=$(db_versions)
   # Visits of their own at each level: a visit posted again is "unchanged" and costs far less.
   out=$(BENCH_THREAD_OFFSET=$((c * 1000)) BENCH_PATH=/ingest/epuskesmas-json wrk_run "$c" "$gw" bench/ingest.lua)
-  t1=$(pid_ticks); w1=$(pid_written); d1=$(db_bytes)
+  t1=$(pid_ticks); w1=$(pid_written); d1=$(db_bytes); v1=$(db_versions)
   g=$(rate <<<"$out")
   e=$(BENCH_PATH="/echo?bytes=$ingest_bytes" wrk_run "$c" "$echo_url" bench/ingest.lua | rate)
   row "ingest visits, $c clients" "$g" "$e" "${ingest_target[$c]}"
@@ -91,6 +93,9 @@ for c in 1 16 64; do
     cpu_us=$(awk -v t=$((t1 - t0)) -v h="$ticks_per_s" -v n="$posts" 'BEGIN {printf "%.0f", t / h * 1e6 / n}')
     kb_written=$(awk -v b=$((w1 - w0)) -v n="$posts" 'BEGIN {printf "%.1f", b / n / 1024}')
     kb_growth=$(awk -v b=$((d1 - d0)) -v n="$posts" 'BEGIN {printf "%.1f", b / n / 1024}')
+    versions=$((v1 - v0))
+    bytes_per_version=$(awk -v b=$((d1 - d0)) -v n="$versions" 'BEGIN { if (n > 0) printf "%.0f", b / n; else print 0 }')
+    versions_per_visit=$(awk -v v="$versions" -v n="$posts" 'BEGIN {printf "%.1f", v / n}')
   fi
 done
 for c in 16 64; do
@@ -130,6 +135,8 @@ printf '%-36s %11s %9s\n' "per visit, 64 clients posting" "gateway" "target"
 printf '%-36s %11s %9s\n' "CPU µs (whole process)" "$cpu_us" "300"
 printf '%-36s %11s %9s\n' "KB written (WAL, checkpoints, db)" "$kb_written" "48"
 printf '%-36s %11s %9s\n' "KB database growth" "$kb_growth" "12"
+printf '%-36s %11s %9s\n' "  per resource version stored, bytes" "$bytes_per_version" ""
+printf '%-36s %11s %9s\n' "  resource versions per visit" "$versions_per_visit" ""
 printf '%-36s %11s %9s\n' "peak resident memory, MB" "$peak_mb" "128"
 if [[ -n $burst ]]; then
   printf 'backlog burst, 64 clients, %s s: %s acknowledged, %s refused, p99 %s ms (target: 0 refused, p99 <= 1000 ms)\n' \
@@ -142,8 +149,8 @@ json=${BENCH_JSON:-$build/run.json}
 {
   printf '{"benchmark": "run", "seconds": %s, "rows": [' "$seconds"
   sep=""; for r in "${rows[@]}"; do printf '%s%s' "$sep" "$r"; sep=", "; done
-  printf '], "per_visit_64_clients": {"cpu_us": %s, "kb_written": %s, "kb_db_growth": %s}, "peak_rss_mb": %s' \
-    "$cpu_us" "$kb_written" "$kb_growth" "$peak_mb"
+  printf '], "per_visit_64_clients": {"cpu_us": %s, "kb_written": %s, "kb_db_growth": %s, "db_growth_bytes_per_version": %s, "versions": %s}, "peak_rss_mb": %s' \
+    "$cpu_us" "$kb_written" "$kb_growth" "$bytes_per_version" "$versions_per_visit" "$peak_mb"
   [[ -n $burst ]] && printf ', "burst": %s' "$burst"
   printf '}\n'
 } > "$json"
