@@ -577,6 +577,12 @@ CREATE INDEX resource_version_type_seq ON resource_version (type, seq);
   }
 }
 
+// Bodies and audit events written from this version on are compressed with a
+// zstd dictionary compiled into ilp-gateway (stored_text_dictionaries.h);
+// an older ilp-gateway has none and could not read them, so the step makes it
+// refuse the store instead. Nothing changes in the file.
+void schemaVersion12(sqlite3*) {}
+
 struct MigrationStep {
   int version;       // the version this step reaches
   const char* what;  // logged when an existing store takes the step
@@ -596,6 +602,9 @@ constexpr MigrationStep kMigrations[] = {
     {10, "resource bodies stored as several zstd frames; older ilp-gateway versions cannot read this store", schemaVersion10},
     {11, "versions chained by prev_seq instead of a unique (type, id, version) index; table resource_version rebuilt",
      schemaVersion11},
+    {12, "resource bodies and audit events compressed with a zstd dictionary; older ilp-gateway versions cannot read "
+         "this store",
+     schemaVersion12},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
@@ -1010,7 +1019,7 @@ class Writer {
       }
     }
     std::string body = tail_frame != nullptr
-                           ? stored_text::frameShort(write.head + storeOwnedMeta(written.version, now)) + *tail_frame
+                           ? stored_text::compress(write.head + storeOwnedMeta(written.version, now)) + *tail_frame
                            : stored_text::compress(assembleResource(write, written.version, now));
     std::string index_rows = replaceIndex(write, old_index_rows);
     {
