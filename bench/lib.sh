@@ -2,6 +2,22 @@
 # this machine, with a clinic client and its bearer token, measured with
 # authentication on, as deployed.
 
+# bench_build BUILD [CMAKE_OPTION...] -- TARGET...: configures BUILD as a
+# Release build of its own unless it holds a gateway already (a build
+# directory given by the caller is used as it is), builds the targets, and
+# makes the development certificates if they are missing. JOBS is honoured.
+bench_build() {
+  local build=$1 options=()
+  shift
+  while [[ $# -gt 0 && $1 != -- ]]; do options+=("$1"); shift; done
+  shift
+  if [[ ! -x $build/gateway/ilp-gateway ]]; then
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DILPGW_BUILD_TESTS=OFF "${options[@]}" >/dev/null
+  fi
+  cmake --build "$build" -j"${JOBS:-$(nproc)}" --target "$@" >/dev/null
+  [[ -f certs/dev/ca.crt ]] || bash certs/make-dev-certs.sh certs/dev >/dev/null
+}
+
 # bench_start_gateway WORK BUILD PORT [SERVER_JSON] [STORE_JSON]
 # Writes WORK/gateway.json (data in WORK/data, the ePuskesmas adapter, no rate
 # limit) and starts the gateway; sets gw_pid. SERVER_JSON and STORE_JSON are

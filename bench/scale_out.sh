@@ -18,11 +18,7 @@ clients=${CLIENTS:-64}
 command -v wrk >/dev/null || { echo "wrk missing (scripts/install-deps.sh installs it)"; exit 2; }
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [[ -x $pg_bin/postgres ]] || { echo "PostgreSQL server missing (scripts/install-deps.sh installs it)"; exit 2; }
-if [[ ! -x $build/gateway/ilp-gateway ]]; then  # a build directory of its own, unless one is given
-  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DILPGW_BUILD_TESTS=OFF -DILPGW_BUILD_BENCH=ON >/dev/null
-fi
-cmake --build "$build" -j"${JOBS:-$(nproc)}" --target ilp-gateway epuskesmas-json bench_echo_server >/dev/null
-[[ -f certs/dev/ca.crt ]] || bash certs/make-dev-certs.sh certs/dev >/dev/null
+bench_build "$build" -DILPGW_BUILD_BENCH=ON -- ilp-gateway epuskesmas-json bench_echo_server
 
 work=$(mktemp -d)
 chmod 755 "$work"

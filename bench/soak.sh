@@ -17,11 +17,7 @@ interval=${SOAK_INTERVAL_S:-60}
 connections=${SOAK_CONNECTIONS:-4}
 build=${BUILD_DIR:-build-bench}
 command -v wrk >/dev/null || { echo "wrk missing (scripts/install-deps.sh installs it)"; exit 2; }
-if [[ ! -x $build/gateway/ilp-gateway ]]; then
-  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DILPGW_BUILD_TESTS=OFF >/dev/null
-fi
-cmake --build "$build" -j"${JOBS:-$(nproc)}" --target ilp-gateway epuskesmas-json >/dev/null
-[[ -f certs/dev/ca.crt ]] || bash certs/make-dev-certs.sh certs/dev >/dev/null
+bench_build "$build" -- ilp-gateway epuskesmas-json
 
 work=$(mktemp -d)
 out=${SOAK_OUT:-$work/soak.csv}

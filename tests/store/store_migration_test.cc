@@ -283,6 +283,17 @@ class StoreMigrationTest : public ::testing::Test {
  protected:
   void SetUp() override { config_.data_dir = dir_.file("data"); std::filesystem::create_directories(config_.data_dir); }
   std::string path() const { return config_.storePath(); }
+  // A store made new, or written by the version-1 schema and migrated,
+  // opened once and closed again.
+  void makeStore(bool migrated) {
+    std::filesystem::remove_all(config_.data_dir);
+    std::filesystem::create_directories(config_.data_dir);
+    if (migrated) writeVersion1Store(path());
+    ::testing::internal::CaptureStderr();
+    auto opened = openStore(config_);
+    ::testing::internal::GetCapturedStderr();
+    ASSERT_TRUE(opened.isOk()) << opened.status().message();
+  }
   testing::TempDir dir_;
   Config config_;
 };
@@ -496,15 +507,7 @@ TEST_F(StoreMigrationTest, CurrentStoreOpensWithoutMigrating) {
 TEST_F(StoreMigrationTest, IndexRowsOfAResourceAreFoundByTheirRowidRange) {
   for (bool migrated : {false, true}) {
     SCOPED_TRACE(migrated ? "migrated from version 1" : "new store");
-    std::filesystem::remove_all(config_.data_dir);
-    std::filesystem::create_directories(config_.data_dir);
-    if (migrated) writeVersion1Store(path());
-    {
-      ::testing::internal::CaptureStderr();
-      auto opened = openStore(config_);
-      ::testing::internal::GetCapturedStderr();
-      ASSERT_TRUE(opened.isOk()) << opened.status().message();
-    }
+    ASSERT_NO_FATAL_FAILURE(makeStore(migrated));
     RawDb db(path());
     ASSERT_EQ(sqliteIndexRowDeletes().size(), 4u);
     for (const char* sql : sqliteIndexRowDeletes()) {
@@ -520,15 +523,7 @@ TEST_F(StoreMigrationTest, IndexRowsOfAResourceAreFoundByTheirRowidRange) {
 TEST_F(StoreMigrationTest, AnOlderVersionIsFoundAlongItsChainNotByAScan) {
   for (bool migrated : {false, true}) {
     SCOPED_TRACE(migrated ? "migrated from version 1" : "new store");
-    std::filesystem::remove_all(config_.data_dir);
-    std::filesystem::create_directories(config_.data_dir);
-    if (migrated) writeVersion1Store(path());
-    {
-      ::testing::internal::CaptureStderr();
-      auto opened = openStore(config_);
-      ::testing::internal::GetCapturedStderr();
-      ASSERT_TRUE(opened.isOk()) << opened.status().message();
-    }
+    ASSERT_NO_FATAL_FAILURE(makeStore(migrated));
     RawDb db(path());
     std::string plan = db.queryPlan(sqliteVersionRead());
     EXPECT_EQ(plan.find("SCAN resource_version"), std::string::npos) << plan;
