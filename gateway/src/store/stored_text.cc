@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "store/stored_text_dictionaries.h"
@@ -94,49 +95,54 @@ std::string compress(std::string_view text) {
   return frame;
 }
 
-std::string decompress(std::string_view frames) {
-  // Each frame's place and text size first: compress() always records the
-  // size, so a frame without it is not one of ours.
-  struct Frame {
-    std::string_view bytes;
-    size_t size;
-  };
-  std::vector<Frame> parts;
-  unsigned long long total = 0;
-  for (std::string_view rest = frames; !rest.empty();) {
-    unsigned long long one = ZSTD_getFrameContentSize(rest.data(), rest.size());
-    size_t frame_bytes = ZSTD_findFrameCompressedSize(rest.data(), rest.size());
-    if (one == ZSTD_CONTENTSIZE_ERROR || one == ZSTD_CONTENTSIZE_UNKNOWN || ZSTD_isError(frame_bytes)) {
-      throw std::runtime_error("stored text is damaged (not zstd frames with their sizes)");
-    }
-    total += one;
-    if (total > (1ull << 31)) throw std::runtime_error("stored text is damaged (larger than 2 GiB)");
-    parts.push_back({rest.substr(0, frame_bytes), static_cast<size_t>(one)});
-    rest.remove_prefix(frame_bytes);
+namespace {
+
+// The text size and the compressed length of the frame at the start of
+// `rest`; compress() always records the size, so a frame without it is not
+// one of ours.
+std::pair<unsigned long long, size_t> frameAt(std::string_view rest) {
+  unsigned long long size = ZSTD_getFrameContentSize(rest.data(), rest.size());
+  size_t bytes = ZSTD_findFrameCompressedSize(rest.data(), rest.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || ZSTD_isError(bytes)) {
+    throw std::runtime_error("stored text is damaged (not zstd frames with their sizes)");
   }
+  return {size, bytes};
+}
+
+}  // namespace
+
+std::string decompress(std::string_view frames) {
   if (frames.empty()) throw std::runtime_error("stored text is damaged (empty)");
+  unsigned long long total = 0;  // the text's size, summed over the frames first
+  for (std::string_view rest = frames; !rest.empty();) {
+    auto [size, bytes] = frameAt(rest);
+    total += size;
+    if (total > (1ull << 31)) throw std::runtime_error("stored text is damaged (larger than 2 GiB)");
+    rest.remove_prefix(bytes);
+  }
   ZSTD_DCtx* ctx = decompressor();
   if (ctx == nullptr) throw std::runtime_error("zstd: out of memory");
   std::string text(total, '\0');
   size_t at = 0;
-  for (const Frame& frame : parts) {
+  for (std::string_view rest = frames; !rest.empty();) {
+    auto [size, bytes] = frameAt(rest);
     // Frames written before the dictionary name none (id 0).
-    unsigned id = ZSTD_getDictID_fromFrame(frame.bytes.data(), frame.bytes.size());
+    unsigned id = ZSTD_getDictID_fromFrame(rest.data(), bytes);
     size_t n = 0;
     if (id == 0) {
-      n = ZSTD_decompressDCtx(ctx, text.data() + at, frame.size, frame.bytes.data(), frame.bytes.size());
+      n = ZSTD_decompressDCtx(ctx, text.data() + at, size, rest.data(), bytes);
     } else if (const ZSTD_DDict* dictionary = Dictionaries::get().find(id)) {
-      n = ZSTD_decompress_usingDDict(ctx, text.data() + at, frame.size, frame.bytes.data(), frame.bytes.size(),
-                                     dictionary);
+      n = ZSTD_decompress_usingDDict(ctx, text.data() + at, size, rest.data(), bytes, dictionary);
     } else {
       throw std::runtime_error("stored text was written with zstd dictionary " + std::to_string(id) +
                                ", which this ilp-gateway does not have; upgrade ilp-gateway");
     }
-    if (ZSTD_isError(n) || n != frame.size) {
+    if (ZSTD_isError(n) || n != size) {
       throw std::runtime_error(std::string("stored text is damaged: ") +
                                (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "size differs"));
     }
     at += n;
+    rest.remove_prefix(bytes);
   }
   return text;
 }
