@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <thread>
 
@@ -110,6 +112,33 @@ TEST(SqliteCheckpointTest, LogStaysBoundedUnderNeverEndingReads) {
   auto page = store.search(all);
   ASSERT_TRUE(page.isOk());
   EXPECT_EQ(page->total, 2000);
+}
+
+// The copies run on the checkpointer's own thread, not only when the writer
+// rewinds the log: with the rewind threshold out of reach, the database file
+// itself grows as records are committed.
+TEST(SqliteCheckpointTest, LogIsCopiedIntoTheDatabaseWithoutWaitingForARewind) {
+  testing::TempDir dir;
+  SqliteOptions options{dir.file("gateway.db"), 64};
+  options.checkpoint.passive_bytes = 1 << 20;
+  options.checkpoint.truncate_bytes = std::int64_t{1} << 40;
+  auto opened = openSqliteStore(options);
+  ASSERT_TRUE(opened.isOk()) << opened.status().message();
+  auto& store = *opened.value();
+  auto database_bytes = [&] { return fs::file_size(options.path); };
+  const auto empty = database_bytes();
+
+  for (int i = 0; i < 400; ++i) {
+    WriteBatch batch;
+    batch.resources.push_back(bulkyPatient(i));
+    ASSERT_TRUE(store.commit(std::move(batch)).isOk());
+  }
+  // 400 bodies of about 12 KB: some 4 MB of pages, copied a megabyte at a time.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (database_bytes() < empty + (2u << 20) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GE(database_bytes(), empty + (2u << 20)) << "the database file is " << database_bytes() << " bytes";
 }
 
 }  // namespace

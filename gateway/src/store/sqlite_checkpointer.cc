@@ -18,6 +18,14 @@ SqliteCheckpointer::SqliteCheckpointer(const std::string& path, sqlite3* writer,
     sqlite3_close(db_);
     throw std::runtime_error("cannot open " + path + " for checkpoints: " + message);
   }
+  // A connection learns that the database is in WAL mode, and opens the log,
+  // on its first read; until then sqlite3_wal_checkpoint_v2 finds no log and
+  // copies nothing (it answers SQLITE_OK with -1 frames).
+  if (sqlite3_exec(db_, "SELECT count(*) FROM sqlite_schema", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    std::string message = sqlite3_errmsg(db_);
+    sqlite3_close(db_);
+    throw std::runtime_error("cannot read " + path + " for checkpoints: " + message);
+  }
   sqlite3_stmt* page_size = nullptr;
   if (sqlite3_prepare_v2(writer_, "PRAGMA page_size", -1, &page_size, nullptr) == SQLITE_OK &&
       sqlite3_step(page_size) == SQLITE_ROW) {
@@ -29,7 +37,7 @@ SqliteCheckpointer::SqliteCheckpointer(const std::string& path, sqlite3* writer,
   // Replaces SQLite's automatic checkpoint in the writer.
   sqlite3_wal_hook(writer_, &SqliteCheckpointer::onCommit, this);
   thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "ilpgw-checkpoint");
+    pthread_setname_np(pthread_self(), "ilpgw-checkpnt");
     run();
   });
 }
