@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -82,28 +83,55 @@ TEST(QueryGateTest, AWaitingCallerGetsTheTurnAsSoonAsItIsGivenBack) {
   EXPECT_TRUE(gate.enter(milliseconds(0)));
 }
 
-// One turn and no wait at all: concurrent searches either get the turn or
-// are refused as "unavailable" (503), counted; none is answered wrongly.
-TEST(QueryGateTest, ASqliteStoreRefusesSearchesBeyondItsTurnsAndCountsThem) {
-  testing::TempDir dir;
-  SqliteOptions options{dir.file("gateway.db"), 64};
-  options.concurrent_searches = 1;
-  options.lock_wait = milliseconds(0);
-  auto opened = openSqliteStore(options);
-  ASSERT_TRUE(opened.isOk()) << opened.status().message();
-  auto& store = *opened.value();
-  WriteBatch batch;
-  for (int i = 0; i < 300; ++i) {
-    rapidjson::Document doc;
-    ASSERT_FALSE(json::parse(R"({"resourceType":"Patient","id":"p)" + std::to_string(i) + R"(","gender":"female"})", doc)
-                     .has_value());
-    batch.resources.push_back(prepareResource(doc));
-    batch.resources.back().organization = "org-a";
+TEST(QueryGateTest, APassGoesOnWithoutATurnAndLeavesTheTurnsAsTheyAre) {
+  QueryGate gate(1);
+  auto held = gate.enter(milliseconds(0));
+  ASSERT_TRUE(held);
+  {
+    auto passed = QueryGate::pass();
+    EXPECT_TRUE(passed);
+    EXPECT_FALSE(passed.waited());
+    EXPECT_FALSE(gate.enter(milliseconds(0)));  // the one turn is still held
   }
-  ASSERT_TRUE(store.commit(std::move(batch)).isOk());
+  EXPECT_FALSE(gate.enter(milliseconds(0)));  // giving the pass back freed nothing
+}
 
-  auto& refused_metric = metrics::storeSearchWaits().counter({"refused"});
-  std::uint64_t refused_before = refused_metric.value();
+// A SQLite store of 300 Patients, opened with one turn and no wait at all.
+class GatedStore {
+ public:
+  explicit GatedStore(milliseconds bounded_for) {
+    SqliteOptions options{dir_.file("gateway.db"), 64};
+    options.concurrent_searches = 1;
+    options.lock_wait = milliseconds(0);
+    options.searches_bounded_for = bounded_for;
+    auto opened = openSqliteStore(options);
+    EXPECT_TRUE(opened.isOk()) << opened.status().message();
+    store_ = std::move(opened.value());
+    WriteBatch batch;
+    for (int i = 0; i < 300; ++i) {
+      rapidjson::Document doc;
+      EXPECT_FALSE(json::parse(R"({"resourceType":"Patient","id":"p)" + std::to_string(i) + R"(","gender":"female"})", doc)
+                       .has_value());
+      batch.resources.push_back(prepareResource(doc));
+      batch.resources.back().organization = "org-a";
+    }
+    EXPECT_TRUE(store_->commit(std::move(batch)).isOk());
+  }
+  Store& store() { return *store_; }
+
+ private:
+  testing::TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+struct SearchOutcomes {
+  int answered = 0;
+  int refused = 0;  // "unavailable": every turn taken
+  int wrong = 0;
+};
+
+// Eight threads searching 40 times each, all at once.
+SearchOutcomes searchAtOnce(Store& store) {
   std::atomic<int> answered{0};
   std::atomic<int> refused{0};
   std::atomic<int> wrong{0};
@@ -128,11 +156,35 @@ TEST(QueryGateTest, ASqliteStoreRefusesSearchesBeyondItsTurnsAndCountsThem) {
     });
   }
   for (auto& s : searchers) s.join();
-  EXPECT_EQ(wrong.load(), 0);
-  EXPECT_GT(answered.load(), 0);
-  EXPECT_GT(refused.load(), 0);  // eight callers for one turn that nobody waits for
-  EXPECT_EQ(answered.load() + refused.load(), 8 * 40);
-  EXPECT_EQ(refused_metric.value() - refused_before, static_cast<std::uint64_t>(refused.load()));
+  return {answered.load(), refused.load(), wrong.load()};
+}
+
+// Records written a moment ago: concurrent searches either get the one turn
+// or are refused as "unavailable" (503), counted; none is answered wrongly.
+TEST(QueryGateTest, ASqliteStoreRefusesSearchesBeyondItsTurnsWhileRecordsAreWrittenAndCountsThem) {
+  GatedStore gated(std::chrono::hours(1));
+  auto& refused_metric = metrics::storeSearchWaits().counter({"refused"});
+  std::uint64_t refused_before = refused_metric.value();
+  SearchOutcomes outcomes = searchAtOnce(gated.store());
+  EXPECT_EQ(outcomes.wrong, 0);
+  EXPECT_GT(outcomes.answered, 0);
+  EXPECT_GT(outcomes.refused, 0);  // eight callers for one turn that nobody waits for
+  EXPECT_EQ(outcomes.answered + outcomes.refused, 8 * 40);
+  EXPECT_EQ(refused_metric.value() - refused_before, static_cast<std::uint64_t>(outcomes.refused));
+}
+
+// No record written lately: the writer has nothing to protect, and the same
+// searches all go on at once.
+TEST(QueryGateTest, ASqliteStoreLetsSearchesThroughWhenNoRecordsAreBeingWritten) {
+  GatedStore gated(milliseconds(200));
+  std::this_thread::sleep_for(milliseconds(300));
+  auto& refused_metric = metrics::storeSearchWaits().counter({"refused"});
+  std::uint64_t refused_before = refused_metric.value();
+  SearchOutcomes outcomes = searchAtOnce(gated.store());
+  EXPECT_EQ(outcomes.wrong, 0);
+  EXPECT_EQ(outcomes.refused, 0);
+  EXPECT_EQ(outcomes.answered, 8 * 40);
+  EXPECT_EQ(refused_metric.value(), refused_before);
 }
 
 }  // namespace

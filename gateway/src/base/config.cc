@@ -132,9 +132,10 @@ const std::vector<KeySpec>& keys() {
        "Most write requests committed together in one durable transaction (group commit).",
        set(&Config::store_batch_max)},
       {"store.concurrent_searches", KeyType::kInteger, "0",
-       "sqlite: most searches and history pages the store answers at once; the others wait their turn (up to 5 s, "
-       "then 503). Searches beyond the machine's cores only take CPU from the thread that makes posts durable. "
-       "0: as many as this machine has CPUs. Bulk export and reports are not counted. 0..256.",
+       "sqlite: most searches and history pages the store answers at once while records are being written (a post "
+       "within the last second); the others wait their turn (up to 5 s, then 503). Searches beyond the machine's "
+       "cores only take CPU from the thread that makes posts durable. 0: as many as this machine has CPUs. Bulk "
+       "export and reports are not counted. 0..256.",
        set(&Config::store_concurrent_searches)},
       {"store.url", KeyType::kString, "",
        "postgresql: the libpq connection URI or key=value string, e.g. "

@@ -6,6 +6,12 @@
 // wait for it fell from about 400 to about 10 per second. Searches beyond the
 // bound wait here, asleep, for a turn; the writer keeps a core.
 //
+// The bound is worth having only while the writer has work: each caller
+// beyond it sleeps and is woken for its turn, and with sixteen searches and
+// two turns those hand-overs cost a sixth of the searches answered. The store
+// therefore takes a turn only while records are being written and lets
+// searches pass() otherwise.
+//
 // Only page queries (search, history) pass the gate. Long scans (Bulk export,
 // reports) do not: holding a turn for minutes would stop every search.
 #pragma once
@@ -23,23 +29,27 @@ class QueryGate {
   QueryGate(const QueryGate&) = delete;
   QueryGate& operator=(const QueryGate&) = delete;
 
-  // A turn, held until it goes out of scope; empty when none came free within
-  // the wait given to enter().
+  // Leave to go on, held until it goes out of scope: a turn (enter()) or a
+  // pass that holds none (pass()); empty when no turn came free within the
+  // wait given to enter().
   class Turn {
    public:
     Turn() = default;
-    Turn(QueryGate* gate, bool waited) : gate_(gate), waited_(waited) {}
-    Turn(Turn&& other) noexcept : gate_(other.gate_), waited_(other.waited_) { other.gate_ = nullptr; }
+    Turn(QueryGate* gate, bool waited) : gate_(gate), admitted_(true), waited_(waited) {}
+    Turn(Turn&& other) noexcept : gate_(other.gate_), admitted_(other.admitted_), waited_(other.waited_) {
+      other.gate_ = nullptr;
+    }
     Turn& operator=(Turn&&) = delete;
     ~Turn() {
       if (gate_ != nullptr) gate_->leave();
     }
-    explicit operator bool() const { return gate_ != nullptr; }
+    explicit operator bool() const { return admitted_; }
     // Every turn was taken when the caller came.
     bool waited() const { return waited_; }
 
    private:
-    QueryGate* gate_ = nullptr;
+    QueryGate* gate_ = nullptr;  // the gate to give the turn back to; none for a pass
+    bool admitted_ = false;
     bool waited_ = false;
   };
 
@@ -50,6 +60,10 @@ class QueryGate {
     --free_;
     return Turn(this, waited);
   }
+
+  // Goes on without a turn and without waiting; the turns others hold are
+  // not affected.
+  static Turn pass() { return Turn(nullptr, false); }
 
  private:
   void leave() {

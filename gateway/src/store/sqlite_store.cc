@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -1288,6 +1289,10 @@ class SqliteStore final : public Store {
   int schemaVersion() const override { return schema_version_; }
 
   StatusOr<CommitResult> commit(WriteBatch batch) override {
+    if (!batch.resources.empty()) {
+      last_record_commit_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                                   std::memory_order_relaxed);
+    }
     CompressedBatch compressed = CompressedBatch::of(batch);
     return enqueue([this, &batch, &compressed](const std::string& now, AuditChain& chain) {
       return writer_->apply(batch, now, chain, &compressed);
@@ -2134,11 +2139,15 @@ class SqliteStore final : public Store {
     return mark;
   }
 
-  // A turn to answer a search or history page (query_gate.h), counted when
-  // the caller had to wait for it or got none.
+  // Leave to answer a search or history page (query_gate.h): a turn while
+  // records are being written, counted when the caller had to wait for it or
+  // got none; otherwise a pass.
   QueryGate::Turn enterSearch() {
     static metrics::Counter& waited = metrics::storeSearchWaits().counter({"waited"});
     static metrics::Counter& refused = metrics::storeSearchWaits().counter({"refused"});
+    auto since_commit = std::chrono::steady_clock::now().time_since_epoch() -
+                        std::chrono::steady_clock::duration(last_record_commit_.load(std::memory_order_relaxed));
+    if (since_commit >= options_.searches_bounded_for) return QueryGate::pass();
     auto turn = searches_.enter(options_.lock_wait);
     if (!turn) {
       refused.add();
@@ -2486,6 +2495,9 @@ class SqliteStore final : public Store {
   std::vector<std::unique_ptr<Reader>> readers_;
   std::vector<Reader*> idle_readers_;
   QueryGate searches_;
+  // When a commit of records was last asked for (steady_clock ticks; the
+  // clock's epoch when none was): searches are bounded for a while after it.
+  std::atomic<std::chrono::steady_clock::rep> last_record_commit_{0};
 };
 
 }  // namespace

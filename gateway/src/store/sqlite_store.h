@@ -31,9 +31,12 @@ struct SqliteOptions {
   CheckpointLimits checkpoint = {};
   // How long a statement waits for a lock held by another process.
   std::chrono::milliseconds lock_wait{5000};
-  // Most searches and history pages answered at once (query_gate.h); the
-  // others wait their turn, up to lock_wait, then get "unavailable".
+  // Most searches and history pages answered at once while records are being
+  // written (query_gate.h); the others wait their turn, up to lock_wait, then
+  // get "unavailable". "Being written": a commit of records was asked for
+  // within the last `searches_bounded_for`; otherwise searches are not bounded.
   int concurrent_searches = 1;
+  std::chrono::milliseconds searches_bounded_for{1000};
 };
 
 StatusOr<std::unique_ptr<Store>> openSqliteStore(const SqliteOptions& options);
