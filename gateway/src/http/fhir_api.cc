@@ -1172,7 +1172,18 @@ void registerFhirApi(httplib::Server& server, Gateway& gateway, bool tls) {
   const std::string id(kId);
   using R = const httplib::Request&;
 
-  // Most specific first: cpp-httplib takes the first route that matches.
+  // cpp-httplib tries the routes in the order they were added and takes the
+  // first that matches the whole path; a route that fails after matching
+  // part of it (a type, an id) costs about 1.5 us of std::regex. The two
+  // routes nearly every GET takes, read and search, therefore come first.
+  // None of the routes after them matches a path of theirs: a type starts
+  // with a capital letter, an id holds no "$" or "_". Routes of types with
+  // handlers of their own (ConceptMap, AuditEvent, Measure, MeasureReport)
+  // are added before this function runs.
+  server.Get("/fhir/" + type + "/" + id, route([](FhirApi& a, const FhirRequest& r, R req) {
+               return a.read(currentRequest(), r, req.matches[1], req.matches[2], std::nullopt);
+             }));
+  server.Get("/fhir/" + type, route([](FhirApi& a, const FhirRequest& r, R req) { return a.search(currentRequest(), r, req.matches[1]); }));
   server.Get("/fhir/metadata", route([](FhirApi& a, const FhirRequest& r, R) { return a.capabilities(r); }));
   server.Get("/fhir/_history", route([](FhirApi& a, const FhirRequest& r, R) { return a.history(currentRequest(), r, "", ""); }));
   server.Get(R"(/fhir/\$export)", route([](FhirApi& a, const FhirRequest& r, R req) {
@@ -1205,10 +1216,6 @@ void registerFhirApi(httplib::Server& server, Gateway& gateway, bool tls) {
   server.Get("/fhir/" + type + "/" + id + "/_history/([0-9]{1,18})", route([](FhirApi& a, const FhirRequest& r, R req) {
                return a.read(currentRequest(), r, req.matches[1], req.matches[2], std::stoll(req.matches[3]));
              }));
-  server.Get("/fhir/" + type + "/" + id, route([](FhirApi& a, const FhirRequest& r, R req) {
-               return a.read(currentRequest(), r, req.matches[1], req.matches[2], std::nullopt);
-             }));
-  server.Get("/fhir/" + type, route([](FhirApi& a, const FhirRequest& r, R req) { return a.search(currentRequest(), r, req.matches[1]); }));
   server.Post("/fhir/?", route([](FhirApi& a, const FhirRequest& r, R) { return a.transaction(currentRequest(), r); }));
   server.Post("/fhir/" + type, route([](FhirApi& a, const FhirRequest& r, R req) { return a.create(currentRequest(), r, req.matches[1]); }));
   server.Put("/fhir/" + type + "/" + id, route([](FhirApi& a, const FhirRequest& r, R req) {
