@@ -142,7 +142,7 @@ CREATE TABLE IF NOT EXISTS audit_head (
   hash TEXT NOT NULL
 );)sql";
 
-constexpr int kCurrentVersion = 12;
+constexpr int kCurrentVersion = 13;
 
 // Direct access to the database file, to write the fixture and look at what
 // opening did to it.
@@ -321,7 +321,10 @@ TEST_F(StoreMigrationTest, Version1StoreIsMigratedWithEverythingInIt) {
   EXPECT_NE(log.find("version 11 -> 12: resource bodies and audit events compressed with a zstd dictionary"),
             std::string::npos)
       << log;
-  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 11) << log;
+  EXPECT_NE(log.find("version 12 -> 13: the reference search index keyed by the resource referred to"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 12) << log;
   auto users = store.listUsers();
   ASSERT_TRUE(users.isOk()) << users.status().message();
   EXPECT_TRUE(users.value().empty());
@@ -357,6 +360,13 @@ TEST_F(StoreMigrationTest, Version1StoreIsMigratedWithEverythingInIt) {
   ASSERT_TRUE(found.isOk());
   ASSERT_EQ(found.value().resources.size(), 1u);
   EXPECT_EQ(found.value().resources[0].id, "p1");
+  SearchValue patient_p1;
+  patient_p1.value = "p1";
+  patient_p1.target_type = "Patient";
+  auto encounters = store.search(testing::searchOne("Encounter", SearchKind::kReference, "patient", patient_p1));
+  ASSERT_TRUE(encounters.isOk());
+  ASSERT_EQ(encounters.value().resources.size(), 1u);
+  EXPECT_EQ(encounters.value().resources[0].id, "e1");
   auto stats = store.stats();
   ASSERT_TRUE(stats.isOk());
   EXPECT_EQ(stats->resources, 3);
@@ -515,6 +525,22 @@ TEST_F(StoreMigrationTest, IndexRowsOfAResourceAreFoundByTheirRowidRange) {
       EXPECT_NE(plan.find("USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"), std::string::npos) << sql << ": " << plan;
       EXPECT_EQ(plan.find("INDEX"), std::string::npos) << sql << ": " << plan;
     }
+  }
+}
+
+// A reference search starts from the resource referred to: the lookup index
+// leads with the target id, in a new store and in a migrated one.
+TEST_F(StoreMigrationTest, AReferenceSearchFindsItsRowsByTheResourceReferredTo) {
+  for (bool migrated : {false, true}) {
+    SCOPED_TRACE(migrated ? "migrated from version 1" : "new store");
+    ASSERT_NO_FATAL_FAILURE(makeStore(migrated));
+    RawDb db(path());
+    std::string plan = db.queryPlan(
+        "SELECT id FROM search_reference WHERE type = 'Observation' AND param = 'subject' AND target_id = 'p1' "
+        "AND target_type = 'Patient'");
+    EXPECT_NE(plan.find("USING INDEX search_reference_lookup (target_id=? AND type=? AND param=? AND target_type=?)"),
+              std::string::npos)
+        << plan;
   }
 }
 

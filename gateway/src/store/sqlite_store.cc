@@ -584,6 +584,19 @@ CREATE INDEX resource_version_type_seq ON resource_version (type, seq);
 // refuse the store instead. Nothing changes in the file.
 void schemaVersion12(sqlite3*) {}
 
+// The reference lookup is keyed by the resource referred to first: the rows
+// one visit adds (each Observation, Condition and the Encounter pointing at
+// the same Patient and Encounter) then sit side by side on one or two pages,
+// where keyed by (type, param) first they landed on a page of their own for
+// each type and parameter, a commit writing every one of them. A search names
+// the target id; a clause with none (a patient-level Bulk export's "any
+// Patient") reads the table once per exported type.
+void schemaVersion13(sqlite3* db) {
+  exec(db,
+       "DROP INDEX search_reference_lookup;"
+       "CREATE INDEX search_reference_lookup ON search_reference (target_id, type, param, target_type);");
+}
+
 struct MigrationStep {
   int version;       // the version this step reaches
   const char* what;  // logged when an existing store takes the step
@@ -606,6 +619,8 @@ constexpr MigrationStep kMigrations[] = {
     {12, "resource bodies and audit events compressed with a zstd dictionary; older ilp-gateway versions cannot read "
          "this store",
      schemaVersion12},
+    {13, "the reference search index keyed by the resource referred to (index search_reference_lookup rebuilt)",
+     schemaVersion13},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
