@@ -244,6 +244,20 @@ class Statement {
     sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
     return *this;
   }
+  // Bound without a copy: SQLite reads `text` where it is, so it must live
+  // until the statement has stepped. For the writer's statements run once
+  // per index row and version, where a copy was a malloc, a memcpy and a
+  // free per value. Temporaries are refused at compile time.
+  Statement& bindBorrowed(int index, const std::string& text) {
+    sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+    return *this;
+  }
+  Statement& bindBorrowed(int index, std::string&&) = delete;
+  Statement& bindBorrowedBlob(int index, const std::string& bytes) {
+    sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
+    return *this;
+  }
+  Statement& bindBorrowedBlob(int index, std::string&&) = delete;
   Statement& bind(int index, std::int64_t value) {
     sqlite3_bind_int64(stmt_, index, value);
     return *this;
@@ -1001,7 +1015,7 @@ class Writer {
     std::optional<std::int64_t> prev_seq;  // the current version's seq
     {
       ResetGuard guard{current_};
-      current_.bind(1, write.type).bind(2, write.id);
+      current_.bindBorrowed(1, write.type).bindBorrowed(2, write.id);
       bool exists = current_.step();
       // Tenant isolation: one organization may never overwrite another's resource.
       if (exists && current_.text(3) != write.organization) {
@@ -1040,18 +1054,18 @@ class Writer {
     std::string index_rows = replaceIndex(write, old_index_rows);
     {
       ResetGuard guard{insert_version_};
-      insert_version_.bind(1, write.type)
-          .bind(2, write.id)
+      insert_version_.bindBorrowed(1, write.type)
+          .bindBorrowed(2, write.id)
           .bind(3, written.version)
-          .bind(4, now)
-          .bindBlob(5, write.hash)
-          .bind(6, write.organization);
+          .bindBorrowed(4, now)
+          .bindBorrowedBlob(5, write.hash)
+          .bindBorrowed(6, write.organization);
       if (payload_id) {
         insert_version_.bind(7, *payload_id);
       } else {
         insert_version_.bindNull(7);
       }
-      insert_version_.bind(8, write.source_locator).bindBlob(9, body);
+      insert_version_.bindBorrowed(8, write.source_locator).bindBorrowedBlob(9, body);
       if (prev_seq) {
         insert_version_.bind(10, *prev_seq);
       } else {
@@ -1066,13 +1080,13 @@ class Writer {
       insert_outbox_.bind(1, seq).bind(2, write.type).bind(3, write.id).bind(4, written.version).bind(5, now).step();
     }
     ResetGuard guard{upsert_current_};
-    upsert_current_.bind(1, write.type)
-        .bind(2, write.id)
+    upsert_current_.bindBorrowed(1, write.type)
+        .bindBorrowed(2, write.id)
         .bind(3, written.version)
         .bind(4, seq)
-        .bindBlob(5, write.hash)
-        .bind(6, write.organization)
-        .bind(7, index_rows)
+        .bindBorrowedBlob(5, write.hash)
+        .bindBorrowed(6, write.organization)
+        .bindBorrowed(7, index_rows)
         .step();
     return written;
   }
@@ -1126,7 +1140,7 @@ class Writer {
       }
       if (count == 0) continue;
       ResetGuard guard{*del};
-      del->bind(1, write.type).bind(2, write.id).bind(3, first).bind(4, first + count - 1).step();
+      del->bindBorrowed(1, write.type).bindBorrowed(2, write.id).bind(3, first).bind(4, first + count - 1).step();
     }
     std::string rows;
     auto insertAll = [&](Statement& s, const auto& entries, auto fields) {
@@ -1135,7 +1149,12 @@ class Writer {
       for (const auto& r : entries) {
         auto [param, a, b] = fields(r);
         ResetGuard guard{s};
-        s.bind(1, write.type).bind(2, write.id).bind(3, *param).bind(4, *a).bind(5, *b).step();
+        s.bindBorrowed(1, write.type)
+            .bindBorrowed(2, write.id)
+            .bindBorrowed(3, *param)
+            .bindBorrowed(4, *a)
+            .bindBorrowed(5, *b)
+            .step();
         std::int64_t rowid = sqlite3_last_insert_rowid(db_);
         if (count == 0) first = rowid;
         if (rowid != first + count) throw std::runtime_error("search index rows of one resource are not consecutive");
