@@ -83,6 +83,10 @@ class SyntheticDistrictTest : public ::testing::Test {
     options.plugins = {"epuskesmas-json", "posyandu-kader", "simpus-csv", "hl7v2-oru"};
     options.auth = true;
     options.organization_id = "dinkes-sintetis";
+    // The checks pull every indicator of every puskesmas and month, hundreds
+    // of reports within seconds from one client; the per-client rate limit
+    // (security_test.cc) would answer some of them 429 on a fast machine.
+    options.extra_config = R"("limits": {"rate_per_s": 100000, "rate_burst": 100000})";
     gateway_ = new testing::GatewayProcess(options);
     puller_ = new std::string(gateway_->token("puller"));
     for (const auto& pkm : district_->puskesmas()) clinics_.push_back(gateway_->token("clinic", pkm.organization));
