@@ -865,14 +865,17 @@ class Writer {
       const AuditWrite& event = events[i];
       std::int64_t seq = chain.seq + 1;
       std::string hash = auditChainHash(chain.hash, seq, event);
+      std::string compressed_here;
+      const std::string& frame =
+          frames != nullptr ? (*frames)[i] : (compressed_here = stored_text::compress(event.json));
       ResetGuard guard{insert_audit_};
       insert_audit_.bind(1, seq)
-          .bind(2, event.recorded)
-          .bind(3, event.agent)
-          .bind(4, event.entities)
-          .bindBlob(5, frames != nullptr ? (*frames)[i] : stored_text::compress(event.json))
-          .bind(6, chain.hash)
-          .bind(7, hash)
+          .bindBorrowed(2, event.recorded)
+          .bindBorrowed(3, event.agent)
+          .bindBorrowed(4, event.entities)
+          .bindBorrowedBlob(5, frame)
+          .bindBorrowed(6, chain.hash)
+          .bindBorrowed(7, hash)
           .step();
       chain = {seq, hash};
     }
