@@ -74,6 +74,13 @@ TEST_F(PgStoreTest, NewDatabaseGetsTheSchemaOnceAndRecordsItsVersion) {
   EXPECT_TRUE(store->checkIntegrity().isOk());
 }
 
+// As in SQLite, a reference search starts from the resource referred to.
+TEST_F(PgStoreTest, TheReferenceLookupLeadsWithTheResourceReferredTo) {
+  ASSERT_TRUE(open());
+  std::string definition = sql("SELECT indexdef FROM pg_indexes WHERE indexname = 'search_reference_lookup'");
+  EXPECT_NE(definition.find("(target_id, type, param, target_type)"), std::string::npos) << definition;
+}
+
 TEST_F(PgStoreTest, InstancesStartingTogetherMigrateOnce) {
   std::vector<std::thread> threads;
   std::atomic<int> opened{0};

@@ -279,6 +279,15 @@ void schemaVersion6(Connection& c) {
       "ALTER TABLE export_job ADD COLUMN lease_until TEXT NOT NULL DEFAULT '';"));
 }
 
+// The reference lookup leads with the resource referred to, as in SQLite's
+// version 13: the rows of one visit point at one Patient and one Encounter
+// and then share their index pages.
+void schemaVersion7(Connection& c) {
+  c.exec(
+      "DROP INDEX search_reference_lookup;"
+      "CREATE INDEX search_reference_lookup ON search_reference (target_id, type, param, target_type);");
+}
+
 struct MigrationStep {
   int version;
   const char* what;
@@ -294,6 +303,8 @@ constexpr MigrationStep kMigrations[] = {
     {4, "failed logins shared by every instance (table login_failure)", schemaVersion4},
     {5, "token signing keys shared by instances (table signing_key)", schemaVersion5},
     {6, "export jobs run under a lease (export_job.lease_owner, lease_until)", schemaVersion6},
+    {7, "the reference search index keyed by the resource referred to (index search_reference_lookup rebuilt)",
+     schemaVersion7},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
