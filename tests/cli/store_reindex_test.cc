@@ -35,7 +35,8 @@ TEST(StoreReindexTest, ResourcesStoredBeforeAParameterExistedBecomeSearchable) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((gateway.dataDir() + "/gateway.db").c_str(), &db), SQLITE_OK);
   sqlite3_busy_timeout(db, 10000);
-  ASSERT_EQ(sqlite3_exec(db, "DELETE FROM search_token WHERE type = 'Immunization' AND param = 'status'", nullptr,
+  ASSERT_EQ(sqlite3_exec(db, "DELETE FROM search_token WHERE key IN "
+                         "(SELECT key FROM search_key WHERE type = 'Immunization' AND param = 'status')", nullptr,
                          nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);

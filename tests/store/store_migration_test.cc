@@ -142,7 +142,7 @@ CREATE TABLE IF NOT EXISTS audit_head (
   hash TEXT NOT NULL
 );)sql";
 
-constexpr int kCurrentVersion = 13;
+constexpr int kCurrentVersion = 14;
 
 // Direct access to the database file, to write the fixture and look at what
 // opening did to it.
@@ -324,7 +324,10 @@ TEST_F(StoreMigrationTest, Version1StoreIsMigratedWithEverythingInIt) {
   EXPECT_NE(log.find("version 12 -> 13: the reference search index keyed by the resource referred to"),
             std::string::npos)
       << log;
-  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 12) << log;
+  EXPECT_NE(log.find("version 13 -> 14: search index rows name their type, parameter and system by a key"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 13) << log;
   auto users = store.listUsers();
   ASSERT_TRUE(users.isOk()) << users.status().message();
   EXPECT_TRUE(users.value().empty());
@@ -535,12 +538,32 @@ TEST_F(StoreMigrationTest, AReferenceSearchFindsItsRowsByTheResourceReferredTo) 
     SCOPED_TRACE(migrated ? "migrated from version 1" : "new store");
     ASSERT_NO_FATAL_FAILURE(makeStore(migrated));
     RawDb db(path());
-    std::string plan = db.queryPlan(
-        "SELECT id FROM search_reference WHERE type = 'Observation' AND param = 'subject' AND target_id = 'p1' "
-        "AND target_type = 'Patient'");
-    EXPECT_NE(plan.find("USING INDEX search_reference_lookup (target_id=? AND type=? AND param=? AND target_type=?)"),
-              std::string::npos)
-        << plan;
+    SearchValue p1;
+    p1.value = "p1";
+    p1.target_type = "Patient";
+    std::string plan =
+        db.queryPlan(sqliteSearchIndexRows(testing::searchOne("Observation", SearchKind::kReference, "subject", p1)));
+    EXPECT_NE(plan.find("INDEX search_reference_lookup (target_id=? AND key=?)"), std::string::npos) << plan;
+  }
+}
+
+// A token search finds its rows by key and value: the system is part of the
+// key, looked up once in the small search_key table.
+TEST_F(StoreMigrationTest, ATokenSearchFindsItsRowsByKeyAndValue) {
+  for (bool migrated : {false, true}) {
+    SCOPED_TRACE(migrated ? "migrated from version 1" : "new store");
+    ASSERT_NO_FATAL_FAILURE(makeStore(migrated));
+    RawDb db(path());
+    for (bool with_system : {true, false}) {
+      SearchValue nik;
+      nik.value = "3201010101900001";
+      if (with_system) nik.system = "https://fhir.kemkes.go.id/id/nik";
+      std::string plan =
+          db.queryPlan(sqliteSearchIndexRows(testing::searchOne("Patient", SearchKind::kToken, "identifier", nik)));
+      EXPECT_NE(plan.find("INDEX search_token_lookup (key=? AND value=?)"), std::string::npos)
+          << (with_system ? "system|value: " : "value: ") << plan;
+      EXPECT_EQ(plan.find("SCAN search_token"), std::string::npos) << plan;
+    }
   }
 }
 

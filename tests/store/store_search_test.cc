@@ -211,6 +211,31 @@ TEST_P(StoreSearchTest, PreconditionsAreCheckedByTheWriter) {
   EXPECT_EQ(twins->resources[1].id, "twin-1");
 }
 
+// An identifier system seen first in a refused batch: what that batch wrote
+// is rolled back, and the next batch with the system still indexes it
+// (SQLite names each system by a key, which must not outlive the rollback).
+TEST_P(StoreSearchTest, ASystemFirstSeenInARefusedBatchIsIndexedByTheNextOne) {
+  const std::string card = R"({"resourceType":"Patient","identifier":[{"system":"https://example.org/kartu-sehat",)"
+                           R"("value":"KS-001"}],"gender":"female"})";
+  WriteBatch refused;
+  refused.resources.push_back(write(card, "card-holder"));
+  refused.resources.push_back(write(patientJson("3201010101900002", "X", "A", "male", "1990-01-01"), "missing"));
+  refused.resources.back().if_match_version = 7;  // it does not exist: the whole batch is refused
+  auto outcome = store_->commit(std::move(refused));
+  ASSERT_FALSE(outcome.isOk());
+  EXPECT_EQ(outcome.status().code(), StatusCode::kPreconditionFailed);
+  EXPECT_EQ(store_->search(query("Patient", {{"identifier", "https://example.org/kartu-sehat|KS-001"}}))->total, 0);
+
+  ASSERT_TRUE(commit(write(card, "card-holder")).isOk());
+  EXPECT_EQ(store_->search(query("Patient", {{"identifier", "https://example.org/kartu-sehat|KS-001"}}))->total, 1);
+  EXPECT_EQ(store_->search(query("Patient", {{"identifier", "KS-001"}}))->total, 1);
+  EXPECT_EQ(store_->search(query("Patient", {{"identifier", "https://example.org/lain|KS-001"}}))->total, 0);
+  open();  // and after a restart, with nothing remembered
+  EXPECT_EQ(store_->search(query("Patient", {{"identifier", "https://example.org/kartu-sehat|KS-001"}}))->total, 1);
+  ASSERT_TRUE(commit(write(card, "card-holder-2")).isOk());
+  EXPECT_EQ(store_->search(query("Patient", {{"identifier", "https://example.org/kartu-sehat|KS-001"}}))->total, 2);
+}
+
 TEST_P(StoreSearchTest, CursorPagingAndScan) {
   for (int i = 0; i < 10; ++i) {
     ASSERT_TRUE(commit(write(patientJson("3201010101900001", "P", "A", "male", "1990-01-01"), "p" + std::to_string(i))).isOk());

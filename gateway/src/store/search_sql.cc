@@ -19,7 +19,14 @@ std::string rangeCondition(SearchPrefix prefix, const std::string& low_column, c
   return d.false_literal;
 }
 
-std::string valueCondition(const SearchClause& clause, const SearchValue& v, const SqlDialect& d) {
+// The placeholders of the type and parameter an index clause is about.
+struct Scope {
+  std::string type;
+  std::string param;
+};
+
+std::string valueCondition(const SearchClause& clause, const Scope& scope, const SearchValue& v,
+                           const SqlDialect& d) {
   std::string cond;
   switch (clause.kind) {
     case SearchKind::kId: return "c.id = " + d.bind(v.value);
@@ -27,7 +34,9 @@ std::string valueCondition(const SearchClause& clause, const SearchValue& v, con
     case SearchKind::kDate: return rangeCondition(v.prefix, "low", "high", v, d);
     case SearchKind::kToken:
       if (!v.value.empty()) cond = "value = " + d.bind(v.value);
-      if (v.system) cond += (cond.empty() ? "" : " AND ") + std::string("system = ") + d.bind(*v.system);
+      if (v.system) {
+        cond += (cond.empty() ? "" : " AND ") + d.qualified_by(scope.type, scope.param, "system", d.bind(*v.system));
+      }
       break;
     case SearchKind::kString:
       switch (clause.string_match) {
@@ -38,7 +47,10 @@ std::string valueCondition(const SearchClause& clause, const SearchValue& v, con
       break;
     case SearchKind::kReference:
       if (!v.value.empty()) cond = "target_id = " + d.bind(v.value);
-      if (!v.target_type.empty()) cond += (cond.empty() ? "" : " AND ") + std::string("target_type = ") + d.bind(v.target_type);
+      if (!v.target_type.empty()) {
+        cond += (cond.empty() ? "" : " AND ") +
+                d.qualified_by(scope.type, scope.param, "target_type", d.bind(v.target_type));
+      }
       break;
   }
   return cond.empty() ? d.true_literal : cond;
@@ -56,23 +68,37 @@ const char* indexTable(SearchKind kind) {
   return nullptr;
 }
 
-std::string alternativesOf(const SearchClause& clause, const SqlDialect& dialect) {
+std::string alternativesOf(const SearchClause& clause, const Scope& scope, const SqlDialect& dialect) {
   std::string alternatives;
   for (const auto& v : clause.any_of) {
-    alternatives += (alternatives.empty() ? "(" : " OR (") + valueCondition(clause, v, dialect) + ")";
+    alternatives += (alternatives.empty() ? "(" : " OR (") + valueCondition(clause, scope, v, dialect) + ")";
   }
   return alternatives.empty() ? dialect.false_literal : alternatives;
 }
 
+// "FROM search_x WHERE <its rows of the type and parameter> AND (<alternatives>)".
+std::string indexRows(const char* table, const SearchQuery& query, const SearchClause& clause,
+                      const SqlDialect& dialect) {
+  Scope scope{dialect.bind(query.type), dialect.bind(clause.param)};
+  return std::string(" FROM ") + table + " WHERE " + dialect.rows_of(scope.type, scope.param) + " AND (" +
+         alternativesOf(clause, scope, dialect) + ")";
+}
+
 }  // namespace
+
+std::string indexRowsOf(const std::string& type, const std::string& param) {
+  return "type = " + type + " AND param = " + param;
+}
+
+std::string qualifiedBy(const std::string&, const std::string&, const char* column, const std::string& value) {
+  return std::string(column) + " = " + value;
+}
 
 std::string firstClauseRows(const SearchQuery& query, const SqlDialect& dialect, int limit) {
   for (const auto& clause : query.all_of) {
     const char* table = indexTable(clause.kind);
     if (table == nullptr) continue;
-    return std::string("SELECT 1 FROM ") + table + " WHERE type = " + dialect.bind(query.type) +
-           " AND param = " + dialect.bind(clause.param) + " AND (" + alternativesOf(clause, dialect) + ") LIMIT " +
-           std::to_string(limit);
+    return "SELECT 1" + indexRows(table, query, clause, dialect) + " LIMIT " + std::to_string(limit);
   }
   return "";
 }
@@ -82,12 +108,10 @@ std::string compileSearchConditions(const SearchQuery& query, const SqlDialect& 
   // Tenant isolation (security): in SQL, so count and paging see only these.
   if (query.organization) sql += " AND c.organization = " + dialect.bind(*query.organization);
   for (const auto& clause : query.all_of) {
-    std::string alternatives = alternativesOf(clause, dialect);
     if (const char* table = indexTable(clause.kind)) {
-      sql += std::string(" AND c.id IN (SELECT id FROM ") + table + " WHERE type = " + dialect.bind(query.type) +
-             " AND param = " + dialect.bind(clause.param) + " AND (" + alternatives + "))";
+      sql += " AND c.id IN (SELECT id" + indexRows(table, query, clause, dialect) + ")";
     } else {
-      sql += " AND (" + alternatives + ")";
+      sql += " AND (" + alternativesOf(clause, Scope{}, dialect) + ")";
     }
   }
   return sql;

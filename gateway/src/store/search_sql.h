@@ -12,6 +12,12 @@
 
 namespace ilpgw {
 
+// SqlDialect::rows_of and qualified_by where the index tables keep the type,
+// the parameter and the qualifier as columns of their own.
+std::string indexRowsOf(const std::string& type, const std::string& param);
+std::string qualifiedBy(const std::string& type, const std::string& param, const char* column,
+                        const std::string& value);
+
 struct SqlDialect {
   // Records `value` as the next bound parameter and returns its placeholder
   // ("?3" for SQLite, "$3" for PostgreSQL).
@@ -22,6 +28,13 @@ struct SqlDialect {
   std::string (*contains)(const std::string& p);
   // `normalized` starts with `value` (binds what it needs).
   std::function<std::string(const std::string& value)> starts_with;
+  // The index rows of one type and parameter, given as placeholders:
+  // "type = $1 AND param = $2" where the rows keep both (indexRowsOf).
+  std::string (*rows_of)(const std::string& type, const std::string& param) = indexRowsOf;
+  // Of those, the rows whose system (token) or target type (reference) is
+  // the bound `value`; the rows keep it in `column` (qualifiedBy).
+  std::string (*qualified_by)(const std::string& type, const std::string& param, const char* column,
+                              const std::string& value) = qualifiedBy;
 };
 
 // " AND ..." conditions to append after "WHERE c.type = <type>". Each index

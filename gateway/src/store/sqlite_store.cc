@@ -611,6 +611,62 @@ void schemaVersion13(sqlite3* db) {
        "CREATE INDEX search_reference_lookup ON search_reference (target_id, type, param, target_type);");
 }
 
+// Each index row names its resource type, its parameter and, for a token,
+// the code system (for a reference, the target type) by one integer, a row
+// of search_key, instead of repeating the text: 24 keys cover every row a
+// visit adds, whose system URIs alone (up to 58 characters) made up a third
+// of the token rows and of their lookup index. The tables are rebuilt with
+// their rowids kept, so resource_current.index_rows still finds each
+// resource's rows. Searches name a key by a subquery on search_key
+// (searchKeyCondition); the writer keeps the keys it has seen in memory.
+void schemaVersion14(sqlite3* db) {
+  exec(db, R"sql(
+CREATE TABLE search_key (
+  key INTEGER PRIMARY KEY,
+  type TEXT NOT NULL,
+  param TEXT NOT NULL,
+  qualifier TEXT NOT NULL,  -- the system of a token, the target type of a reference, '' otherwise
+  UNIQUE (type, param, qualifier)
+);
+INSERT OR IGNORE INTO search_key (type, param, qualifier) SELECT DISTINCT type, param, system FROM search_token;
+INSERT OR IGNORE INTO search_key (type, param, qualifier) SELECT DISTINCT type, param, '' FROM search_string;
+INSERT OR IGNORE INTO search_key (type, param, qualifier) SELECT DISTINCT type, param, '' FROM search_date;
+INSERT OR IGNORE INTO search_key (type, param, qualifier) SELECT DISTINCT type, param, target_type FROM search_reference;
+
+CREATE TABLE search_token_keyed (id TEXT NOT NULL, key INTEGER NOT NULL, value TEXT NOT NULL);
+INSERT INTO search_token_keyed (rowid, id, key, value)
+  SELECT t.rowid, t.id, k.key, t.value FROM search_token t
+  JOIN search_key k ON k.type = t.type AND k.param = t.param AND k.qualifier = t.system ORDER BY t.rowid;
+DROP TABLE search_token;
+ALTER TABLE search_token_keyed RENAME TO search_token;
+CREATE INDEX search_token_lookup ON search_token (key, value);
+
+CREATE TABLE search_string_keyed (id TEXT NOT NULL, key INTEGER NOT NULL, normalized TEXT NOT NULL, exact TEXT NOT NULL);
+INSERT INTO search_string_keyed (rowid, id, key, normalized, exact)
+  SELECT t.rowid, t.id, k.key, t.normalized, t.exact FROM search_string t
+  JOIN search_key k ON k.type = t.type AND k.param = t.param AND k.qualifier = '' ORDER BY t.rowid;
+DROP TABLE search_string;
+ALTER TABLE search_string_keyed RENAME TO search_string;
+CREATE INDEX search_string_lookup ON search_string (key, normalized);
+
+CREATE TABLE search_date_keyed (id TEXT NOT NULL, key INTEGER NOT NULL, low TEXT NOT NULL, high TEXT NOT NULL);
+INSERT INTO search_date_keyed (rowid, id, key, low, high)
+  SELECT t.rowid, t.id, k.key, t.low, t.high FROM search_date t
+  JOIN search_key k ON k.type = t.type AND k.param = t.param AND k.qualifier = '' ORDER BY t.rowid;
+DROP TABLE search_date;
+ALTER TABLE search_date_keyed RENAME TO search_date;
+CREATE INDEX search_date_lookup ON search_date (key, low);
+
+CREATE TABLE search_reference_keyed (id TEXT NOT NULL, key INTEGER NOT NULL, target_id TEXT NOT NULL);
+INSERT INTO search_reference_keyed (rowid, id, key, target_id)
+  SELECT t.rowid, t.id, k.key, t.target_id FROM search_reference t
+  JOIN search_key k ON k.type = t.type AND k.param = t.param AND k.qualifier = t.target_type ORDER BY t.rowid;
+DROP TABLE search_reference;
+ALTER TABLE search_reference_keyed RENAME TO search_reference;
+CREATE INDEX search_reference_lookup ON search_reference (target_id, key);
+)sql");
+}
+
 struct MigrationStep {
   int version;       // the version this step reaches
   const char* what;  // logged when an existing store takes the step
@@ -635,6 +691,8 @@ constexpr MigrationStep kMigrations[] = {
      schemaVersion12},
     {13, "the reference search index keyed by the resource referred to (index search_reference_lookup rebuilt)",
      schemaVersion13},
+    {14, "search index rows name their type, parameter and system by a key (table search_key); index tables rebuilt",
+     schemaVersion14},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
@@ -720,6 +778,17 @@ constexpr const char* kVersionChain =
     "UNION ALL SELECT v.prev_seq FROM resource_version v JOIN chain ON v.seq = chain.seq "
     "WHERE v.prev_seq IS NOT NULL) ";
 
+// The index rows name their type, parameter and qualifier by a key of
+// search_key (schemaVersion14); a key that does not exist matches nothing.
+std::string keyedRowsOf(const std::string& type, const std::string& param) {
+  return "key IN (SELECT key FROM search_key WHERE type = " + type + " AND param = " + param + ")";
+}
+std::string keyedQualifiedBy(const std::string& type, const std::string& param, const char*,
+                             const std::string& value) {
+  return "key = (SELECT key FROM search_key WHERE type = " + type + " AND param = " + param +
+         " AND qualifier = " + value + ")";
+}
+
 // SearchQuery as SQLite SQL (search_sql.h), with numbered `?` placeholders:
 // the text is built out of binding order.
 // SQLite's SqlDialect; the values go to `binds`. Not movable: starts_with
@@ -735,6 +804,8 @@ struct SqliteDialect {
       // 0xFF never occurs in UTF-8, so this bounds every text starting with the value.
       return "normalized >= " + dialect.bind(value) + " AND normalized < " + dialect.bind(value + "\xFF");
     };
+    dialect.rows_of = keyedRowsOf;
+    dialect.qualified_by = keyedQualifiedBy;
   }
   SqliteDialect(const SqliteDialect&) = delete;
   SqliteDialect& operator=(const SqliteDialect&) = delete;
@@ -751,14 +822,19 @@ std::string compileConditions(const SearchQuery& query, std::vector<Binding>& bi
 constexpr int kFewMatches = 1000;
 
 // One resource's rows in each index table, by the rowid range
-// resource_current.index_rows records. The unary + keeps SQLite from using
-// the lookup index for `type = ?`: that plan visits every row of the type,
-// so each update cost time in proportion to the size of the store.
+// resource_current.index_rows records; the type of each row is checked by
+// its key. The unary + keeps SQLite from using a lookup index: that plan
+// would visit every row of a key, so each update would cost time in
+// proportion to the size of the store.
 constexpr const char* kIndexRowDeletes[] = {
-    "DELETE FROM search_token WHERE rowid BETWEEN ?3 AND ?4 AND +type = ?1 AND +id = ?2",
-    "DELETE FROM search_string WHERE rowid BETWEEN ?3 AND ?4 AND +type = ?1 AND +id = ?2",
-    "DELETE FROM search_date WHERE rowid BETWEEN ?3 AND ?4 AND +type = ?1 AND +id = ?2",
-    "DELETE FROM search_reference WHERE rowid BETWEEN ?3 AND ?4 AND +type = ?1 AND +id = ?2",
+    "DELETE FROM search_token WHERE rowid BETWEEN ?3 AND ?4 AND +id = ?2 "
+    "AND (SELECT k.type FROM search_key k WHERE k.key = search_token.key) = ?1",
+    "DELETE FROM search_string WHERE rowid BETWEEN ?3 AND ?4 AND +id = ?2 "
+    "AND (SELECT k.type FROM search_key k WHERE k.key = search_string.key) = ?1",
+    "DELETE FROM search_date WHERE rowid BETWEEN ?3 AND ?4 AND +id = ?2 "
+    "AND (SELECT k.type FROM search_key k WHERE k.key = search_date.key) = ?1",
+    "DELETE FROM search_reference WHERE rowid BETWEEN ?3 AND ?4 AND +id = ?2 "
+    "AND (SELECT k.type FROM search_key k WHERE k.key = search_reference.key) = ?1",
 };
 
 // The compression a batch's rows need, done on the committing request thread
@@ -819,13 +895,12 @@ class Writer {
         delete_strings_(db, kIndexRowDeletes[1]),
         delete_dates_(db, kIndexRowDeletes[2]),
         delete_references_(db, kIndexRowDeletes[3]),
-        insert_token_(db, "INSERT INTO search_token (type, id, param, system, value) VALUES (?1, ?2, ?3, ?4, ?5)"),
-        insert_string_(db,
-                       "INSERT INTO search_string (type, id, param, normalized, exact) VALUES (?1, ?2, ?3, ?4, ?5)"),
-        insert_date_(db, "INSERT INTO search_date (type, id, param, low, high) VALUES (?1, ?2, ?3, ?4, ?5)"),
-        insert_reference_(db,
-                          "INSERT INTO search_reference (type, id, param, target_type, target_id) "
-                          "VALUES (?1, ?2, ?3, ?4, ?5)"),
+        find_key_(db, "SELECT key FROM search_key WHERE type = ?1 AND param = ?2 AND qualifier = ?3"),
+        insert_key_(db, "INSERT INTO search_key (type, param, qualifier) VALUES (?1, ?2, ?3)"),
+        insert_token_(db, "INSERT INTO search_token (id, key, value) VALUES (?1, ?2, ?3)"),
+        insert_string_(db, "INSERT INTO search_string (id, key, normalized, exact) VALUES (?1, ?2, ?3, ?4)"),
+        insert_date_(db, "INSERT INTO search_date (id, key, low, high) VALUES (?1, ?2, ?3, ?4)"),
+        insert_reference_(db, "INSERT INTO search_reference (id, key, target_id) VALUES (?1, ?2, ?3)"),
         upsert_client_(db,
                        "INSERT OR REPLACE INTO client (client_id, role, organization, secret_hash, cert_thumbprint, "
                        "local_only, created_at, revoked_at, jwks, jwks_url) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
@@ -945,7 +1020,33 @@ class Writer {
 
   sqlite3* db() const { return db_; }
 
+  // After any rollback: a key the writer added in the transaction may be
+  // gone, so every key is looked up again (search_key keeps the committed
+  // ones; none ever changes).
+  void forgetKeys() noexcept { keys_.clear(); }
+
  private:
+  // The search_key of (type, param, qualifier), added if new.
+  std::int64_t searchKey(const std::string& type, const std::string& param, const std::string& qualifier) {
+    key_text_.assign(type).push_back('\x1f');
+    key_text_.append(param).push_back('\x1f');
+    key_text_.append(qualifier);
+    if (auto found = keys_.find(key_text_); found != keys_.end()) return found->second;
+    std::int64_t key = 0;
+    {
+      ResetGuard guard{find_key_};
+      find_key_.bindBorrowed(1, type).bindBorrowed(2, param).bindBorrowed(3, qualifier);
+      if (find_key_.step()) key = find_key_.int64(0);
+    }
+    if (key == 0) {
+      ResetGuard guard{insert_key_};
+      insert_key_.bindBorrowed(1, type).bindBorrowed(2, param).bindBorrowed(3, qualifier).step();
+      key = sqlite3_last_insert_rowid(db_);
+    }
+    keys_.emplace(key_text_, key);
+    return key;
+  }
+
   void applySessions(const WriteBatch& batch) {
     if (!batch.purge_sessions_before.empty()) {
       ResetGuard guard{purge_sessions_};
@@ -1145,19 +1246,19 @@ class Writer {
       ResetGuard guard{*del};
       del->bindBorrowed(1, write.type).bindBorrowed(2, write.id).bind(3, first).bind(4, first + count - 1).step();
     }
+    static const std::string kNoQualifier;
     std::string rows;
+    // fields(row): its parameter, qualifier and the one or two values the table keeps.
     auto insertAll = [&](Statement& s, const auto& entries, auto fields) {
       std::int64_t first = 0;
       std::int64_t count = 0;
       for (const auto& r : entries) {
-        auto [param, a, b] = fields(r);
+        auto [param, qualifier, a, b] = fields(r);
+        std::int64_t key = searchKey(write.type, *param, *qualifier);
         ResetGuard guard{s};
-        s.bindBorrowed(1, write.type)
-            .bindBorrowed(2, write.id)
-            .bindBorrowed(3, *param)
-            .bindBorrowed(4, *a)
-            .bindBorrowed(5, *b)
-            .step();
+        s.bindBorrowed(1, write.id).bind(2, key).bindBorrowed(3, *a);
+        if (b != nullptr) s.bindBorrowed(4, *b);
+        s.step();
         std::int64_t rowid = sqlite3_last_insert_rowid(db_);
         if (count == 0) first = rowid;
         if (rowid != first + count) throw std::runtime_error("search index rows of one resource are not consecutive");
@@ -1165,12 +1266,15 @@ class Writer {
       }
       rows += (rows.empty() ? "" : " ") + std::to_string(first) + "+" + std::to_string(count);
     };
-    insertAll(insert_token_, write.index.tokens, [](const auto& r) { return std::tuple{&r.param, &r.system, &r.value}; });
+    const std::string* none = nullptr;
+    insertAll(insert_token_, write.index.tokens,
+              [&](const auto& r) { return std::tuple{&r.param, &r.system, &r.value, none}; });
     insertAll(insert_string_, write.index.strings,
-              [](const auto& r) { return std::tuple{&r.param, &r.normalized, &r.exact}; });
-    insertAll(insert_date_, write.index.dates, [](const auto& r) { return std::tuple{&r.param, &r.low, &r.high}; });
+              [&](const auto& r) { return std::tuple{&r.param, &kNoQualifier, &r.normalized, &r.exact}; });
+    insertAll(insert_date_, write.index.dates,
+              [&](const auto& r) { return std::tuple{&r.param, &kNoQualifier, &r.low, &r.high}; });
     insertAll(insert_reference_, write.index.references,
-              [](const auto& r) { return std::tuple{&r.param, &r.target_type, &r.target_id}; });
+              [&](const auto& r) { return std::tuple{&r.param, &r.target_type, &r.target_id, none}; });
     return rows;
   }
 
@@ -1190,6 +1294,8 @@ class Writer {
   Statement delete_strings_;
   Statement delete_dates_;
   Statement delete_references_;
+  Statement find_key_;
+  Statement insert_key_;
   Statement insert_token_;
   Statement insert_string_;
   Statement insert_date_;
@@ -1207,6 +1313,8 @@ class Writer {
   Statement insert_audit_;
   Statement upsert_head_;
   Statement read_head_;
+  std::unordered_map<std::string, std::int64_t> keys_;  // search_key by "type\x1fparam\x1fqualifier"
+  std::string key_text_;                                // reused by searchKey
 };
 
 constexpr const char* kQuarantineSelect =
@@ -1506,7 +1614,7 @@ class SqliteStore final : public Store {
     }
   }
 
-  // Driven by search_date_lookup (type, param, low): only the index rows of
+  // Driven by search_date_lookup (key, low): only the index rows of
   // the window are read, then each resource by its primary key. A resource
   // with several rows of the parameter inside the window comes once per row.
   StatusOr<Watermark> scanDated(const std::vector<DatedScan>& scans,
@@ -1524,8 +1632,9 @@ class SqliteStore final : public Store {
         // CROSS JOIN keeps the date index as the outer loop (an IN subquery
         // made SQLite walk every current resource of the type instead).
         std::string sql = std::string("SELECT ") + kResourceColumns +
-                          " FROM search_date d CROSS JOIN resource_current c ON c.type = d.type AND c.id = d.id"
-                          " JOIN resource_version v ON v.seq = c.seq WHERE d.type = ?1 AND d.param = ?2"
+                          " FROM search_date d CROSS JOIN resource_current c ON c.type = ?1 AND c.id = d.id"
+                          " JOIN resource_version v ON v.seq = c.seq"
+                          " WHERE d.key = (SELECT key FROM search_key WHERE type = ?1 AND param = ?2 AND qualifier = '')"
                           " AND d.low >= ?3 AND d.low <= ?4 AND c.seq <= ?5";
         if (scan.organization) {
           sql += " AND c.organization = ?6";
@@ -2446,6 +2555,7 @@ class SqliteStore final : public Store {
       }
       exec(write_db_, "ROLLBACK TO batch");
       exec(write_db_, "RELEASE batch");
+      writer_->forgetKeys();
       chain = before;
     }
     if (audit.empty()) return true;
@@ -2497,6 +2607,7 @@ class SqliteStore final : public Store {
       // failing batches are left out. The work of a batch is rerunnable.
       if (!applyGroup(group, audit, now, results, false)) {
         exec(write_db_, "ROLLBACK");
+        writer_->forgetKeys();
         exec(write_db_, "BEGIN IMMEDIATE");
         applyGroup(group, audit, now, results, true);
       }
@@ -2513,6 +2624,7 @@ class SqliteStore final : public Store {
     } catch (const std::exception& e) {
       logLine(LogLevel::kError, std::string("store commit: ") + e.what());
       sqlite3_exec(write_db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      writer_->forgetKeys();
       for (auto& r : results) r = StatusOr<CommitResult>(Status(StatusCode::kUnavailable, "store commit failed"));
     }
     for (size_t i = 0; i < group.size(); ++i) group[i]->promise.set_value(std::move(*results[i]));
@@ -2540,6 +2652,12 @@ class SqliteStore final : public Store {
 }  // namespace
 
 std::span<const char* const> sqliteIndexRowDeletes() { return kIndexRowDeletes; }
+
+std::string sqliteSearchIndexRows(const SearchQuery& query) {
+  std::vector<Binding> binds;
+  SqliteDialect sqlite(binds);
+  return firstClauseRows(query, sqlite.dialect, kFewMatches + 1);
+}
 
 std::string sqliteVersionRead() {
   return std::string(kVersionChain) +

@@ -49,5 +49,8 @@ std::span<const char* const> sqliteIndexRowDeletes();
 // The statement reading one version of a resource (?1 type, ?2 id, ?3
 // version) along its chain of versions, for tests of its query plan.
 std::string sqliteVersionRead();
+// The index rows of a search's first index clause as the store selects them
+// (placeholders unbound), for tests of their query plan.
+std::string sqliteSearchIndexRows(const SearchQuery& query);
 
 }  // namespace ilpgw

@@ -20,13 +20,18 @@ enum class Kind { kText, kBlob, kBool, kStoredText };
 struct Column {
   const char* name;
   Kind kind = Kind::kText;  // integers read and written as text
+  const char* sqlite = nullptr;  // its expression on the SQLite side when not the column of that name
 };
 
 struct Table {
   const char* name;
   std::vector<Column> columns;
-  const char* order;  // a key whose columns are never NULL
+  const char* order;                  // a key whose columns are never NULL
+  const char* sqlite_from = nullptr;  // the SQLite side's FROM when not the table of that name
 };
+
+// SQLite's index tables name type, parameter and qualifier by a search_key.
+constexpr const char* kKeyedFrom = " t JOIN search_key k ON k.key = t.key";
 
 // Every table both backends have, in an order that respects nothing in
 // particular (PostgreSQL has no foreign keys between them).
@@ -39,12 +44,22 @@ const std::vector<Table>& tables() {
       {"resource_current",
        {{"type"}, {"id"}, {"version"}, {"seq"}, {"hash", Kind::kBlob}, {"organization"}},
        "type, id"},
-      {"search_token", {{"type"}, {"id"}, {"param"}, {"system"}, {"value"}}, "type, id, param, system, value"},
-      {"search_string", {{"type"}, {"id"}, {"param"}, {"normalized"}, {"exact"}}, "type, id, param, normalized, exact"},
-      {"search_date", {{"type"}, {"id"}, {"param"}, {"low"}, {"high"}}, "type, id, param, low, high"},
+      {"search_token",
+       {{"type", Kind::kText, "k.type"}, {"id", Kind::kText, "t.id"}, {"param", Kind::kText, "k.param"},
+        {"system", Kind::kText, "k.qualifier"}, {"value", Kind::kText, "t.value"}},
+       "type, id, param, system, value", kKeyedFrom},
+      {"search_string",
+       {{"type", Kind::kText, "k.type"}, {"id", Kind::kText, "t.id"}, {"param", Kind::kText, "k.param"},
+        {"normalized", Kind::kText, "t.normalized"}, {"exact", Kind::kText, "t.exact"}},
+       "type, id, param, normalized, exact", kKeyedFrom},
+      {"search_date",
+       {{"type", Kind::kText, "k.type"}, {"id", Kind::kText, "t.id"}, {"param", Kind::kText, "k.param"},
+        {"low", Kind::kText, "t.low"}, {"high", Kind::kText, "t.high"}},
+       "type, id, param, low, high", kKeyedFrom},
       {"search_reference",
-       {{"type"}, {"id"}, {"param"}, {"target_type"}, {"target_id"}},
-       "type, id, param, target_type, target_id"},
+       {{"type", Kind::kText, "k.type"}, {"id", Kind::kText, "t.id"}, {"param", Kind::kText, "k.param"},
+        {"target_type", Kind::kText, "k.qualifier"}, {"target_id", Kind::kText, "t.target_id"}},
+       "type, id, param, target_type, target_id", kKeyedFrom},
       {"payload",
        {{"id"}, {"received_at"}, {"adapter"}, {"organization"}, {"content_type"}, {"body", Kind::kBlob}},
        "id"},
@@ -91,6 +106,10 @@ std::string selectSql(const Table& table, bool postgres) {
   for (size_t i = 0; i < table.columns.size(); ++i) {
     const Column& c = table.columns[i];
     if (i > 0) sql += ", ";
+    if (!postgres && c.sqlite != nullptr) {
+      sql += std::string(c.sqlite) + " AS " + c.name;
+      continue;
+    }
     switch (c.kind) {
       case Kind::kText:
       case Kind::kStoredText: sql += c.name; break;
@@ -98,7 +117,9 @@ std::string selectSql(const Table& table, bool postgres) {
       case Kind::kBool: sql += postgres ? std::string(c.name) + "::int" : std::string(c.name); break;
     }
   }
-  return sql + " FROM " + table.name + " ORDER BY " + table.order;
+  sql += std::string(" FROM ") + table.name;
+  if (!postgres && table.sqlite_from != nullptr) sql += table.sqlite_from;
+  return sql + " ORDER BY " + table.order;
 }
 
 // A running digest over rows; NULL and "" differ, no two rows collide.
