@@ -14,6 +14,7 @@
 #include "base/json.h"
 #include "fhir/resource_text.h"
 #include "security/audit.h"
+#include "store/sqlite_functions.h"
 #include "store/sqlite_store.h"
 #include "store/store.h"
 #include "store/stored_text.h"
@@ -142,7 +143,7 @@ CREATE TABLE IF NOT EXISTS audit_head (
   hash TEXT NOT NULL
 );)sql";
 
-constexpr int kCurrentVersion = 14;
+constexpr int kCurrentVersion = 16;
 
 // Direct access to the database file, to write the fixture and look at what
 // opening did to it.
@@ -150,6 +151,7 @@ class RawDb {
  public:
   explicit RawDb(const std::string& path) {
     if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) ADD_FAILURE() << "cannot open " << path;
+    registerStoreFunctions(db_);  // as every connection of the store has them
   }
   ~RawDb() { sqlite3_close(db_); }
   RawDb(const RawDb&) = delete;
@@ -327,7 +329,13 @@ TEST_F(StoreMigrationTest, Version1StoreIsMigratedWithEverythingInIt) {
   EXPECT_NE(log.find("version 13 -> 14: search index rows name their type, parameter and system by a key"),
             std::string::npos)
       << log;
-  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 13) << log;
+  EXPECT_NE(log.find("version 14 -> 15: ids in search index rows kept as 16 bytes where they are UUIDs"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("version 15 -> 16: audit events keep their resource list compressed and their hashes as bytes"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 15) << log;
   auto users = store.listUsers();
   ASSERT_TRUE(users.isOk()) << users.status().message();
   EXPECT_TRUE(users.value().empty());
@@ -567,6 +575,77 @@ TEST_F(StoreMigrationTest, ATokenSearchFindsItsRowsByKeyAndValue) {
   }
 }
 
+// Ids shaped like lower-case UUIDs are kept in the index rows as 16 bytes,
+// in a new store and in a migrated one, and found by every search path: a
+// token, a reference to the resource, and the id of the resource referred to.
+TEST_F(StoreMigrationTest, UuidIdsInIndexRowsArePackedAndFoundAgain) {
+  const std::string patient = "4081f74a-c8b4-8740-afc5-f5beb486da8a";
+  const std::string observation = "95c0d6e6-ea35-828e-b73a-995d3a4f8d09";
+  for (bool migrated : {false, true}) {
+    SCOPED_TRACE(migrated ? "migrated from version 1" : "new store");
+    std::filesystem::remove_all(config_.data_dir);
+    std::filesystem::create_directories(config_.data_dir);
+    if (migrated) {
+      writeVersion1Store(path());
+      RawDb db(path());
+      db.exec("INSERT INTO resource_version (seq, type, id, version, last_updated, hash, organization, body) VALUES "
+              "(7, 'Patient', '" + patient + "', 1, '" + instant(6) + "', X'07', 'org-a', '" +
+              body("Patient", patient, 1, 6, R"(,"gender":"male")") + "'), (8, 'Observation', '" + observation +
+              "', 1, '" + instant(7) + "', X'08', 'org-a', '" +
+              body("Observation", observation, 1, 7, R"(,"status":"final")") + "')");
+      db.exec("INSERT INTO resource_current (type, id, version, seq, hash, organization) VALUES ('Patient', '" +
+              patient + "', 1, 7, X'07', 'org-a'), ('Observation', '" + observation + "', 1, 8, X'08', 'org-a')");
+      db.exec("INSERT INTO search_token (type, id, param, system, value) VALUES ('Patient', '" + patient +
+              "', 'gender', '', 'male')");
+      db.exec("INSERT INTO search_reference (type, id, param, target_type, target_id) VALUES ('Observation', '" +
+              observation + "', 'subject', 'Patient', '" + patient + "')");
+    }
+    auto opened = openStore(config_);
+    ASSERT_TRUE(opened.isOk()) << opened.status().message();
+    Store& store = *opened.value();
+    if (!migrated) {
+      WriteBatch batch;
+      for (const auto& [type, id, json] :
+           {std::tuple{"Patient", patient, std::string(R"({"resourceType":"Patient","gender":"male"})")},
+            std::tuple{"Observation", observation,
+                       R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/)" +
+                           patient + R"("}})"}}) {
+        rapidjson::Document doc;
+        ASSERT_FALSE(json::parse(json, doc).has_value());
+        doc.AddMember("id", json::str(id, doc.GetAllocator()), doc.GetAllocator());
+        ResourceWrite w = prepareResource(doc);
+        w.organization = "org-a";
+        batch.resources.push_back(std::move(w));
+      }
+      ASSERT_TRUE(store.commit(std::move(batch)).isOk());
+    }
+    SearchValue male;
+    male.value = "male";
+    auto by_gender = store.search(testing::searchOne("Patient", SearchKind::kToken, "gender", male));
+    ASSERT_TRUE(by_gender.isOk());
+    ASSERT_EQ(by_gender->resources.size(), 1u);
+    EXPECT_EQ(by_gender->resources[0].id, patient);
+    SearchValue subject;
+    subject.value = patient;
+    subject.target_type = "Patient";
+    auto by_subject = store.search(testing::searchOne("Observation", SearchKind::kReference, "subject", subject));
+    ASSERT_TRUE(by_subject.isOk());
+    ASSERT_EQ(by_subject->resources.size(), 1u);
+    EXPECT_EQ(by_subject->resources[0].id, observation);
+
+    RawDb db(path());
+    EXPECT_EQ(db.integer("SELECT count(*) FROM search_reference WHERE typeof(id) = 'blob' AND length(id) = 16 "
+                         "AND typeof(target_id) = 'blob' AND length(target_id) = 16"),
+              1);
+    EXPECT_EQ(db.integer("SELECT count(*) FROM search_token WHERE typeof(id) = 'blob' AND length(id) = 16"),
+              migrated ? 1 : db.integer("SELECT count(*) FROM search_token"));
+    if (migrated) {
+      // The fixture's ids ("p1", "o1") are no UUIDs and stay as they were.
+      EXPECT_EQ(db.integer("SELECT count(*) FROM search_reference WHERE id = 'o1' AND target_id = 'p1'"), 1);
+    }
+  }
+}
+
 // Reading an older version costs the same in a store of any size: SQLite
 // follows the resource's chain of versions by seq and never walks the table.
 TEST_F(StoreMigrationTest, AnOlderVersionIsFoundAlongItsChainNotByAScan) {
@@ -612,6 +691,19 @@ TEST_F(StoreMigrationTest, BodiesAndAuditEventsAreStoredCompressedAndReadBackUnc
     ASSERT_TRUE(audit.isOk());
     ASSERT_EQ(audit.value().size(), 1u);
     EXPECT_EQ(audit.value()[0].event.json, event);
+    EXPECT_EQ(audit.value()[0].event.entities, "|Observation/o1|");
+    EXPECT_EQ(audit.value()[0].hash.size(), 64u);
+    AuditQuery about_o1;
+    about_o1.entity = "Observation/o1";
+    about_o1.limit = 10;
+    auto found = store.searchAudit(about_o1);
+    ASSERT_TRUE(found.isOk());
+    EXPECT_EQ(found.value().size(), 1u);
+    about_o1.entity = "Observation/o";
+    EXPECT_TRUE(store.searchAudit(about_o1).value().empty()) << "a whole entry of the list, not part of one";
+    auto verified = verifyAuditChain(store);
+    ASSERT_TRUE(verified.isOk());
+    EXPECT_TRUE(verified.value().ok) << verified.value().problem;
     EXPECT_TRUE(store.checkIntegrity().isOk());
   }
   {
@@ -625,6 +717,12 @@ TEST_F(StoreMigrationTest, BodiesAndAuditEventsAreStoredCompressedAndReadBackUnc
               1);
     EXPECT_EQ(db.integer("SELECT typeof(json) = 'blob' FROM audit_event"), 1);
     EXPECT_LT(db.integer("SELECT length(json) FROM audit_event"), static_cast<std::int64_t>(event.size()) / 3);
+    // The resource list is a frame as well, the hash its 32 bytes (the first
+    // event's predecessor is no hash: empty text).
+    EXPECT_EQ(db.integer("SELECT typeof(entities) = 'blob' AND hex(substr(entities, 1, 4)) = '28B52FFD' "
+                         "FROM audit_event"),
+              1);
+    EXPECT_EQ(db.integer("SELECT typeof(hash) = 'blob' AND length(hash) = 32 AND prev_hash = '' FROM audit_event"), 1);
     db.exec("UPDATE resource_version SET body = CAST(substr(body, 1, length(body) - 4) || x'00000000' AS BLOB)");
     EXPECT_EQ(db.integer("SELECT typeof(body) = 'blob' FROM resource_version"), 1);
   }
@@ -635,6 +733,24 @@ TEST_F(StoreMigrationTest, BodiesAndAuditEventsAreStoredCompressedAndReadBackUnc
   std::string log = ::testing::internal::GetCapturedStderr();
   ASSERT_FALSE(damaged.isOk());
   EXPECT_NE(log.find("stored text is damaged"), std::string::npos) << log;
+}
+
+// Only the exact shape of a lower-case UUID is packed; the 16 bytes give
+// back the very same id, and everything else stays text.
+TEST(PackedIdTest, LowerCaseUuidsPackIntoSixteenBytesAndBackAndNothingElseDoes) {
+  const std::string uuid = "0e712159-847e-804c-b7fa-91a5395de3ba";
+  std::string packed = packedId(uuid);
+  ASSERT_EQ(packed.size(), 16u);
+  EXPECT_EQ(static_cast<unsigned char>(packed[0]), 0x0e);
+  EXPECT_EQ(static_cast<unsigned char>(packed[15]), 0xba);
+  EXPECT_EQ(unpackedId(packed, true), uuid);
+  EXPECT_EQ(unpackedId("p1", false), "p1");
+  for (const char* other : {"0E712159-847E-804C-B7FA-91A5395DE3BA", "0e712159847e804cb7fa91a5395de3ba",
+                            "0e712159-847e-804c-b7fa-91a5395de3b", "0e712159-847e-804c-b7fa-91a5395de3bax",
+                            "0e712159_847e-804c-b7fa-91a5395de3ba", "0e712159-847e-804c-b7fa-91a5395de3bg", "p1", ""}) {
+    EXPECT_EQ(packedId(other), "") << other;
+  }
+  EXPECT_THROW(unpackedId("short", true), std::runtime_error);
 }
 
 TEST(StoredTextTest, FramesOneAfterAnotherReadAsTheirTextsJoined) {

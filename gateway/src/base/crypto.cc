@@ -175,4 +175,22 @@ std::optional<std::string> ecdsaJoseToDer(std::string_view jose, size_t coordina
   return out;
 }
 
+std::optional<std::string> lowerHexBytes(std::string_view text) {
+  if (text.size() % 2 != 0) return std::nullopt;
+  auto digit = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size() / 2);
+  for (size_t i = 0; i < text.size(); i += 2) {
+    int high = digit(text[i]);
+    int low = digit(text[i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    out.push_back(static_cast<char>((high << 4) | low));
+  }
+  return out;
+}
+
 }  // namespace ilpgw

@@ -10,6 +10,9 @@ namespace ilpgw {
 // Raw 32-byte SHA-256 digest.
 std::string sha256(std::string_view data);
 std::string hex(std::string_view bytes);
+// The bytes of lower-case hex text; nullopt for any other text (so that
+// hex(*lowerHexBytes(t)) == t always).
+std::optional<std::string> lowerHexBytes(std::string_view text);
 
 // A JOSE ECDSA signature (r||s, each `coordinate_bytes` long: 32 for P-256,
 // 48 for P-384) as the DER that OpenSSL verifies; nullopt when malformed.

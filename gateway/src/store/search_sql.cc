@@ -46,7 +46,7 @@ std::string valueCondition(const SearchClause& clause, const Scope& scope, const
       }
       break;
     case SearchKind::kReference:
-      if (!v.value.empty()) cond = "target_id = " + d.bind(v.value);
+      if (!v.value.empty()) cond = "target_id = " + d.stored_id(d.bind(v.value));
       if (!v.target_type.empty()) {
         cond += (cond.empty() ? "" : " AND ") +
                 d.qualified_by(scope.type, scope.param, "target_type", d.bind(v.target_type));
@@ -94,6 +94,8 @@ std::string qualifiedBy(const std::string&, const std::string&, const char* colu
   return std::string(column) + " = " + value;
 }
 
+std::string idAsIs(const std::string& placeholder) { return placeholder; }
+
 std::string firstClauseRows(const SearchQuery& query, const SqlDialect& dialect, int limit) {
   for (const auto& clause : query.all_of) {
     const char* table = indexTable(clause.kind);
@@ -109,7 +111,7 @@ std::string compileSearchConditions(const SearchQuery& query, const SqlDialect& 
   if (query.organization) sql += " AND c.organization = " + dialect.bind(*query.organization);
   for (const auto& clause : query.all_of) {
     if (const char* table = indexTable(clause.kind)) {
-      sql += " AND c.id IN (SELECT id" + indexRows(table, query, clause, dialect) + ")";
+      sql += std::string(" AND c.id IN (SELECT ") + dialect.index_id + indexRows(table, query, clause, dialect) + ")";
     } else {
       sql += " AND (" + alternativesOf(clause, Scope{}, dialect) + ")";
     }

@@ -17,6 +17,8 @@ namespace ilpgw {
 std::string indexRowsOf(const std::string& type, const std::string& param);
 std::string qualifiedBy(const std::string& type, const std::string& param, const char* column,
                         const std::string& value);
+// SqlDialect::stored_id where the index tables keep ids as they are.
+std::string idAsIs(const std::string& placeholder);
 
 struct SqlDialect {
   // Records `value` as the next bound parameter and returns its placeholder
@@ -35,6 +37,10 @@ struct SqlDialect {
   // the bound `value`; the rows keep it in `column` (qualifiedBy).
   std::string (*qualified_by)(const std::string& type, const std::string& param, const char* column,
                               const std::string& value) = qualifiedBy;
+  // An index row's resource, as its id ("id" where the rows keep ids as they are).
+  const char* index_id = "id";
+  // A bound id (a reference's target) as the index rows keep it (idAsIs).
+  std::string (*stored_id)(const std::string& placeholder) = idAsIs;
 };
 
 // " AND ..." conditions to append after "WHERE c.type = <type>". Each index

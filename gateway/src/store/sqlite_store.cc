@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <variant>
 
+#include "base/crypto.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "store/group_commit_queue.h"
@@ -24,6 +25,7 @@
 #include "store/search_sql.h"
 #include "store/sqlite_checkpointer.h"
 #include "store/sqlite_lock_wait.h"
+#include "store/sqlite_functions.h"
 #include "store/sqlite_log_sync.h"
 #include "store/sqlite_store.h"
 #include "store/stored_text.h"
@@ -292,12 +294,28 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
+// An audit hash (lower-case hex) is stored as its 32 bytes; anything else,
+// and every hash written before schema 16, as text. auditHash reads either.
+void bindHash(Statement& s, int index, const std::string& hex_hash) {
+  if (auto bytes = lowerHexBytes(hex_hash); bytes && !bytes->empty()) {
+    s.bindBlob(index, *bytes);
+  } else {
+    s.bind(index, hex_hash);
+  }
+}
+
 // A resource body or another large text (stored_text.h): a BLOB is a zstd
 // frame, a TEXT was written before bodies were compressed.
 std::string storedText(const Statement& s, int column) {
   if (sqlite3_column_type(s.raw(), column) != SQLITE_BLOB) return s.text(column);
   const auto* p = static_cast<const char*>(sqlite3_column_blob(s.raw(), column));
   return stored_text::decompress(std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(s.raw(), column))));
+}
+
+// An audit hash as hex, stored as its bytes (bindHash) or as text.
+std::string auditHash(const Statement& s, int column) {
+  if (sqlite3_column_type(s.raw(), column) != SQLITE_BLOB) return s.text(column);
+  return hex(s.blob(column));
 }
 
 // Resets a statement when the scope ends, whatever happened.
@@ -667,6 +685,26 @@ CREATE INDEX search_reference_lookup ON search_reference (target_id, key);
 )sql");
 }
 
+// Ids in the search-index rows (each row's resource, a reference's target)
+// shaped like a lower-case UUID are kept as their 16 bytes
+// (sqlite_functions.h); every other id stays as it is. The rows are updated
+// in place, keeping their rowids.
+void schemaVersion15(sqlite3* db) {
+  exec(db,
+       "UPDATE search_token SET id = packed_id(id);"
+       "UPDATE search_string SET id = packed_id(id);"
+       "UPDATE search_date SET id = packed_id(id);"
+       "UPDATE search_reference SET id = packed_id(id), target_id = packed_id(target_id);");
+}
+
+// Audit events written from this version on keep their list of resources
+// as a zstd frame and their two hashes as 32 bytes each instead of 64 hex
+// characters: a visit's event took a page and a half, now a third of a page
+// less. Rows already there keep their text and are read as they are. An
+// older ilp-gateway would read a frame or a hash's bytes as text; the step
+// makes it refuse the store instead. Nothing changes in the file.
+void schemaVersion16(sqlite3*) {}
+
 struct MigrationStep {
   int version;       // the version this step reaches
   const char* what;  // logged when an existing store takes the step
@@ -693,6 +731,10 @@ constexpr MigrationStep kMigrations[] = {
      schemaVersion13},
     {14, "search index rows name their type, parameter and system by a key (table search_key); index tables rebuilt",
      schemaVersion14},
+    {15, "ids in search index rows kept as 16 bytes where they are UUIDs; index rows rewritten", schemaVersion15},
+    {16, "audit events keep their resource list compressed and their hashes as bytes; older ilp-gateway versions "
+         "cannot read this store",
+     schemaVersion16},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
@@ -759,6 +801,12 @@ sqlite3* openConnection(const std::string& path, bool create, std::chrono::milli
     throw std::runtime_error("cannot open " + path + ": " + message);
   }
   setLockWait(db, lock_wait);
+  try {
+    registerStoreFunctions(db);
+  } catch (...) {
+    sqlite3_close(db);
+    throw;
+  }
   return db;
 }
 
@@ -806,6 +854,8 @@ struct SqliteDialect {
     };
     dialect.rows_of = keyedRowsOf;
     dialect.qualified_by = keyedQualifiedBy;
+    dialect.index_id = "unpacked_id(id)";
+    dialect.stored_id = [](const std::string& placeholder) { return "packed_id(" + placeholder + ")"; };
   }
   SqliteDialect(const SqliteDialect&) = delete;
   SqliteDialect& operator=(const SqliteDialect&) = delete;
@@ -843,13 +893,17 @@ constexpr const char* kIndexRowDeletes[] = {
 struct CompressedBatch {
   std::vector<std::string> tails;   // per batch.resources: a frame of its tail
   std::vector<std::string> audits;  // per batch.audit: a frame of its JSON
+  std::vector<std::string> audit_entities;  // and one of its list of resources
 
   // Empty when compressing failed (out of memory): the writer then compresses.
   static CompressedBatch of(const WriteBatch& batch) noexcept {
     CompressedBatch out;
     try {
       for (const auto& write : batch.resources) out.tails.push_back(stored_text::compress(write.tail));
-      for (const auto& event : batch.audit) out.audits.push_back(stored_text::compress(event.json));
+      for (const auto& event : batch.audit) {
+        out.audits.push_back(stored_text::compress(event.json));
+        out.audit_entities.push_back(stored_text::compress(event.entities));
+      }
     } catch (const std::exception&) {
       return {};
     }
@@ -931,27 +985,35 @@ class Writer {
     return {};
   }
 
-  // `frames`: each event's JSON compressed already, or nullptr.
+  // `compressed`: each event's JSON and resource list compressed already
+  // (CompressedBatch), or nullptr. The list and the JSON are kept as zstd
+  // frames, the two hashes as their 32 bytes (read back as hex, auditHash).
   void applyAudit(const std::vector<AuditWrite>& events, AuditChain& chain,
-                  const std::vector<std::string>* frames = nullptr) {
+                  const CompressedBatch* compressed = nullptr) {
     if (events.empty()) return;
-    if (frames != nullptr && frames->size() != events.size()) frames = nullptr;
+    if (compressed != nullptr &&
+        (compressed->audits.size() != events.size() || compressed->audit_entities.size() != events.size())) {
+      compressed = nullptr;
+    }
+    std::string json_here;
+    std::string entities_here;
     for (size_t i = 0; i < events.size(); ++i) {
       const AuditWrite& event = events[i];
       std::int64_t seq = chain.seq + 1;
       std::string hash = auditChainHash(chain.hash, seq, event);
-      std::string compressed_here;
-      const std::string& frame =
-          frames != nullptr ? (*frames)[i] : (compressed_here = stored_text::compress(event.json));
+      const std::string& json =
+          compressed != nullptr ? compressed->audits[i] : (json_here = stored_text::compress(event.json));
+      const std::string& entities = compressed != nullptr ? compressed->audit_entities[i]
+                                                          : (entities_here = stored_text::compress(event.entities));
       ResetGuard guard{insert_audit_};
       insert_audit_.bind(1, seq)
           .bindBorrowed(2, event.recorded)
           .bindBorrowed(3, event.agent)
-          .bindBorrowed(4, event.entities)
-          .bindBorrowedBlob(5, frame)
-          .bindBorrowed(6, chain.hash)
-          .bindBorrowed(7, hash)
-          .step();
+          .bindBorrowedBlob(4, entities)
+          .bindBorrowedBlob(5, json);
+      bindHash(insert_audit_, 6, chain.hash);
+      bindHash(insert_audit_, 7, hash);
+      insert_audit_.step();
       chain = {seq, hash};
     }
     ResetGuard guard{upsert_head_};
@@ -1014,7 +1076,7 @@ class Writer {
           .step();
     }
     applySessions(batch);
-    applyAudit(batch.audit, chain, compressed != nullptr ? &compressed->audits : nullptr);
+    applyAudit(batch.audit, chain, compressed);
     return result;
   }
 
@@ -1233,6 +1295,12 @@ class Writer {
   // Replacing them deletes by rowid: no index on (type, id) to keep, whose
   // randomly placed keys cost a page written per resource and table.
   std::string replaceIndex(const ResourceWrite& write, const std::string& old_rows) {
+    // The resource's id as its index rows keep it (sqlite_functions.h).
+    std::string& packed = packed_id_;
+    packId(write.id, packed);
+    auto bindId = [](Statement& s, int index, const std::string& id, const std::string& packed_id) -> Statement& {
+      return packed_id.empty() ? s.bindBorrowed(index, id) : s.bindBorrowedBlob(index, packed_id);
+    };
     Statement* deletes[] = {&delete_tokens_, &delete_strings_, &delete_dates_, &delete_references_};
     std::istringstream old(old_rows);
     for (Statement* del : deletes) {
@@ -1244,19 +1312,28 @@ class Writer {
       }
       if (count == 0) continue;
       ResetGuard guard{*del};
-      del->bindBorrowed(1, write.type).bindBorrowed(2, write.id).bind(3, first).bind(4, first + count - 1).step();
+      del->bindBorrowed(1, write.type);
+      bindId(*del, 2, write.id, packed).bind(3, first).bind(4, first + count - 1).step();
     }
     static const std::string kNoQualifier;
     std::string rows;
-    // fields(row): its parameter, qualifier and the one or two values the table keeps.
-    auto insertAll = [&](Statement& s, const auto& entries, auto fields) {
+    // fields(row): its parameter, qualifier and the one or two values the
+    // table keeps; `a_is_id`: the first value is an id (a reference's target).
+    auto insertAll = [&](Statement& s, const auto& entries, auto fields, bool a_is_id = false) {
       std::int64_t first = 0;
       std::int64_t count = 0;
+      std::string& packed_a = packed_target_;
       for (const auto& r : entries) {
         auto [param, qualifier, a, b] = fields(r);
         std::int64_t key = searchKey(write.type, *param, *qualifier);
         ResetGuard guard{s};
-        s.bindBorrowed(1, write.id).bind(2, key).bindBorrowed(3, *a);
+        bindId(s, 1, write.id, packed).bind(2, key);
+        if (a_is_id) {
+          packId(*a, packed_a);
+          bindId(s, 3, *a, packed_a);
+        } else {
+          s.bindBorrowed(3, *a);
+        }
         if (b != nullptr) s.bindBorrowed(4, *b);
         s.step();
         std::int64_t rowid = sqlite3_last_insert_rowid(db_);
@@ -1274,7 +1351,7 @@ class Writer {
     insertAll(insert_date_, write.index.dates,
               [&](const auto& r) { return std::tuple{&r.param, &kNoQualifier, &r.low, &r.high}; });
     insertAll(insert_reference_, write.index.references,
-              [&](const auto& r) { return std::tuple{&r.param, &r.target_type, &r.target_id, none}; });
+              [&](const auto& r) { return std::tuple{&r.param, &r.target_type, &r.target_id, none}; }, true);
     return rows;
   }
 
@@ -1315,6 +1392,8 @@ class Writer {
   Statement read_head_;
   std::unordered_map<std::string, std::int64_t> keys_;  // search_key by "type\x1fparam\x1fqualifier"
   std::string key_text_;                                // reused by searchKey
+  std::string packed_id_;                               // reused by replaceIndex: the resource's id
+  std::string packed_target_;                           // and a reference's target id, packed
 };
 
 constexpr const char* kQuarantineSelect =
@@ -1632,7 +1711,7 @@ class SqliteStore final : public Store {
         // CROSS JOIN keeps the date index as the outer loop (an IN subquery
         // made SQLite walk every current resource of the type instead).
         std::string sql = std::string("SELECT ") + kResourceColumns +
-                          " FROM search_date d CROSS JOIN resource_current c ON c.type = ?1 AND c.id = d.id"
+                          " FROM search_date d CROSS JOIN resource_current c ON c.type = ?1 AND c.id = unpacked_id(d.id)"
                           " JOIN resource_version v ON v.seq = c.seq"
                           " WHERE d.key = (SELECT key FROM search_key WHERE type = ?1 AND param = ?2 AND qualifier = '')"
                           " AND d.low >= ?3 AND d.low <= ?4 AND c.seq <= ?5";
@@ -1770,7 +1849,7 @@ class SqliteStore final : public Store {
     return auditRows(
         "SELECT seq, recorded, agent, entities, json, prev_hash, hash FROM audit_event WHERE seq > ?1 "
         "AND (?2 = '' OR recorded >= ?2) AND (?3 = '' OR recorded < ?3) AND (?4 = '' OR agent = ?4) "
-        "AND (?5 = '' OR instr(entities, '|' || ?5 || '|') > 0) ORDER BY seq LIMIT ?6",
+        "AND (?5 = '' OR instr(stored_text(entities), '|' || ?5 || '|') > 0) ORDER BY seq LIMIT ?6",
         q.after_seq, q.limit, &q);
   }
 
@@ -2474,8 +2553,8 @@ class SqliteStore final : public Store {
       if (q != nullptr) s.bind(2, q->recorded_ge).bind(3, q->recorded_lt).bind(4, q->agent).bind(5, q->entity);
       std::vector<AuditRecord> out;
       while (s.step()) {
-        out.push_back(AuditRecord{s.int64(0), AuditWrite{s.text(1), s.text(2), s.text(3), storedText(s, 4)}, s.text(5),
-                                  s.text(6)});
+        out.push_back(AuditRecord{s.int64(0), AuditWrite{s.text(1), s.text(2), storedText(s, 3), storedText(s, 4)},
+                                  auditHash(s, 5), auditHash(s, 6)});
       }
       return out;
     } catch (const std::exception& e) {

@@ -7,6 +7,7 @@
 #include "base/crypto.h"
 #include "base/log.h"
 #include "store/pg_connection.h"
+#include "store/sqlite_functions.h"
 #include "store/sqlite_store.h"
 #include "store/stored_text.h"
 
@@ -30,7 +31,8 @@ struct Table {
   const char* sqlite_from = nullptr;  // the SQLite side's FROM when not the table of that name
 };
 
-// SQLite's index tables name type, parameter and qualifier by a search_key.
+// SQLite's index tables name type, parameter and qualifier by a search_key
+// and keep UUID-shaped ids packed (sqlite_functions.h).
 constexpr const char* kKeyedFrom = " t JOIN search_key k ON k.key = t.key";
 
 // Every table both backends have, in an order that respects nothing in
@@ -45,20 +47,20 @@ const std::vector<Table>& tables() {
        {{"type"}, {"id"}, {"version"}, {"seq"}, {"hash", Kind::kBlob}, {"organization"}},
        "type, id"},
       {"search_token",
-       {{"type", Kind::kText, "k.type"}, {"id", Kind::kText, "t.id"}, {"param", Kind::kText, "k.param"},
+       {{"type", Kind::kText, "k.type"}, {"id", Kind::kText, "unpacked_id(t.id)"}, {"param", Kind::kText, "k.param"},
         {"system", Kind::kText, "k.qualifier"}, {"value", Kind::kText, "t.value"}},
        "type, id, param, system, value", kKeyedFrom},
       {"search_string",
-       {{"type", Kind::kText, "k.type"}, {"id", Kind::kText, "t.id"}, {"param", Kind::kText, "k.param"},
+       {{"type", Kind::kText, "k.type"}, {"id", Kind::kText, "unpacked_id(t.id)"}, {"param", Kind::kText, "k.param"},
         {"normalized", Kind::kText, "t.normalized"}, {"exact", Kind::kText, "t.exact"}},
        "type, id, param, normalized, exact", kKeyedFrom},
       {"search_date",
-       {{"type", Kind::kText, "k.type"}, {"id", Kind::kText, "t.id"}, {"param", Kind::kText, "k.param"},
+       {{"type", Kind::kText, "k.type"}, {"id", Kind::kText, "unpacked_id(t.id)"}, {"param", Kind::kText, "k.param"},
         {"low", Kind::kText, "t.low"}, {"high", Kind::kText, "t.high"}},
        "type, id, param, low, high", kKeyedFrom},
       {"search_reference",
-       {{"type", Kind::kText, "k.type"}, {"id", Kind::kText, "t.id"}, {"param", Kind::kText, "k.param"},
-        {"target_type", Kind::kText, "k.qualifier"}, {"target_id", Kind::kText, "t.target_id"}},
+       {{"type", Kind::kText, "k.type"}, {"id", Kind::kText, "unpacked_id(t.id)"}, {"param", Kind::kText, "k.param"},
+        {"target_type", Kind::kText, "k.qualifier"}, {"target_id", Kind::kText, "unpacked_id(t.target_id)"}},
        "type, id, param, target_type, target_id", kKeyedFrom},
       {"payload",
        {{"id"}, {"received_at"}, {"adapter"}, {"organization"}, {"content_type"}, {"body", Kind::kBlob}},
@@ -81,7 +83,9 @@ const std::vector<Table>& tables() {
        "username"},
       {"login_session", {{"id_hash"}, {"username"}, {"created_at"}, {"idle_expires_at"}, {"expires_at"}}, "id_hash"},
       {"audit_event",
-       {{"seq"}, {"recorded"}, {"agent"}, {"entities"}, {"json", Kind::kStoredText}, {"prev_hash"}, {"hash"}},
+       {{"seq"}, {"recorded"}, {"agent"}, {"entities", Kind::kStoredText}, {"json", Kind::kStoredText},
+        {"prev_hash", Kind::kText, "CASE typeof(prev_hash) WHEN 'blob' THEN lower(hex(prev_hash)) ELSE prev_hash END"},
+        {"hash", Kind::kText, "CASE typeof(hash) WHEN 'blob' THEN lower(hex(hash)) ELSE hash END"}},
        "seq"},
       {"audit_head", {{"id"}, {"seq"}, {"hash"}}, "id"},
       {"export_job",
@@ -159,6 +163,13 @@ class SqliteReader {
       throw SqliteError("cannot open " + path + ": " + message);
     }
     sqlite3_busy_timeout(db_, 10000);
+    try {
+      registerStoreFunctions(db_);
+    } catch (const std::exception& e) {
+      sqlite3_close(db_);
+      db_ = nullptr;
+      throw SqliteError(e.what());
+    }
     exec("BEGIN");  // one snapshot for the copy and its verification
     exec("SELECT count(*) FROM sqlite_master");  // takes the snapshot now
   }
