@@ -81,7 +81,7 @@ TEST_F(CliTest, RefusesDevCertificatesOnAPublicAddress) {
 }
 
 // The SQLite schema version this ilp-gateway writes (sqlite_store.cc).
-constexpr int kSqliteSchemaVersion = 16;
+constexpr int kSqliteSchemaVersion = 17;
 
 TEST_F(CliTest, StoreCheckPrintsTheSchemaVersion) {
   std::string data = dir_.file("data");

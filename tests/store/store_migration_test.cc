@@ -143,7 +143,7 @@ CREATE TABLE IF NOT EXISTS audit_head (
   hash TEXT NOT NULL
 );)sql";
 
-constexpr int kCurrentVersion = 16;
+constexpr int kCurrentVersion = 17;
 
 // Direct access to the database file, to write the fixture and look at what
 // opening did to it.
@@ -335,7 +335,9 @@ TEST_F(StoreMigrationTest, Version1StoreIsMigratedWithEverythingInIt) {
   EXPECT_NE(log.find("version 15 -> 16: audit events keep their resource list compressed and their hashes as bytes"),
             std::string::npos)
       << log;
-  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 15) << log;
+  EXPECT_NE(log.find("version 16 -> 17: versions keep their ids as 16 bytes where they are UUIDs"), std::string::npos)
+      << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 16) << log;
   auto users = store.listUsers();
   ASSERT_TRUE(users.isOk()) << users.status().message();
   EXPECT_TRUE(users.value().empty());
@@ -639,6 +641,21 @@ TEST_F(StoreMigrationTest, UuidIdsInIndexRowsArePackedAndFoundAgain) {
               1);
     EXPECT_EQ(db.integer("SELECT count(*) FROM search_token WHERE typeof(id) = 'blob' AND length(id) = 16"),
               migrated ? 1 : db.integer("SELECT count(*) FROM search_token"));
+    // The versions written here keep their ids packed too; read back as the ids.
+    EXPECT_EQ(db.integer("SELECT count(*) FROM resource_version WHERE typeof(id) = 'blob' AND length(id) = 16"),
+              migrated ? 0 : 2);
+    auto read = store.read("Observation", observation);
+    ASSERT_TRUE(read.isOk() && read.value());
+    EXPECT_EQ(read.value()->id, observation);
+    HistoryQuery history;
+    history.type = "Observation";
+    auto page = store.history(history);
+    ASSERT_TRUE(page.isOk());
+    ASSERT_FALSE(page->versions.empty());
+    EXPECT_EQ(page->versions.front().id, observation);
+    auto version = store.readVersion("Observation", observation, 1);
+    ASSERT_TRUE(version.isOk() && version.value());
+    EXPECT_EQ(version.value()->id, observation);
     if (migrated) {
       // The fixture's ids ("p1", "o1") are no UUIDs and stay as they were.
       EXPECT_EQ(db.integer("SELECT count(*) FROM search_reference WHERE id = 'o1' AND target_id = 'p1'"), 1);

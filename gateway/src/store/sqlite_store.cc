@@ -705,6 +705,14 @@ void schemaVersion15(sqlite3* db) {
 // makes it refuse the store instead. Nothing changes in the file.
 void schemaVersion16(sqlite3*) {}
 
+// Versions written from this version on keep an id shaped like a UUID as
+// its 16 bytes, as the index rows do (schemaVersion15); versions already
+// there keep their text, and every read converts with unpacked_id. Nothing
+// looks a version up by its id: by seq, along its chain from
+// resource_current. An older ilp-gateway would read the bytes as the id;
+// the step makes it refuse the store instead. Nothing changes in the file.
+void schemaVersion17(sqlite3*) {}
+
 struct MigrationStep {
   int version;       // the version this step reaches
   const char* what;  // logged when an existing store takes the step
@@ -735,6 +743,8 @@ constexpr MigrationStep kMigrations[] = {
     {16, "audit events keep their resource list compressed and their hashes as bytes; older ilp-gateway versions "
          "cannot read this store",
      schemaVersion16},
+    {17, "versions keep their ids as 16 bytes where they are UUIDs; older ilp-gateway versions cannot read this store",
+     schemaVersion17},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
@@ -817,7 +827,9 @@ class PreconditionError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-constexpr const char* kResourceColumns = "v.type, v.id, v.version, v.last_updated, v.organization, v.seq, v.body";
+// A version's id is packed where it is a UUID (schemaVersion17).
+constexpr const char* kResourceColumns =
+    "v.type, unpacked_id(v.id), v.version, v.last_updated, v.organization, v.seq, v.body";
 constexpr const char* kCurrentFrom = " FROM resource_current c JOIN resource_version v ON v.seq = c.seq WHERE c.type = ?";
 // The seqs of one resource's versions (?1 type, ?2 id), as the table `chain`:
 // from the current version back along prev_seq (schemaVersion11).
@@ -1164,7 +1176,7 @@ class Writer {
       // Runs on the writer's connection inside the open transaction, so it
       // also sees what earlier batches of this group wrote.
       std::vector<Binding> binds{write.if_none_exist->type};
-      std::string sql = std::string("SELECT v.id, v.version, v.last_updated") + kCurrentFrom +
+      std::string sql = std::string("SELECT c.id, v.version, v.last_updated") + kCurrentFrom +
                         compileConditions(*write.if_none_exist, binds) + " LIMIT 2";
       Statement match(db_, sql.c_str());
       bindAll(match, binds);
@@ -1220,9 +1232,13 @@ class Writer {
     std::string index_rows = replaceIndex(write, old_index_rows);
     {
       ResetGuard guard{insert_version_};
-      insert_version_.bindBorrowed(1, write.type)
-          .bindBorrowed(2, write.id)
-          .bind(3, written.version)
+      insert_version_.bindBorrowed(1, write.type);
+      if (packId(write.id, packed_id_)) {
+        insert_version_.bindBorrowedBlob(2, packed_id_);
+      } else {
+        insert_version_.bindBorrowed(2, write.id);
+      }
+      insert_version_.bind(3, written.version)
           .bindBorrowed(4, now)
           .bindBorrowedBlob(5, write.hash)
           .bindBorrowed(6, write.organization);
@@ -1392,7 +1408,7 @@ class Writer {
   Statement read_head_;
   std::unordered_map<std::string, std::int64_t> keys_;  // search_key by "type\x1fparam\x1fqualifier"
   std::string key_text_;                                // reused by searchKey
-  std::string packed_id_;                               // reused by replaceIndex: the resource's id
+  std::string packed_id_;                               // the resource's id packed, reused per write
   std::string packed_target_;                           // and a reference's target id, packed
 };
 
@@ -1529,7 +1545,7 @@ class SqliteStore final : public Store {
 
   StatusOr<std::optional<StoredResource>> read(std::string_view type, std::string_view id) override {
     return readOne(
-        "SELECT v.type, v.id, v.version, v.last_updated, v.organization, v.seq, v.body FROM resource_current c "
+        "SELECT v.type, c.id, v.version, v.last_updated, v.organization, v.seq, v.body FROM resource_current c "
         "JOIN resource_version v ON v.seq = c.seq WHERE c.type = ?1 AND c.id = ?2",
         type, id, std::nullopt);
   }
@@ -2740,7 +2756,7 @@ std::string sqliteSearchIndexRows(const SearchQuery& query) {
 
 std::string sqliteVersionRead() {
   return std::string(kVersionChain) +
-         "SELECT type, id, version, last_updated, organization, seq, body FROM resource_version "
+         "SELECT type, unpacked_id(id), version, last_updated, organization, seq, body FROM resource_version "
          "WHERE seq IN chain AND version = ?3";
 }
 

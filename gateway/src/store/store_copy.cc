@@ -40,7 +40,7 @@ constexpr const char* kKeyedFrom = " t JOIN search_key k ON k.key = t.key";
 const std::vector<Table>& tables() {
   static const std::vector<Table> kTables = {
       {"resource_version",
-       {{"seq"}, {"type"}, {"id"}, {"version"}, {"last_updated"}, {"hash", Kind::kBlob}, {"organization"},
+       {{"seq"}, {"type"}, {"id", Kind::kText, "unpacked_id(id)"}, {"version"}, {"last_updated"}, {"hash", Kind::kBlob}, {"organization"},
         {"payload_id"}, {"source_locator"}, {"body", Kind::kStoredText}},
        "seq"},
       {"resource_current",
